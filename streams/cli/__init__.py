@@ -1,0 +1,22 @@
+"""The ``ampere`` command line: one Typer app, each concern registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli import data, infra, model, pipeline, summarize
+
+app = typer.Typer(
+    name="ampere",
+    help="Ampere Stream: real-time multimodal product indexing for live-stream shopping.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+for _module in (infra, model, summarize, data, pipeline):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,78 @@
+"""All settings of Ampere Stream, in one typed place.
+
+Every field can be set from an environment variable named ``AMPERE_<FIELD>`` (upper case),
+e.g. ``AMPERE_KAFKA_BOOTSTRAP=localhost:9092`` or ``AMPERE_SUMMARIZER=extractive``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".cache" / "ampere"
+
+
+class Settings(BaseSettings):
+    """Typed settings; defaults give the embedded local setup (CPU engines, loopback services)."""
+
+    model_config = SettingsConfigDict(env_prefix="AMPERE_", env_file=None, extra="ignore")
+
+    # --- local state -----------------------------------------------------------------------
+    home: Path = Field(default_factory=_default_home, description="Cache folder: services, models, venv.")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers.")
+    kafka_broker_port: int = Field(19092, description="Port of the local broker listener.")
+    kafka_controller_port: int = Field(19093, description="Port of the local KRaft controller.")
+    kafka_version: str = Field("3.9.1", description="Apache Kafka version resolved with Maven.")
+    topic_prefix: str = Field("ampere", description="Common prefix of every topic name.")
+    topic_partitions: int = Field(4, description="Partitions of topics created by Ampere.")
+
+    # --- Weaviate ----------------------------------------------------------------------------
+    weaviate_url: str = Field("http://127.0.0.1:18080", description="Weaviate REST endpoint.")
+    weaviate_grpc_port: int = Field(18051, description="Weaviate gRPC port.")
+    weaviate_version: str = Field("v1.39.0", description="weaviate-server version built with go install.")
+    weaviate_api_key: str | None = Field(None, description="API key; None = anonymous access.")
+    collection_prefix: str = Field("", description="Prefix of Weaviate collection names (tests isolate with it).")
+
+    # --- models and engines ----------------------------------------------------------------------
+    encoder_engine: Literal["torch", "onnx", "onnx-int8", "tensorrt"] = Field(
+        "onnx", description="Runtime of the AMPere encoder."
+    )
+    summarizer: Literal["llamacpp", "openai", "vllm", "extractive"] = Field(
+        "llamacpp", description="Engine that summarizes ASR windows."
+    )
+    openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible LLM server.")
+    openai_model: str = Field("ampere-summarizer", description="Model name sent to the OpenAI server.")
+    openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
+    vllm_model: str = Field("Qwen/Qwen2.5-1.5B-Instruct", description="Model path/name for in-process vLLM.")
+    llm_threads: int = Field(2, description="CPU threads of the in-process llama.cpp engine.")
+    llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call before falling back.")
+    summary_token_budget: int = Field(384, description="Max ASR tokens sent to the LLM per window.")
+
+    # --- windowing and batching ------------------------------------------------------------------
+    window_ms: int = Field(30_000, description="Window length (event time).")
+    hop_ms: int = Field(30_000, description="Window hop; == window_ms gives tumbling windows.")
+    grace_ms: int = Field(2_000, description="Late-event grace after window end.")
+    idle_close_ms: int = Field(10_000, description="Close a stream's open window after this idle time.")
+    max_keyframes: int = Field(4, description="Keyframes kept per window (sharp, diverse).")
+    max_image_bytes: int = Field(2_000_000, description="Largest inline image accepted.")
+    max_text_chars: int = Field(4_000, description="Largest ASR chunk text accepted.")
+    batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
+    batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
+
+    # --- tagging -----------------------------------------------------------------------------
+    tag_top_k: int = Field(3, description="Catalog products returned per live window.")
+    tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment)."""
+    return Settings()
