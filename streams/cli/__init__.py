@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import data, infra, model, pipeline, summarize
+from streams.cli.bench import bench_app
 
 app = typer.Typer(
     name="ampere",
@@ -15,6 +16,7 @@ app = typer.Typer(
 
 for _module in (infra, model, summarize, data, pipeline):
     _module.register(app)
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:
