@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     llm_threads: int = Field(2, description="CPU threads of the in-process llama.cpp engine.")
     llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call before falling back.")
     summary_token_budget: int = Field(384, description="Max ASR tokens sent to the LLM per window.")
+    llm_model_path: Path | None = Field(None, description="GGUF of the llama.cpp engine; None = the registry default.")
+    llm_max_concurrency: int = Field(8, description="Requests in flight per openai-engine batch.")
+    llm_retries: int = Field(2, description="Retries (exponential backoff) of a failed openai-engine request.")
+    summary_prompt_version: str = Field("v1", description="Prompt version (engines/summarize/prompts/<version>.json).")
+    summary_cache_size: int = Field(4096, description="Summaries kept in the in-memory LRU cache.")
+    summary_cache_dir: Path | None = Field(None, description="Optional on-disk summary cache folder.")
 
     # --- windowing and batching ------------------------------------------------------------------
     window_ms: int = Field(30_000, description="Window length (event time).")
@@ -70,6 +76,34 @@ class Settings(BaseSettings):
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
     tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
+
+    def summarizer_options(self, engine: str | None = None) -> dict:
+        """Keyword options for ``engines.summarize.build_summarizer`` of ``engine`` (default: the setting)."""
+        engine = engine or self.summarizer
+        common = {
+            "prompt_version": self.summary_prompt_version,
+            "token_budget": self.summary_token_budget,
+            "cache_size": self.summary_cache_size,
+            "cache_dir": self.summary_cache_dir,
+        }
+        if engine == "llamacpp":
+            from engines.summarize.model_fetch import default_model_path
+
+            path = self.llm_model_path or default_model_path(self.home)
+            return {**common, "model_path": path, "threads": self.llm_threads, "timeout_s": self.llm_timeout_s}
+        if engine == "openai":
+            return {
+                **common,
+                "base_url": self.openai_base_url,
+                "model": self.openai_model,
+                "api_key": self.openai_api_key,
+                "timeout_s": self.llm_timeout_s,
+                "max_concurrency": self.llm_max_concurrency,
+                "retries": self.llm_retries,
+            }
+        if engine == "vllm":
+            return {**common, "model": self.vllm_model}
+        return {}
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,14 @@ class Summary(BaseModel):
     language: str = "en"
     source: SummarySource = "extractive"
     prompt_version: str | None = None
+    fallback_reason: str | None = Field(
+        None, description="Why an LLM engine fell back to the extractive summary (None = no fallback)."
+    )
+
+    @property
+    def is_fallback(self) -> bool:
+        """True when an LLM engine was asked but the extractive fallback produced this summary."""
+        return self.fallback_reason is not None
 
     @property
     def is_empty(self) -> bool:
