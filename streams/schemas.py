@@ -62,7 +62,7 @@ class StreamEventRecord(_Record):
 
     stream_id: str = Field(min_length=1, max_length=200)
     ts_ms: int = Field(ge=0)
-    type: Literal["start", "end", "product_switch"]
+    type: Literal["start", "end", "product_switch", "idle_check"]
     product_hint: str | None = None
 
 
@@ -115,6 +115,7 @@ class EmbeddingRecord(_Record):
     summary: dict[str, Any] | None = None
     closed_at: float | None = None
     indexed_at: float
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds spent per stage.")
 
 
 class TagRecord(_Record):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 
-from streams.cli import data, infra, model, pipeline, summarize
-from streams.cli.bench import bench_app
+warnings.filterwarnings("ignore", message=".*httpx module is deprecated.*")
+
+from streams.cli import data, infra, model, pipeline, summarize  # noqa: E402
+from streams.cli.bench import bench_app  # noqa: E402
 
 app = typer.Typer(
     name="ampere",

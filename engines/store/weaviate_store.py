@@ -1,0 +1,156 @@
+"""The Weaviate store: collections with named vectors (fused / visual / text), idempotent batched upserts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import weaviate
+from weaviate.classes.config import Configure, DataType, Property, VectorDistances
+from weaviate.classes.data import DataObject
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+from weaviate.classes.query import Filter, MetadataQuery
+
+VECTOR_NAMES = ("fused", "visual", "text")
+
+KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Product"}
+
+_MOMENT_PROPS = [
+    Property(name="stream_id", data_type=DataType.TEXT),
+    Property(name="window_id", data_type=DataType.TEXT),
+    Property(name="start_ms", data_type=DataType.INT),
+    Property(name="end_ms", data_type=DataType.INT),
+    Property(name="sentence", data_type=DataType.TEXT),
+    Property(name="product_name", data_type=DataType.TEXT),
+    Property(name="summary_json", data_type=DataType.TEXT, skip_vectorization=True),
+    Property(name="summary_source", data_type=DataType.TEXT),
+    Property(name="model_version", data_type=DataType.TEXT),
+    Property(name="closed_at", data_type=DataType.NUMBER),
+]
+_PRODUCT_PROPS = [
+    Property(name="product_id", data_type=DataType.TEXT),
+    Property(name="title", data_type=DataType.TEXT),
+    Property(name="category", data_type=DataType.TEXT),
+    Property(name="brand", data_type=DataType.TEXT),
+    Property(name="model_version", data_type=DataType.TEXT),
+]
+
+
+class StoreError(RuntimeError):
+    """An upsert or query the store refused."""
+
+
+@dataclass
+class StoredObject:
+    """One object to upsert; vectors with a None value (masked branch) are left out."""
+
+    kind: str
+    object_id: str
+    properties: dict[str, Any]
+    vectors: dict[str, list[float] | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result."""
+
+    object_id: str
+    score: float
+    properties: dict[str, Any]
+
+
+def connect(url: str, grpc_port: int, api_key: str | None = None, timeout_s: float = 30.0) -> weaviate.WeaviateClient:
+    """Connect the v4 client to a Weaviate server given its REST url and gRPC port."""
+    u = urlparse(url)
+    client = weaviate.connect_to_custom(
+        http_host=u.hostname or "127.0.0.1",
+        http_port=u.port or (443 if u.scheme == "https" else 80),
+        http_secure=u.scheme == "https",
+        grpc_host=u.hostname or "127.0.0.1",
+        grpc_port=grpc_port,
+        grpc_secure=u.scheme == "https",
+        auth_credentials=Auth.api_key(api_key) if api_key else None,
+        additional_config=AdditionalConfig(timeout=Timeout(init=timeout_s, query=timeout_s, insert=timeout_s * 2)),
+    )
+    return client
+
+
+class WeaviateStore:
+    """LiveMoment / VideoMoment / Product collections; every call is thread-safe."""
+
+    def __init__(self, client: weaviate.WeaviateClient, prefix: str = "") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._lock = threading.Lock()
+
+    def name(self, kind: str) -> str:
+        """Collection name of a kind (live | video | product)."""
+        return f"{self.prefix}{KIND_COLLECTION[kind]}"
+
+    def ensure_collections(self) -> None:
+        """Create the collections if missing (named vectors, cosine HNSW)."""
+        with self._lock:
+            for kind in KIND_COLLECTION:
+                name = self.name(kind)
+                if self.client.collections.exists(name):
+                    continue
+                self.client.collections.create(
+                    name,
+                    properties=_PRODUCT_PROPS if kind == "product" else _MOMENT_PROPS,
+                    vector_config=[
+                        Configure.Vectors.self_provided(
+                            name=v,
+                            vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
+                        )
+                        for v in VECTOR_NAMES
+                    ],
+                )
+
+    def upsert(self, objects: Sequence[StoredObject]) -> None:
+        """Create or replace objects by their deterministic ids, one batch per collection."""
+        by_kind: dict[str, list[DataObject]] = {}
+        for o in objects:
+            vecs = {k: v for k, v in o.vectors.items() if v is not None}
+            by_kind.setdefault(o.kind, []).append(DataObject(properties=o.properties, uuid=o.object_id, vector=vecs))
+        with self._lock:
+            for kind, objs in by_kind.items():
+                res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
+                if res.has_errors:
+                    first = next(iter(res.errors.values()))
+                    raise StoreError(f"{len(res.errors)} of {len(objs)} {kind} objects failed: {first.message}")
+
+    def near_vector(
+        self, kind: str, vector: Sequence[float], *, target: str = "fused", limit: int = 10, where: Filter | None = None
+    ) -> list[Hit]:
+        """Nearest objects of a kind to ``vector`` on one named vector; score = cosine similarity."""
+        with self._lock:
+            res = self.client.collections.get(self.name(kind)).query.near_vector(
+                near_vector=list(map(float, vector)),
+                target_vector=target,
+                limit=limit,
+                filters=where,
+                return_metadata=MetadataQuery(distance=True),
+            )
+        return [Hit(str(o.uuid), 1.0 - float(o.metadata.distance), dict(o.properties)) for o in res.objects]
+
+    def count(self, kind: str) -> int:
+        """Number of objects of a kind."""
+        with self._lock:
+            return int(self.client.collections.get(self.name(kind)).aggregate.over_all(total_count=True).total_count or 0)
+
+    def exists(self, kind: str, object_id: str) -> bool:
+        """True when an object with this id is stored."""
+        with self._lock:
+            return self.client.collections.get(self.name(kind)).data.exists(object_id)
+
+    def drop(self) -> None:
+        """Delete this store's collections (tests and `ampere demo --fresh`)."""
+        with self._lock:
+            for kind in KIND_COLLECTION:
+                self.client.collections.delete(self.name(kind))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,5 @@
+"""``python -m streams`` is the ``ampere`` command."""
+
+from streams.cli import main
+
+main()

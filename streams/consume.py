@@ -1,0 +1,61 @@
+"""Subscriber side: read output topics (embeddings, tags, dlq) from now on or from the beginning."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+async def follow(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = False,
+    idle_timeout_s: float | None = None,
+    ready: asyncio.Event | None = None,
+) -> AsyncIterator[dict]:
+    """Yield decoded JSON records of a topic as they arrive; stop after ``idle_timeout_s`` of silence.
+
+    ``ready`` is set once the start positions are fixed: records sent after that are all seen.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        parts = await consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+            for tp in tps:  # resolve the position now, so nothing sent after this call is missed
+                await consumer.position(tp)
+        if ready is not None:
+            ready.set()
+        while True:
+            batch = await consumer.getmany(timeout_ms=int((idle_timeout_s or 1.0) * 1000))
+            if not batch:
+                if idle_timeout_s is not None:
+                    return
+                continue
+            for msgs in batch.values():
+                for m in msgs:
+                    try:
+                        yield json.loads(m.value)
+                    except (TypeError, ValueError):
+                        yield {"undecodable": True, "offset": m.offset, "partition": m.partition}
+    finally:
+        await consumer.stop()
+
+
+def spawn_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start ``ampere worker`` as a child process logging to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = log_path.open("ab")
+    return subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env, stdout=fh, stderr=subprocess.STDOUT)

@@ -1,0 +1,233 @@
+"""The demo and the freshness benchmark: catalog in, live streams replayed, tags printed as they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from encoders.dataset import Dataset, MomentRecord
+from engines.store.weaviate_store import WeaviateStore, connect
+from streams.admin import ensure_topics
+from streams.consume import follow, spawn_worker
+from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that gives a child process exactly these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"AMPERE_{name.upper()}"] = str(value)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    return env
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def truth_for(moments: Sequence[MomentRecord], start_ms: int, end_ms: int) -> str | None:
+    """Ground-truth product of a window: the segment that overlaps it most."""
+    best, best_overlap = None, 0
+    for m in moments:
+        times = [c.start_ms for c in m.asr] + [c.end_ms for c in m.asr] + [k.ts_ms for k in m.keyframes]
+        if not times:
+            continue
+        overlap = min(end_ms, max(times)) - max(start_ms, min(times))
+        if overlap > best_overlap:
+            best, best_overlap = m.product_id, overlap
+    return best
+
+
+@dataclass
+class RunReport:
+    """What one replay produced, as seen by a subscriber."""
+
+    windows: int = 0
+    tags: list[dict] = field(default_factory=list)
+    embeddings: list[dict] = field(default_factory=list)
+    dlq: list[dict] = field(default_factory=list)
+    visible_lag_s: list[float] = field(default_factory=list)
+    queryable_lag_s: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+class Subscriber:
+    """Collects embeddings, tags and dead letters from the moment it is started."""
+
+    def __init__(self, bootstrap: str, topics: TopicNames, on_tag=None) -> None:  # noqa: ANN001
+        self.bootstrap, self.topics, self.on_tag = bootstrap, topics, on_tag
+        self.report = RunReport()
+        self.last_event = time.time()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        events = []
+        for topic, sink in ((self.topics.embeddings, self._emb), (self.topics.tags, self._tag), (self.topics.dlq, self._dlq)):
+            ev = asyncio.Event()
+            events.append(ev)
+            self._tasks.append(asyncio.create_task(self._run(topic, sink, ev)))
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=60)
+
+    async def _run(self, topic: str, sink, ready: asyncio.Event) -> None:  # noqa: ANN001
+        async for rec in follow(self.bootstrap, topic, ready=ready):
+            self.last_event = time.time()
+            sink(rec)
+
+    def _emb(self, rec: dict) -> None:
+        if rec.get("kind") != "live":
+            return
+        self.report.embeddings.append(rec)
+        if rec.get("closed_at"):
+            self.report.visible_lag_s.append(time.time() - rec["closed_at"])
+            self.report.queryable_lag_s.append(rec["indexed_at"] - rec["closed_at"])
+
+    def _tag(self, rec: dict) -> None:
+        self.report.tags.append(rec)
+        if self.on_tag:
+            self.on_tag(rec)
+
+    def _dlq(self, rec: dict) -> None:
+        self.report.dlq.append(rec)
+
+    async def wait_quiet(self, quiet_s: float, timeout_s: float) -> None:
+        """Return once nothing arrived for ``quiet_s`` (or after ``timeout_s``)."""
+        t0 = time.time()
+        while time.time() - t0 < timeout_s and time.time() - self.last_event < quiet_s:
+            await asyncio.sleep(0.5)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def wait_for_products(store: WeaviateStore, n: int, timeout_s: float, console: Console) -> int:
+    """Wait until the Product collection holds ``n`` objects."""
+    t0 = time.time()
+    with console.status(f"indexing {n} catalog products ...") as status:
+        while True:
+            have = await asyncio.to_thread(store.count, "product")
+            status.update(f"indexing catalog products: {have}/{n} ({time.time() - t0:.0f}s)")
+            if have >= n:
+                return have
+            if time.time() - t0 > timeout_s:
+                raise TimeoutError(f"only {have} of {n} products indexed after {timeout_s:.0f}s; see the worker log")
+            await asyncio.sleep(1.0)
+
+
+def format_tag(rec: dict, truth: str | None) -> str:
+    """One live line of the demo."""
+    start, end = rec["window"]
+    top = rec["products"][0] if rec["products"] else None
+    if not rec["claimed"] or top is None:
+        verdict = "[dim]no product above threshold[/dim]"
+    else:
+        ok = "[green]✓[/green]" if truth == top["product_id"] else f"[red]✗[/red] (truth {truth})"
+        verdict = f"[bold]{top['title']}[/bold] [cyan]{top['score']:.2f}[/cyan] {ok}"
+    return f"{rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}"
+
+
+async def run_replay(
+    settings: Settings,
+    ds: Dataset,
+    stream_ids: Sequence[str],
+    *,
+    copies: int = 1,
+    speed: float,
+    console: Console,
+    worker_log: Path,
+    load_catalog: bool = True,
+    live_lines: bool = True,
+) -> RunReport:
+    """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
+    topics = TopicNames(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap, topics.all(), settings.topic_partitions)
+    store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key), settings.collection_prefix)
+    store.ensure_collections()
+    streams = ds.streams()
+    truth = {}
+    worker = spawn_worker(settings_env(settings), worker_log)
+    console.print(f"worker started (pid {worker.pid}, log {worker_log.name})")
+
+    def on_tag(rec: dict) -> None:
+        src, _, _ = rec["stream_id"].partition("#")
+        t = truth_for(streams.get(src, []), *rec["window"])
+        truth[(rec["stream_id"], tuple(rec["window"]))] = t
+        if live_lines:
+            console.print(format_tag(rec, t))
+
+    sub = Subscriber(settings.kafka_bootstrap, topics, on_tag)
+    try:
+        await sub.start()
+        if load_catalog:
+            n = await send_all(settings.kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+            await wait_for_products(store, n, timeout_s=900, console=console)
+            console.print(f"catalog: {n} products indexed")
+        timelines = [
+            stream_messages(ds, sid, streams[sid], topics, rename=f"{sid}#{c}" if copies > 1 else None)
+            for c in range(copies)
+            for sid in stream_ids
+        ]
+        t0 = time.time()
+        console.print(f"replaying {len(timelines)} stream(s) at {speed:g}x ...")
+        await replay(settings.kafka_bootstrap, merge_streams(timelines), speed=speed)
+        await sub.wait_quiet(quiet_s=max(8.0, settings.idle_close_ms / 1000 + 3), timeout_s=1800)
+        sub.report.wall_s = time.time() - t0 - max(8.0, settings.idle_close_ms / 1000 + 3)
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode}; see {worker_log}")
+    finally:
+        await sub.stop()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(worker.wait, 30)
+            except Exception:  # noqa: BLE001
+                worker.kill()
+        store.close()
+    sub.report.windows = len({r["object_id"] for r in sub.report.embeddings})
+    sub.report.truth = truth  # type: ignore[attr-defined]
+    return sub.report
+
+
+def summarize_report(rep: RunReport) -> dict:
+    """Numbers of a run: windows, tags, accuracy vs ground truth, freshness percentiles, DLQ."""
+    truth = getattr(rep, "truth", {})
+    claimed = [t for t in rep.tags if t["claimed"]]
+    top1 = sum(1 for t in claimed if t["products"][0]["product_id"] == truth.get((t["stream_id"], tuple(t["window"]))))
+    top3 = sum(
+        1 for t in rep.tags if truth.get((t["stream_id"], tuple(t["window"]))) in [p["product_id"] for p in t["products"][:3]]
+    )
+    return {
+        "windows": rep.windows,
+        "tags": len(rep.tags),
+        "claimed": len(claimed),
+        "top1_correct_of_claimed": top1,
+        "top3_hit": top3,
+        "dlq": len(rep.dlq),
+        "queryable_p50_s": percentile(rep.queryable_lag_s, 50),
+        "queryable_p99_s": percentile(rep.queryable_lag_s, 99),
+        "visible_p50_s": percentile(rep.visible_lag_s, 50),
+        "visible_p95_s": percentile(rep.visible_lag_s, 95),
+        "visible_p99_s": percentile(rep.visible_lag_s, 99),
+        "windows_per_s": rep.windows / rep.wall_s if rep.wall_s > 0 else float("nan"),
+        "mean_stage_s": {
+            k: statistics.fmean([e.get("timings", {}).get(k, 0.0) for e in rep.embeddings]) if rep.embeddings else float("nan")
+            for k in ("summarize", "encode")
+        },
+    }

@@ -1,0 +1,207 @@
+"""The work of each pipeline stage as plain functions; the Faust agents only move bytes around them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoders.dataset import ProductRecord
+from engines.encode.base import EncodeItem, Embeddings
+from engines.store.weaviate_store import Hit, StoredObject
+from engines.summarize.schema import Summary, SummaryRequest
+from streams.ids import moment_object_id, product_object_id
+from streams.keyframes import decode_image, load_image_bytes
+from streams.schemas import (
+    DeadLetter,
+    EmbeddingRecord,
+    ProductRecordMsg,
+    SummaryRecordMsg,
+    TagRecord,
+    WindowRecord,
+)
+from streams.windowing import ClosedWindow
+
+
+def product_text(title: str, brand: str = "", attributes: dict[str, str] | None = None) -> str:
+    """The text a catalog product shows the text branch (the same as in training)."""
+    return ProductRecord(product_id="", title=title, brand=brand, attributes=dict(attributes or {})).text
+
+
+def dead_letter(topic: str, partition: int | None, offset: int | None, key: bytes | None, value: bytes | None, reason: str) -> DeadLetter:
+    """A DLQ record keeping the original bytes and where they came from."""
+    return DeadLetter(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key_b64=base64.b64encode(key).decode() if key else None,
+        value_b64=base64.b64encode(value or b"").decode(),
+        reason=reason[:2000],
+        failed_at=time.time(),
+    )
+
+
+def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
+    """The internal message of a closed window."""
+    return WindowRecord(
+        window_id=cw.window_id,
+        stream_id=cw.stream_id,
+        start_ms=cw.start_ms,
+        end_ms=cw.end_ms,
+        text=cw.text,
+        lang=cw.lang,
+        keyframes_b64=[k.jpeg_b64 for k in cw.keyframes],
+        close_reason=cw.reason,  # type: ignore[arg-type]
+        closed_at=closed_at,
+        product_hint=cw.product_hint,
+    )
+
+
+def summary_requests(windows: Sequence[WindowRecord]) -> list[SummaryRequest]:
+    """What the summarizer sees of each window."""
+    return [SummaryRequest(window_id=w.window_id, text=w.text, lang=w.lang) for w in windows]
+
+
+def summary_records(windows: Sequence[WindowRecord], summaries: Sequence[Summary], now: float) -> list[SummaryRecordMsg]:
+    """Pair each window with its summary (same order)."""
+    if len(windows) != len(summaries):
+        raise ValueError(f"summarizer returned {len(summaries)} summaries for {len(windows)} windows")
+    return [SummaryRecordMsg(window=w, summary=s.model_dump(mode="json"), summarized_at=now) for w, s in zip(windows, summaries)]
+
+
+def moment_item(rec: SummaryRecordMsg, domain: str = "live") -> EncodeItem:
+    """Encoder input of a summarized window: its keyframes and (unless empty) the summary sentence."""
+    images = [decode_image(base64.b64decode(b)) for b in rec.window.keyframes_b64]
+    summary = Summary.model_validate(rec.summary)
+    return EncodeItem(domain=domain, images=images, text=None if summary.is_empty else summary.sentence)  # type: ignore[arg-type]
+
+
+def product_item(rec: ProductRecordMsg, max_image_bytes: int) -> EncodeItem:
+    """Encoder input of a catalog product: its photos and its text."""
+    raws = [load_image_bytes(b, None, max_bytes=max_image_bytes) for b in rec.images_b64]
+    raws += [load_image_bytes(None, u, max_bytes=max_image_bytes) for u in rec.image_uris]
+    return EncodeItem(
+        domain="product",
+        images=[decode_image(r) for r in raws],
+        text=product_text(rec.title, rec.brand, rec.attributes),
+    )
+
+
+def _row(emb: np.ndarray, mask: np.ndarray, i: int) -> list[float] | None:
+    return [float(x) for x in emb[i]] if bool(mask[i]) else None
+
+
+@dataclass
+class IndexedBatch:
+    """Objects for the store and the records to publish once they are stored."""
+
+    objects: list[StoredObject]
+    records: list[EmbeddingRecord]
+
+
+def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str, timings: dict[str, float]) -> IndexedBatch:
+    """Store objects + embedding records of encoded windows (ids: uuid5 of stream, window, model)."""
+    objects, records = [], []
+    for i, rec in enumerate(recs):
+        w = rec.window
+        oid = moment_object_id(kind, w.stream_id, w.start_ms, w.end_ms, emb.model_version)
+        summary = Summary.model_validate(rec.summary)
+        objects.append(
+            StoredObject(
+                kind=kind,
+                object_id=oid,
+                properties={
+                    "stream_id": w.stream_id,
+                    "window_id": w.window_id,
+                    "start_ms": w.start_ms,
+                    "end_ms": w.end_ms,
+                    "sentence": summary.sentence,
+                    "product_name": summary.product_name or "",
+                    "summary_json": json.dumps(rec.summary, ensure_ascii=False),
+                    "summary_source": summary.source,
+                    "model_version": emb.model_version,
+                    "closed_at": w.closed_at,
+                },
+                vectors={
+                    "fused": [float(x) for x in emb.fused[i]],
+                    "visual": _row(emb.visual, emb.visual_mask, i),
+                    "text": _row(emb.text, emb.text_mask, i),
+                },
+            )
+        )
+        records.append(
+            EmbeddingRecord(
+                object_id=oid,
+                kind=kind,  # type: ignore[arg-type]
+                stream_id=w.stream_id,
+                window=(w.start_ms, w.end_ms),
+                model_version=emb.model_version,
+                vector=[float(x) for x in emb.fused[i]],
+                summary=rec.summary,
+                closed_at=w.closed_at,
+                indexed_at=0.0,
+                timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at)},
+            )
+        )
+    return IndexedBatch(objects, records)
+
+
+def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> IndexedBatch:
+    """Store objects + embedding records of encoded catalog products."""
+    objects, records = [], []
+    for i, p in enumerate(recs):
+        oid = product_object_id(p.product_id, emb.model_version)
+        objects.append(
+            StoredObject(
+                kind="product",
+                object_id=oid,
+                properties={
+                    "product_id": p.product_id,
+                    "title": p.title,
+                    "category": p.category,
+                    "brand": p.brand,
+                    "model_version": emb.model_version,
+                },
+                vectors={
+                    "fused": [float(x) for x in emb.fused[i]],
+                    "visual": _row(emb.visual, emb.visual_mask, i),
+                    "text": _row(emb.text, emb.text_mask, i),
+                },
+            )
+        )
+        records.append(
+            EmbeddingRecord(
+                object_id=oid,
+                kind="product",
+                product_id=p.product_id,
+                model_version=emb.model_version,
+                vector=[float(x) for x in emb.fused[i]],
+                indexed_at=0.0,
+            )
+        )
+    return IndexedBatch(objects, records)
+
+
+def stamp_indexed(records: Sequence[EmbeddingRecord], now: float) -> list[EmbeddingRecord]:
+    """Set the time the records became queryable."""
+    return [r.model_copy(update={"indexed_at": now}) for r in records]
+
+
+def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], min_score: float, now: float) -> TagRecord:
+    """Top-k catalog products of a live window; nothing is claimed below ``min_score``."""
+    products = [
+        {"product_id": h.properties.get("product_id"), "title": h.properties.get("title"), "score": round(h.score, 4)}
+        for h in hits
+    ]
+    return TagRecord(
+        object_id=rec.object_id,
+        stream_id=rec.stream_id or "",
+        window=rec.window or (0, 0),
+        products=products,
+        claimed=bool(products) and products[0]["score"] >= min_score,
+        tagged_at=now,
+    )
