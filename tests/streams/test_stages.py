@@ -1,0 +1,114 @@
+"""Unit tests of the stage functions (no broker, no store)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engines.encode.base import Embeddings
+from engines.store.weaviate_store import Hit
+from engines.summarize.schema import Summary
+from streams import stages
+from streams.ids import moment_object_id
+from streams.keyframes import make_candidate
+from streams.schemas import BadRecord, DeadLetter, EmbeddingRecord, ProductRecordMsg, WindowRecord, parse_record
+from streams.windowing import ClosedWindow
+
+
+def _jpeg_b64(color: tuple[int, int, int]) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), color).save(buf, format="JPEG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _window(text: str = "red cotton shirt", frames: int = 2) -> WindowRecord:
+    cw = ClosedWindow(
+        window_id="s@0-1000",
+        stream_id="s",
+        start_ms=0,
+        end_ms=1000,
+        text=text,
+        lang="en",
+        keyframes=[make_candidate(i, Image.new("RGB", (50, 50), (200, 10 * i, 0))) for i in range(frames)],
+        reason="watermark",
+    )
+    return stages.window_record(cw, closed_at=100.0)
+
+
+def _emb(n: int, text_mask: list[bool]) -> Embeddings:
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(n, 8)).astype(np.float32)
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    return Embeddings(f, f.copy(), f.copy(), np.ones(n, bool), np.array(text_mask), "m-v1")
+
+
+def test_moment_item_masks_empty_summary_text() -> None:
+    w = _window(frames=2)
+    full = stages.summary_records([w], [Summary(has_product=True, sentence="A red shirt.")], now=101.0)[0]
+    empty = stages.summary_records([w], [Summary(has_product=False, sentence="")], now=101.0)[0]
+    assert stages.moment_item(full).text == "A red shirt."
+    assert stages.moment_item(empty).text is None
+    assert len(stages.moment_item(full).images) == 2
+
+
+def test_summary_count_mismatch_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        stages.summary_records([_window(), _window()], [Summary(has_product=False)], now=0.0)
+
+
+def test_moment_objects_ids_are_deterministic_and_masked_vectors_left_out() -> None:
+    recs = stages.summary_records([_window()], [Summary(has_product=False)], now=102.0)
+    batch = stages.moment_objects(recs, _emb(1, [False]), "live", {"encode": 0.1})
+    assert batch.objects[0].object_id == moment_object_id("live", "s", 0, 1000, "m-v1")
+    assert batch.objects[0].vectors["text"] is None and batch.objects[0].vectors["fused"] is not None
+    rec = batch.records[0]
+    assert rec.timings["summarize"] == pytest.approx(2.0) and rec.window == (0, 1000)
+    again = stages.moment_objects(recs, _emb(1, [False]), "live", {})
+    assert again.objects[0].object_id == batch.objects[0].object_id
+
+
+def test_product_item_and_text() -> None:
+    rec = ProductRecordMsg(product_id="p1", title="Canvas Tote", brand="Acme", attributes={"color": "blue"}, images_b64=[_jpeg_b64((0, 0, 255))])
+    item = stages.product_item(rec, max_image_bytes=10**6)
+    assert item.domain == "product" and len(item.images) == 1
+    assert "Canvas Tote" in item.text and "blue" in item.text and "Acme" in item.text
+
+
+def test_product_item_rejects_bad_image() -> None:
+    rec = ProductRecordMsg(product_id="p1", title="x", images_b64=[base64.b64encode(b"nope").decode()])
+    with pytest.raises(BadRecord):
+        stages.product_item(rec, max_image_bytes=10**6)
+
+
+def test_tag_threshold() -> None:
+    rec = EmbeddingRecord(object_id="o", kind="live", stream_id="s", window=(0, 1), model_version="m", vector=[1.0], indexed_at=1.0)
+    hits = [Hit("a", 0.8, {"product_id": "p1", "title": "T"}), Hit("b", 0.5, {"product_id": "p2", "title": "U"})]
+    assert stages.tag_record(rec, hits, 0.7, 2.0).claimed
+    low = stages.tag_record(rec, hits, 0.9, 2.0)
+    assert not low.claimed and low.products[0]["product_id"] == "p1"
+    assert not stages.tag_record(rec, [], 0.1, 2.0).claimed
+
+
+def test_dead_letter_keeps_original_bytes() -> None:
+    dl = stages.dead_letter("t", 1, 5, b"k", b"\xff\x00bad", "because")
+    back = parse_record(dl.model_dump_json().encode(), DeadLetter)
+    assert base64.b64decode(back.value_b64) == b"\xff\x00bad" and back.reason == "because" and back.offset == 5
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1,2]", "expected a JSON object"),
+        (b'{"stream_id": "s"}', "does not match"),
+        (b'{"v": 99, "window_id": "w"}', "unsupported schema version"),
+        (None, "empty message"),
+    ],
+)
+def test_parse_record_reasons(raw: bytes | None, fragment: str) -> None:
+    with pytest.raises(BadRecord, match=fragment):
+        parse_record(raw, WindowRecord)
