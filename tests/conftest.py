@@ -1,0 +1,150 @@
+"""Session fixtures that give tests a REAL Kafka broker and a REAL Weaviate server.
+
+Each service starts only when a test asks for its fixture (unit-only runs stay fast), on free loopback
+ports with its data in a temp folder, and stops at the end of the session. Set ``AMPERE_KAFKA_BOOTSTRAP``
+or ``AMPERE_WEAVIATE_URL`` (+ ``AMPERE_WEAVIATE_GRPC_PORT``, ``AMPERE_WEAVIATE_API_KEY``) to use running
+ones instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from streams.infra import KafkaService, WeaviateService, free_ports
+from streams.settings import Settings
+
+READY_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class WeaviateEndpoint:
+    """Where a Weaviate server answers (pass ``host``, ``http_port``, ``grpc_port`` to the v4 client)."""
+
+    http_url: str
+    host: str
+    http_port: int
+    grpc_port: int
+    api_key: str | None = None
+
+
+class ManagedWeaviate:
+    """A Weaviate server known to the tests; ``restart()`` works when the tests started it themselves."""
+
+    def __init__(self, endpoint: WeaviateEndpoint, service: WeaviateService | None) -> None:
+        self.endpoint = endpoint
+        self.service = service
+
+    @property
+    def restartable(self) -> bool:
+        return self.service is not None
+
+    def restart(self) -> float:
+        """Stop the server and start it again on the same data folder and ports; returns seconds until ready."""
+        if self.service is None:
+            raise RuntimeError("cannot restart a Weaviate server that the tests did not start")
+        self.service.stop()
+        self.service.start()
+        return self.service.wait_ready(READY_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _start_kafka(data_dir: Path) -> KafkaService:
+    settings = _settings()
+    broker_port, controller_port = free_ports(2)
+    service = KafkaService(
+        settings.home, broker_port, controller_port, data_dir, version=settings.kafka_version
+    )
+    service.ensure_installed()
+    service.start()
+    try:
+        service.wait_ready(READY_TIMEOUT_S)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def start_weaviate(data_dir: Path, api_key: str | None = None) -> ManagedWeaviate:
+    """Start a private Weaviate server in ``data_dir`` on free ports (the caller stops it)."""
+    settings = _settings()
+    http_port, grpc_port = free_ports(2)
+    service = WeaviateService(
+        settings.home, http_port, grpc_port, data_dir, api_key=api_key, version=settings.weaviate_version
+    )
+    service.ensure_installed()
+    service.start()
+    try:
+        service.wait_ready(READY_TIMEOUT_S)
+    except BaseException:
+        service.stop()
+        raise
+    endpoint = WeaviateEndpoint(service.http_url, "127.0.0.1", http_port, grpc_port, api_key)
+    return ManagedWeaviate(endpoint, service)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``host:port`` of a real Kafka broker (started here unless AMPERE_KAFKA_BOOTSTRAP is set)."""
+    given = os.environ.get("AMPERE_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    service = _start_kafka(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield service.bootstrap
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def weaviate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedWeaviate]:
+    """A real Weaviate server (started here unless AMPERE_WEAVIATE_URL is set)."""
+    given = os.environ.get("AMPERE_WEAVIATE_URL")
+    if given:
+        settings = _settings()
+        parsed = urlparse(given)
+        endpoint = WeaviateEndpoint(
+            given.rstrip("/"), parsed.hostname or "127.0.0.1", parsed.port or 80,
+            settings.weaviate_grpc_port, settings.weaviate_api_key,
+        )
+        yield ManagedWeaviate(endpoint, None)
+        return
+    server = start_weaviate(tmp_path_factory.mktemp("weaviate"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def weaviate_endpoint(weaviate_server: ManagedWeaviate) -> WeaviateEndpoint:
+    """Endpoint of the session's real Weaviate server."""
+    return weaviate_server.endpoint
+
+
+@pytest.fixture
+def weaviate_restart(
+    weaviate_server: ManagedWeaviate, tmp_path: Path
+) -> Iterator[ManagedWeaviate]:
+    """A Weaviate server the test may ``restart()``: the session's own one, or a private one when that is external."""
+    if weaviate_server.restartable:
+        yield weaviate_server
+        return
+    private = start_weaviate(tmp_path / "weaviate")
+    try:
+        yield private
+    finally:
+        private.stop()
