@@ -1,0 +1,50 @@
+# Ampere Stream: set-up, services, tests, demo. Everything lands in $(AMPERE_HOME) and is reused.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+AMPERE_HOME ?= $(HOME)/.cache/ampere
+export AMPERE_HOME
+VENV ?= $(AMPERE_HOME)/venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+AMPERE := $(VENV)/bin/ampere
+# The install is redone when pyproject.toml or the checkout folder changes (editable install).
+SETUP_STAMP := $(VENV)/.ampere-setup-$(shell (pwd; cat pyproject.toml) | sha1sum | cut -c1-12)
+
+.PHONY: help setup test demo infra-install infra-up infra-down infra-status lint
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: $(SETUP_STAMP)  ## venv + package (.[dev]) + cached llama.cpp wheel, once
+
+$(SETUP_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, got " + sys.version'
+	@test -x $(VENV)/bin/python || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@if [ -f infra/llamacpp_wheel.sh ]; then \
+	  wheel="$$(PYTHON=$(VENV)/bin/python bash infra/llamacpp_wheel.sh | tail -n 1)"; \
+	  $(VENV)/bin/python -m pip install -q "$$wheel"; \
+	fi
+	@rm -f $(VENV)/.ampere-setup-*
+	@touch $@
+
+test: setup infra-install  ## run the tests (they start a real Kafka broker and a real Weaviate server)
+	$(VENV)/bin/pytest -q
+
+demo: setup  ## run the main job on the bundled sample
+	$(AMPERE) demo
+
+infra-install: setup  ## fetch/build Kafka jars and weaviate-server into the cache
+	$(AMPERE) infra install
+
+infra-up: setup  ## start the local Kafka broker and Weaviate server
+	$(AMPERE) infra up
+
+infra-down: setup  ## stop them
+	$(AMPERE) infra down
+
+infra-status: setup  ## show what runs
+	$(AMPERE) infra status
+
+lint: setup  ## ruff
+	$(VENV)/bin/ruff check .
