@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +36,20 @@ class ProductRecord:
     images: list[str] = field(default_factory=list)
     lang: str = "en"
     split: str = "train"
+    group: str = ""
+    """Products with the same group share a source item (variants, derived near-duplicates)."""
+    derived: str = ""
+    """Empty for real catalog products; otherwise how this one was derived (e.g. "recolor")."""
+    price: float | None = None
+    source: str = ""
+    """Where the record came from (catalog source name, package and version)."""
+
+    @property
+    def text(self) -> str:
+        """The product's text for the text branch: brand, title and attribute values."""
+        parts = [self.brand, self.title] if self.brand and self.brand.lower() not in self.title.lower() else [self.title]
+        parts += [v for k, v in self.attributes.items() if v and v.lower() not in self.title.lower()]
+        return " ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -86,14 +100,20 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
                 raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
 
 
+def _known(cls: type, d: dict) -> dict:
+    """Keep the fields the record type knows (newer or foreign files may carry more)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 def _product(d: dict) -> ProductRecord:
-    return ProductRecord(**d)
+    return ProductRecord(**_known(ProductRecord, d))
 
 
 def _moment(d: dict) -> MomentRecord:
-    d = dict(d)
-    d["asr"] = [AsrChunk(**c) for c in d.get("asr", [])]
-    d["keyframes"] = [Keyframe(**k) for k in d.get("keyframes", [])]
+    d = _known(MomentRecord, d)
+    d["asr"] = [AsrChunk(**_known(AsrChunk, c)) for c in d.get("asr", [])]
+    d["keyframes"] = [Keyframe(**_known(Keyframe, k)) for k in d.get("keyframes", [])]
     return MomentRecord(**d)
 
 

@@ -1,9 +1,119 @@
-"""`ampere` commands of this concern (registered by streams.cli)."""
+"""`ampere catalog fetch`, `ampere simulate` and `ampere eval`: real catalog, simulated streams, metrics."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from streams.settings import get_settings
+
+console = Console()
+catalog_app = typer.Typer(help="Real product catalogs from registry packages.", no_args_is_help=True)
+
+
+def default_dataset_dir(name: str = "sample") -> Path:
+    """``$AMPERE_HOME/data/<name>``."""
+    return get_settings().home / "data" / name
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+@catalog_app.command("fetch")
+def catalog_fetch(
+    source: str = typer.Option("vendure", help="Catalog source (a pinned registry package)."),
+    tarball: Path | None = typer.Option(None, help="Use this local copy of the package tarball."),
+    force: bool = typer.Option(False, help="Fetch and parse again even if cached."),
+) -> None:
+    """Fetch a real catalog (sha256-pinned registry package) into $AMPERE_HOME/catalog/<source>/."""
+    from streams.data.catalog import fetch, load_catalog
+
+    home = get_settings().home
+    try:
+        out = fetch(home, source, tarball=tarball, force=force)
+    except (RuntimeError, ValueError) as exc:
+        console.print(f"[red]catalog fetch failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    items = load_catalog(home, source)
+    console.print(f"[green]{len(items)} products[/green] with photos in {out}")
+
+
+def simulate_cmd(
+    out: Path | None = typer.Option(None, help="Output dataset folder (default: $AMPERE_HOME/data/sample)."),
+    seed: int = typer.Option(7, help="Seed; the same seed writes the same bytes."),
+    streams: int | None = typer.Option(None, help="Keep only the first N live streams (a small demo set)."),
+    live_per_product: int = typer.Option(2, help="Live segments per product."),
+    video_per_product: int = typer.Option(1, help="Short videos per product."),
+    source: str = typer.Option("vendure", help="Catalog source to simulate from."),
+    test_fraction: float = typer.Option(0.3, help="Share of product groups held out as the test split."),
+) -> None:
+    """Simulate live streams and short videos of the catalog's products into a dataset folder."""
+    import shutil
+
+    from streams.data.catalog import fetch
+    from streams.data.simulate import SimulationConfig, simulate
+
+    home = get_settings().home
+    out = out or default_dataset_dir("sample")
+    fetch(home, source)
+    if out.exists():
+        if not (out / "products.jsonl").exists() and any(out.iterdir()):
+            console.print(f"[red]{out} exists and is not a dataset; not overwriting it[/red]")
+            raise typer.Exit(1)
+        shutil.rmtree(out)
+    config = SimulationConfig(seed=seed, source=source, live_per_product=live_per_product,
+                              video_per_product=video_per_product, streams=streams, test_fraction=test_fraction)
+    with _progress() as progress:
+        task = progress.add_task("simulating streams", total=None)
+        dataset = simulate(home, out, config, progress=lambda done, total: progress.update(task, completed=done, total=total))
+    live = sum(m.domain == "live" for m in dataset.moments)
+    console.print(
+        f"[green]{len(dataset.products)} products[/green] ({sum(p.split == 'test' for p in dataset.products)} test), "
+        f"{live} live + {len(dataset.moments) - live} video moments in {out}"
+    )
+
+
+def eval_cmd(
+    dataset: Path | None = typer.Option(None, help="Dataset folder (default: $AMPERE_HOME/data/sample)."),
+    engines: str = typer.Option("extractive", help="Comma-separated summarizer engines for the AMPere rows."),
+    encoder: str = typer.Option("onnx", help="Encoder runtime: torch | onnx | onnx-int8 | tensorrt."),
+    model_dir: Path | None = typer.Option(None, help="Encoder model folder (default: the shipped weights)."),
+    split: str = typer.Option("test", help="Split to evaluate (products never trained on: test)."),
+    results_md: Path | None = typer.Option(Path("docs/RESULTS.md"), help="Markdown report ('' to skip)."),
+    results_json: Path | None = typer.Option(None, help="JSON report (default: beside the markdown)."),
+) -> None:
+    """Retrieval metrics with AMPere's ablation rows (visual / text / raw ASR / summarized ASR)."""
+    from encoders.dataset import Dataset
+    from encoders.evaluate import EvalConfig, evaluate, write_reports
+    from engines.encode import load_encoder
+
+    ds = Dataset.load(dataset or default_dataset_dir("sample"))
+    names = [e.strip() for e in engines.split(",") if e.strip()]
+    enc = load_encoder(encoder, model_dir)
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = evaluate(ds, enc, EvalConfig(split=split, summarizers=tuple(names), encoder_engine=encoder,
+                                              model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
+    md = results_md if results_md and str(results_md) else None
+    paths = write_reports(result, md, results_json)
+    console.print(result.markdown())
+    for p in paths:
+        console.print(f"wrote {p}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(catalog_app, name="catalog")
+    app.command("simulate")(simulate_cmd)
+    app.command("eval")(eval_cmd)
