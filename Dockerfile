@@ -1,0 +1,24 @@
+# The Ampere Stream worker image: `ampere worker` runs the Faust agents
+# (window -> summarize -> encode -> index -> publish). Build: docker build --build-arg AMPERE_EXTRAS=gpu .
+FROM python:3.11-slim
+
+ARG AMPERE_EXTRAS=gpu
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    AMPERE_HOME=/var/lib/ampere
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY streams ./streams
+COPY encoders ./encoders
+COPY engines ./engines
+RUN if [ -n "$AMPERE_EXTRAS" ]; then pip install --no-cache-dir ".[${AMPERE_EXTRAS}]"; \
+    else pip install --no-cache-dir .; fi \
+ && useradd --system --create-home --home-dir /home/ampere ampere \
+ && mkdir -p /var/lib/ampere && chown ampere /var/lib/ampere
+
+USER ampere
+VOLUME ["/var/lib/ampere"]
+ENTRYPOINT ["ampere"]
+CMD ["worker"]
