@@ -101,14 +101,21 @@ class _Images:
         return self._cache[rel]
 
 
+def is_empty(item: EncodeItem) -> bool:
+    """True when the item has neither images nor text (nothing the encoder could embed)."""
+    return not item.images and not (item.text or "").strip()
+
+
 def encode_all(encoder: Encoder, items: list[EncodeItem], batch_size: int, stage: str, progress: Progress | None) -> np.ndarray:
-    """Fused embeddings of ``items`` in input order, encoded in batches."""
-    out = []
-    for i in range(0, len(items), batch_size):
-        out.append(np.asarray(encoder.encode(items[i : i + batch_size]).fused, dtype=np.float32))
+    """Fused embeddings of ``items`` in input order, encoded in batches; empty items get zero rows."""
+    full = [i for i, it in enumerate(items) if not is_empty(it)]
+    out = np.zeros((len(items), encoder.dim), np.float32)
+    for start in range(0, len(full), batch_size):
+        idx = full[start : start + batch_size]
+        out[idx] = np.asarray(encoder.encode([items[i] for i in idx]).fused, dtype=np.float32)
         if progress:
-            progress(stage, min(i + batch_size, len(items)), len(items))
-    return np.concatenate(out) if out else np.zeros((0, encoder.dim), np.float32)
+            progress(stage, min(start + batch_size, len(full)), len(full))
+    return out
 
 
 def summaries_path(dataset: Dataset, engine: str) -> Path:
@@ -148,7 +155,9 @@ def load_or_summarize(
 
 
 def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_emb: np.ndarray,
-                       moments: list[MomentRecord]) -> dict[str, dict]:
+                       moments: list[MomentRecord], mom_empty: np.ndarray) -> dict[str, dict]:
+    """Metrics per direction. A moment with nothing to encode (e.g. an empty summary in a text-only
+    row) is a miss: as a query it gets the worst rank, in a gallery it is ranked last."""
     out = {}
     pids = [p.product_id for p in products]
     for domain in ("live", "video"):
@@ -157,10 +166,13 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
             continue
         sim = cosine_similarity(mom_emb[idx], prod_emb)
         rel = relevance([moments[i].product_id for i in idx], pids)
-        out[f"{domain}→product"] = retrieval_metrics(first_relevant_ranks(sim, rel))
+        ranks = first_relevant_ranks(sim, rel)
+        ranks[mom_empty[idx] & (ranks > 0)] = len(pids)
+        out[f"{domain}→product"] = retrieval_metrics(ranks) | {"empty_queries": int(mom_empty[idx].sum())}
     live = [i for i, m in enumerate(moments) if m.domain == "live"]
     if live:
         sim = cosine_similarity(prod_emb, mom_emb[live])
+        sim[:, mom_empty[live]] = -np.inf
         rel = relevance(pids, [moments[i].product_id for i in live])
         out["product→live"] = retrieval_metrics(first_relevant_ranks(sim, rel))
     return out
@@ -212,8 +224,9 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         items = [EncodeItem(m.domain, [images(r) for r in pick_keyframes(m, config.max_keyframes)] if ab.images else [],
                             texts[ab.text][m.moment_id]) for m in moments]
         mom_emb = encode_all(encoder, items, config.batch_size, f"encode moments: {ab.name}", progress)
+        empty = np.array([is_empty(it) for it in items], dtype=bool)
         rows.append({"name": ab.name, "images": ab.images, "text": ab.text,
-                     **_direction_metrics(product_cache[key], products, mom_emb, moments)})
+                     **_direction_metrics(product_cache[key], products, mom_emb, moments, empty)})
     i2i = image_to_image(dataset, encoder, config, images)
     return EvalResult(meta=_meta(dataset, part, encoder, config), rows=rows, image_to_image=i2i)
 
