@@ -3,7 +3,7 @@
 Each service starts only when a test asks for its fixture (unit-only runs stay fast), on free loopback
 ports with its data in a temp folder, and stops at the end of the session. Set ``AMPERE_KAFKA_BOOTSTRAP``
 or ``AMPERE_WEAVIATE_URL`` (+ ``AMPERE_WEAVIATE_GRPC_PORT``, ``AMPERE_WEAVIATE_API_KEY``) to use running
-ones instead.
+ones instead. `weaviate_restart` always starts a private server, so restarting it disturbs no other test.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from streams.infra import KafkaService, WeaviateService, free_ports
+from streams.infra import KafkaService, ServiceError, WeaviateService, free_ports
 from streams.settings import Settings
 
 READY_TIMEOUT_S = 180.0
+START_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,7 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _start_kafka(data_dir: Path) -> KafkaService:
-    settings = _settings()
-    broker_port, controller_port = free_ports(2)
-    service = KafkaService(
-        settings.home, broker_port, controller_port, data_dir, version=settings.kafka_version
-    )
+def _start_ready(service: KafkaService | WeaviateService) -> None:
     service.ensure_installed()
     service.start()
     try:
@@ -74,25 +70,47 @@ def _start_kafka(data_dir: Path) -> KafkaService:
     except BaseException:
         service.stop()
         raise
-    return service
+
+
+def _with_port_retries(start, data_dir: Path):
+    """Call ``start(folder)`` with a fresh folder per try: a free port can be taken before the server binds it."""
+    for attempt in range(START_ATTEMPTS):
+        try:
+            return start(data_dir / f"try{attempt}")
+        except ServiceError:
+            if attempt == START_ATTEMPTS - 1:
+                raise
+
+
+def start_kafka(data_dir: Path) -> KafkaService:
+    """Start a private Kafka broker in ``data_dir`` on free ports (the caller stops it)."""
+
+    def start(folder: Path) -> KafkaService:
+        settings = _settings()
+        broker_port, controller_port = free_ports(2)
+        service = KafkaService(
+            settings.home, broker_port, controller_port, folder, version=settings.kafka_version
+        )
+        _start_ready(service)
+        return service
+
+    return _with_port_retries(start, data_dir)
 
 
 def start_weaviate(data_dir: Path, api_key: str | None = None) -> ManagedWeaviate:
     """Start a private Weaviate server in ``data_dir`` on free ports (the caller stops it)."""
-    settings = _settings()
-    http_port, grpc_port = free_ports(2)
-    service = WeaviateService(
-        settings.home, http_port, grpc_port, data_dir, api_key=api_key, version=settings.weaviate_version
-    )
-    service.ensure_installed()
-    service.start()
-    try:
-        service.wait_ready(READY_TIMEOUT_S)
-    except BaseException:
-        service.stop()
-        raise
-    endpoint = WeaviateEndpoint(service.http_url, "127.0.0.1", http_port, grpc_port, api_key)
-    return ManagedWeaviate(endpoint, service)
+
+    def start(folder: Path) -> ManagedWeaviate:
+        settings = _settings()
+        http_port, grpc_port = free_ports(2)
+        service = WeaviateService(
+            settings.home, http_port, grpc_port, folder, api_key=api_key, version=settings.weaviate_version
+        )
+        _start_ready(service)
+        endpoint = WeaviateEndpoint(service.http_url, "127.0.0.1", http_port, grpc_port, api_key)
+        return ManagedWeaviate(endpoint, service)
+
+    return _with_port_retries(start, data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +120,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    service = _start_kafka(tmp_path_factory.mktemp("kafka"))
+    service = start_kafka(tmp_path_factory.mktemp("kafka"))
     try:
         yield service.bootstrap
     finally:
@@ -136,15 +154,10 @@ def weaviate_endpoint(weaviate_server: ManagedWeaviate) -> WeaviateEndpoint:
 
 
 @pytest.fixture
-def weaviate_restart(
-    weaviate_server: ManagedWeaviate, tmp_path: Path
-) -> Iterator[ManagedWeaviate]:
-    """A Weaviate server the test may ``restart()``: the session's own one, or a private one when that is external."""
-    if weaviate_server.restartable:
-        yield weaviate_server
-        return
-    private = start_weaviate(tmp_path / "weaviate")
+def weaviate_restart(tmp_path: Path) -> Iterator[ManagedWeaviate]:
+    """A private Weaviate server that the test may ``restart()`` (the shared one is never disturbed)."""
+    server = start_weaviate(tmp_path / "weaviate")
     try:
-        yield private
+        yield server
     finally:
-        private.stop()
+        server.stop()
