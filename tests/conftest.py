@@ -3,7 +3,8 @@
 Each service starts only when a test asks for its fixture (unit-only runs stay fast), on free loopback
 ports with its data in a temp folder, and stops at the end of the session. Set ``AMPERE_KAFKA_BOOTSTRAP``
 or ``AMPERE_WEAVIATE_URL`` (+ ``AMPERE_WEAVIATE_GRPC_PORT``, ``AMPERE_WEAVIATE_API_KEY``) to use running
-ones instead. `weaviate_restart` always starts a private server, so restarting it disturbs no other test.
+ones instead. ``weaviate_restart`` always starts a private server, so its restarts disturb no other
+test.
 """
 
 from __future__ import annotations
@@ -40,10 +41,6 @@ class ManagedWeaviate:
     def __init__(self, endpoint: WeaviateEndpoint, service: WeaviateService | None) -> None:
         self.endpoint = endpoint
         self.service = service
-
-    @property
-    def restartable(self) -> bool:
-        return self.service is not None
 
     def restart(self) -> float:
         """Stop the server and start it again on the same data folder and ports; returns seconds until ready."""
