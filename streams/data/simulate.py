@@ -91,6 +91,7 @@ def _keyframes(
     rng = np.random.default_rng(_seed_of(seed, moment_id, "camera"))
     n = int(rng.integers(n_range[0], n_range[1] + 1))
     times = sorted(int(t) for t in rng.uniform(start, max(start + 1, end), size=n))
+    times = [min(t, end) for t in times]
     frames = []
     for i, ts in enumerate(times):
         rel = f"images/moments/{moment_id}/{i}.jpg"
@@ -125,7 +126,7 @@ def simulate_live_stream(
             talk.insert(rng.randint(1, len(talk)), speech.referral(products[j - 1], rng))
         lines += talk
         asr, end = chunk_words(_spoken(lines, rng, LIVE_NOISE), t, rng)
-        keyframes = _keyframes(moment_id, product.product_id, asr[0].start_ms, end, config.live_keyframes,
+        keyframes = _keyframes(moment_id, product.product_id, asr[0].start_ms, asr[-1].end_ms, config.live_keyframes,
                                LIVE_CAMERA, photos, out, config.seed)
         moments.append(MomentRecord(moment_id, "live", stream_id, product.product_id, asr, keyframes, product.split))
         t = end + rng.randint(300, 2500)
@@ -135,8 +136,8 @@ def simulate_live_stream(
 def simulate_video(video_id: str, product: ProductRecord, photos: _Photos, out: Path, config: SimulationConfig) -> MomentRecord:
     """One short product video: a few clean lines, a few steady frames."""
     rng = random.Random(_seed_of(config.seed, video_id, "speech"))
-    asr, end = chunk_words(_spoken(speech.video_lines(product, rng), rng, VIDEO_NOISE), 0, rng)
-    keyframes = _keyframes(video_id, product.product_id, 0, end, config.video_keyframes, VIDEO_CAMERA,
+    asr, _ = chunk_words(_spoken(speech.video_lines(product, rng), rng, VIDEO_NOISE), 0, rng)
+    keyframes = _keyframes(video_id, product.product_id, asr[0].start_ms, asr[-1].end_ms, config.video_keyframes, VIDEO_CAMERA,
                            photos, out, config.seed)
     return MomentRecord(video_id, "video", video_id, product.product_id, asr, keyframes, product.split)
 
