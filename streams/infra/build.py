@@ -11,6 +11,8 @@ from rich.console import Console
 
 from streams.infra.process import tail
 
+HEARTBEAT_S = 60.0
+
 
 class BuildError(RuntimeError):
     """A fetch/build command failed; the message carries the log path and its tail."""
@@ -40,14 +42,21 @@ def run_logged(
             list(cmd), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None, cwd=cwd,
         )
+        if not console.is_terminal:  # no live spinner (CI logs): a start line and a heartbeat instead
+            console.print(f"{description} (log: {log_path})")
+        next_heartbeat = started + HEARTBEAT_S
         with console.status(description) as status:
             while proc.poll() is None:
+                now = time.monotonic()
                 last = tail(log_path, 1)[-80:]
                 status.update(
-                    f"{description} [dim]({format_elapsed(time.monotonic() - started)}, log: {log_path})"
+                    f"{description} [dim]({format_elapsed(now - started)}, log: {log_path})"
                     + (f"\n  [dim]{last}" if last else "")
                     + "[/]"
                 )
+                if not console.is_terminal and now >= next_heartbeat:
+                    console.print(f"  ... still working ({format_elapsed(now - started)})")
+                    next_heartbeat = now + HEARTBEAT_S
                 time.sleep(0.5)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
