@@ -43,6 +43,15 @@ def catalog_fetch(
     console.print(f"[green]{len(items)} products[/green] with photos in {out}")
 
 
+def _keep_summaries_if_same_moments(old: Path, new: Path) -> None:
+    """Cached summaries stay valid when the moments are byte-identical (same seed and settings)."""
+    import shutil
+
+    same = (old / "moments.jsonl").exists() and (old / "moments.jsonl").read_bytes() == (new / "moments.jsonl").read_bytes()
+    if same and (old / "summaries").is_dir() and not (new / "summaries").exists():
+        shutil.move(str(old / "summaries"), str(new / "summaries"))
+
+
 def simulate_cmd(
     out: Path | None = typer.Option(None, help="Output dataset folder (default: $AMPERE_HOME/data/sample)."),
     seed: int = typer.Option(7, help="Seed; the same seed writes the same bytes."),
@@ -61,16 +70,27 @@ def simulate_cmd(
     home = get_settings().home
     out = out or default_dataset_dir("sample")
     fetch(home, source)
-    if out.exists():
-        if not (out / "products.jsonl").exists() and any(out.iterdir()):
-            console.print(f"[red]{out} exists and is not a dataset; not overwriting it[/red]")
-            raise typer.Exit(1)
-        shutil.rmtree(out)
+    if out.exists() and not (out / "products.jsonl").exists() and any(out.iterdir()):
+        console.print(f"[red]{out} exists and is not a dataset; not overwriting it[/red]")
+        raise typer.Exit(1)
     config = SimulationConfig(seed=seed, source=source, live_per_product=live_per_product,
                               video_per_product=video_per_product, streams=streams, test_fraction=test_fraction)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
     with _progress() as progress:
         task = progress.add_task("simulating streams", total=None)
-        dataset = simulate(home, out, config, progress=lambda done, total: progress.update(task, completed=done, total=total))
+        dataset = simulate(home, staging, config,
+                           progress=lambda done, total: progress.update(task, completed=done, total=total))
+    # swap in the finished folder so readers never see a half-written dataset
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        staging.rename(out)
+        _keep_summaries_if_same_moments(old, out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
     live = sum(m.domain == "live" for m in dataset.moments)
     console.print(
         f"[green]{len(dataset.products)} products[/green] ({sum(p.split == 'test' for p in dataset.products)} test), "

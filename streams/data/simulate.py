@@ -173,7 +173,6 @@ def simulate(
     dataset = Dataset(root=out, products=products, moments=moments)
     dataset.save()
     meta = {
-        "name": out.name,
         "generator": GENERATOR_VERSION,
         "config": asdict(config),
         "catalog": {k: v for k, v in asdict(source).items() if k not in ("csv_member", "images_member")},
