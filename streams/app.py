@@ -28,12 +28,10 @@ from engines.encode.base import Encoder
 from engines.store.weaviate_store import WeaviateStore
 from engines.summarize.base import Summarizer
 from streams import stages
-from streams.keyframes import decode_image, load_image_bytes, make_candidate
+from streams.ingest import apply_message, window_config
 from streams.schemas import (
-    AsrChunkRecord,
     BadRecord,
     EmbeddingRecord,
-    KeyframeRecord,
     ProductRecordMsg,
     StreamEventRecord,
     SummaryRecordMsg,
@@ -43,17 +41,7 @@ from streams.schemas import (
 )
 from streams.settings import Settings
 from streams.topics import TopicNames
-from streams.windowing import (
-    Applied,
-    StreamState,
-    WindowConfig,
-    apply_chunk,
-    apply_frame,
-    apply_product_switch,
-    close_all,
-    idle_expired,
-    new_state,
-)
+from streams.windowing import StreamState
 
 log = logging.getLogger("ampere.worker")
 
@@ -82,13 +70,7 @@ async def retry_forever(what: str, fn: Callable[[], Awaitable[Any]], max_backoff
 def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> faust.App:
     """The worker app; ``engines_factory`` is called once, on first use, in the worker."""
     topics = TopicNames(settings.topic_prefix)
-    cfg = WindowConfig(
-        window_ms=settings.window_ms,
-        hop_ms=settings.hop_ms,
-        grace_ms=settings.grace_ms,
-        idle_close_ms=settings.idle_close_ms,
-        max_keyframes=settings.max_keyframes,
-    )
+    cfg = window_config(settings)
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -133,34 +115,6 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
         await deliver(t_dlq, m.key, dump_record(rec))
 
     # ---------------------------------------------------------------- window
-    def _apply(event_topic: str, raw: bytes, st: StreamState | None, now: float) -> tuple[StreamState | None, Applied, str]:
-        if event_topic == topics.asr:
-            c = parse_record(raw, AsrChunkRecord, max_bytes=settings.max_text_chars * 4 + 1024)
-            if len(c.text) > settings.max_text_chars:
-                raise BadRecord(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
-            if c.end_ms < c.start_ms:
-                raise BadRecord("end_ms is before start_ms")
-            st = st or new_state(c.stream_id, c.start_ms, cfg)
-            return st, apply_chunk(st, c.model_dump(), cfg, now), c.stream_id
-        if event_topic == topics.keyframes:
-            k = parse_record(raw, KeyframeRecord, max_bytes=settings.max_image_bytes * 2 + 4096)
-            img = decode_image(load_image_bytes(k.image_b64, k.uri, max_bytes=settings.max_image_bytes))
-            st = st or new_state(k.stream_id, k.ts_ms, cfg)
-            return st, apply_frame(st, make_candidate(k.ts_ms, img), cfg, now), k.stream_id
-        e = parse_record(raw, StreamEventRecord)
-        if e.type == "start":
-            return (st or new_state(e.stream_id, e.ts_ms, cfg)), Applied(), e.stream_id
-        if st is None:
-            if e.type == "idle_check":
-                return None, Applied(duplicate=True), e.stream_id
-            raise BadRecord(f"unknown stream {e.stream_id!r}: '{e.type}' event before any content")
-        if e.type == "product_switch":
-            return st, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, now), e.stream_id
-        if e.type == "idle_check":
-            closed = close_all(st, "idle", cfg) if idle_expired(st, now, cfg) else []
-            return st, Applied(closed=closed), e.stream_id
-        return None, Applied(closed=close_all(st, "stream_end", cfg)), e.stream_id  # "end": state dropped
-
     @app.agent(t_in)
     async def window(stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -169,7 +123,9 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             try:
                 prev = state.get(key.decode("utf-8", "replace"))
                 st = StreamState.from_dict(json.loads(prev)) if prev else None
-                st_new, applied, stream_id = await asyncio.to_thread(_apply, m.topic, event.value, st, time.time())
+                st_new, applied, stream_id = await asyncio.to_thread(
+                    apply_message, m.topic, event.value, st, time.time(), settings, cfg, topics
+                )
                 if key.decode() != stream_id:
                     raise BadRecord(f"message key {key!r} differs from stream_id {stream_id!r}")
             except BadRecord as exc:
@@ -189,14 +145,16 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             elif not applied.duplicate or applied.closed:
                 state[stream_id] = json.dumps(st_new.to_dict()).encode()
 
-    @app.timer(interval=max(0.5, settings.idle_close_ms / 4000))
+    @app.timer(interval=0.5)
     async def idle_sweep() -> None:
         """Ask the window agent (through the log, so state stays partition-safe) to check idle streams."""
         now = time.time()
         for stream_id, raw in list(state.items()):
             d = json.loads(raw) if raw else None
-            if d and d.get("windows") and (now - d["last_wall"]) * 1000 >= cfg.idle_close_ms:
-                rec = StreamEventRecord(stream_id=stream_id, ts_ms=d["watermark_ms"], type="idle_check")
+            quiet_ms = cfg.end_settle_ms if d and d.get("ended") else cfg.idle_close_ms
+            if d and d.get("windows") and (now - d["last_wall"]) * 1000 >= quiet_ms:
+                ts = max(d["watermarks"].values(), default=0)
+                rec = StreamEventRecord(stream_id=stream_id, ts_ms=ts, type="idle_check")
                 await t_events.send(key=stream_id.encode(), value=dump_record(rec))
 
     # ---------------------------------------------------------------- summarize
@@ -285,7 +243,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 store = engines().store
                 hits = await retry_forever(
                     "product search",
-                    lambda: asyncio.to_thread(store.near_vector, "product", rec.vector, limit=settings.tag_top_k),
+                    lambda vec=rec.vector, store=store: asyncio.to_thread(store.near_vector, "product", vec, limit=settings.tag_top_k),
                 )
                 out = stages.tag_record(rec, hits, settings.tag_min_score, time.time())
                 await deliver(t_tags, rec.stream_id.encode() if rec.stream_id else None, dump_record(out))

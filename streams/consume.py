@@ -27,7 +27,10 @@ async def follow(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        parts = await consumer.partitions_for_topic(topic) or set()
+        cluster = await consumer._client.fetch_all_metadata()  # fresh metadata, not the cached subset
+        parts = cluster.partitions_for_topic(topic)
+        if not parts:
+            raise RuntimeError(f"topic {topic} does not exist (is the worker set up with the same prefix?)")
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         if from_beginning:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import statistics
@@ -37,7 +38,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
     return s[k]
 
 
@@ -70,7 +71,7 @@ class RunReport:
 class Subscriber:
     """Collects embeddings, tags and dead letters from the moment it is started."""
 
-    def __init__(self, bootstrap: str, topics: TopicNames, on_tag=None) -> None:  # noqa: ANN001
+    def __init__(self, bootstrap: str, topics: TopicNames, on_tag=None) -> None:
         self.bootstrap, self.topics, self.on_tag = bootstrap, topics, on_tag
         self.report = RunReport()
         self.last_event = time.time()
@@ -82,9 +83,16 @@ class Subscriber:
             ev = asyncio.Event()
             events.append(ev)
             self._tasks.append(asyncio.create_task(self._run(topic, sink, ev)))
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=60)
+        deadline = time.time() + 60
+        while not all(e.is_set() for e in events):
+            for t in self._tasks:
+                if t.done():
+                    t.result()  # re-raises why a subscription failed
+            if time.time() > deadline:
+                raise TimeoutError("subscriptions to the output topics did not start within 60 s")
+            await asyncio.sleep(0.1)
 
-    async def _run(self, topic: str, sink, ready: asyncio.Event) -> None:  # noqa: ANN001
+    async def _run(self, topic: str, sink, ready: asyncio.Event) -> None:
         async for rec in follow(self.bootstrap, topic, ready=ready):
             self.last_event = time.time()
             sink(rec)

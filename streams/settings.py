@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     hop_ms: int = Field(30_000, description="Window hop; == window_ms gives tumbling windows.")
     grace_ms: int = Field(2_000, description="Late-event grace after window end.")
     idle_close_ms: int = Field(10_000, description="Close a stream's open window after this idle time.")
+    end_settle_ms: int = Field(1_500, description="After a stream-end marker, close the rest once quiet this long.")
     max_keyframes: int = Field(4, description="Keyframes kept per window (sharp, diverse).")
     max_image_bytes: int = Field(2_000_000, description="Largest inline image accepted.")
     max_text_chars: int = Field(4_000, description="Largest ASR chunk text accepted.")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoders.dataset import ProductRecord
-from engines.encode.base import EncodeItem, Embeddings
+from engines.encode.base import Embeddings, EncodeItem
 from engines.store.weaviate_store import Hit, StoredObject
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id

@@ -8,10 +8,13 @@ edge is ignored, so a restart neither loses nor duplicates a window.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from streams.ids import window_id
 from streams.keyframes import FrameCandidate, select_keyframes
+
+STATE_VERSION = 2
 
 CloseReason = str  # "watermark" | "idle" | "stream_end" | "product_switch"
 
@@ -24,6 +27,7 @@ class WindowConfig:
     hop_ms: int = 30_000
     grace_ms: int = 2_000
     idle_close_ms: int = 10_000
+    end_settle_ms: int = 1_500
     max_keyframes: int = 4
 
     def __post_init__(self) -> None:
@@ -64,12 +68,24 @@ class ClosedWindow:
 
 @dataclass
 class StreamState:
-    """Everything the windower remembers about one stream."""
+    """Everything the windower remembers about one stream.
+
+    ``origins`` are the starts of the stream's segments (a product switch starts one); windows
+    lie on the grid origin + k*hop of their segment and never cross into the next one.
+    ``watermarks`` holds the event time reached per source (asr, keyframes): a window closes only
+    when every source passed its end + grace, so one topic running ahead of another loses nothing.
+    """
+
+    @property
+    def watermark_ms(self) -> int:
+        """The event time every source has reached."""
+        return min(self.watermarks.values()) if self.watermarks else -1
 
     stream_id: str
-    origin_ms: int
-    watermark_ms: int = 0
+    origins: list[int]
+    watermarks: dict[str, int] = field(default_factory=dict)
     closed_until_ms: int = -1
+    ended: bool = False
     max_seq: int = -1
     last_wall: float = 0.0
     lang: str = "en"
@@ -79,10 +95,12 @@ class StreamState:
     # --- (de)serialization for the table -------------------------------------------------
     def to_dict(self) -> dict:
         return {
+            "state_v": STATE_VERSION,
             "stream_id": self.stream_id,
-            "origin_ms": self.origin_ms,
-            "watermark_ms": self.watermark_ms,
+            "origins": self.origins,
+            "watermarks": self.watermarks,
             "closed_until_ms": self.closed_until_ms,
+            "ended": self.ended,
             "max_seq": self.max_seq,
             "last_wall": self.last_wall,
             "lang": self.lang,
@@ -100,11 +118,17 @@ class StreamState:
 
     @classmethod
     def from_dict(cls, d: dict) -> StreamState:
+        if d.get("state_v") != STATE_VERSION:
+            raise ValueError(
+                f"window state of stream {d.get('stream_id')!r} has format {d.get('state_v')}, this worker reads "
+                f"{STATE_VERSION}; finish the streams with the old worker or use a new topic prefix"
+            )
         st = cls(
             stream_id=d["stream_id"],
-            origin_ms=d["origin_ms"],
-            watermark_ms=d["watermark_ms"],
+            origins=list(d["origins"]),
+            watermarks=dict(d["watermarks"]),
             closed_until_ms=d["closed_until_ms"],
+            ended=d.get("ended", False),
             max_seq=d["max_seq"],
             last_wall=d["last_wall"],
             lang=d.get("lang", "en"),
@@ -129,26 +153,40 @@ class Applied:
 
 def new_state(stream_id: str, first_ts_ms: int, cfg: WindowConfig) -> StreamState:
     """State of a stream first seen at ``first_ts_ms``; the window grid is aligned to the hop."""
-    return StreamState(stream_id=stream_id, origin_ms=first_ts_ms - first_ts_ms % cfg.hop_ms, watermark_ms=first_ts_ms)
+    return StreamState(stream_id=stream_id, origins=[first_ts_ms - first_ts_ms % cfg.hop_ms])
 
 
-def _window_starts(ts: int, origin: int, cfg: WindowConfig) -> list[int]:
-    """Starts of every window [s, s + window) on the grid origin + k*hop that holds ``ts``."""
+def _segment(st: StreamState, ts: int) -> tuple[int, int | None]:
+    """(origin, next origin or None) of the segment holding ``ts``."""
+    i = bisect.bisect_right(st.origins, ts) - 1
+    nxt = st.origins[i + 1] if i + 1 < len(st.origins) else None
+    return st.origins[max(i, 0)], nxt
+
+
+def _window_bounds(ts: int, st: StreamState, cfg: WindowConfig) -> list[tuple[int, int]]:
+    """(start, end) of every window holding ``ts``: grid origin + k*hop, cut at the next segment."""
+    origin, nxt = _segment(st, ts)
     if ts < origin:
         return []
     k_hi = (ts - origin) // cfg.hop_ms
     k_lo = max(0, -(-(ts - origin - cfg.window_ms + 1) // cfg.hop_ms))
-    return [origin + k * cfg.hop_ms for k in range(k_lo, k_hi + 1)]
+    out = []
+    for k in range(k_lo, k_hi + 1):
+        start = origin + k * cfg.hop_ms
+        end = start + cfg.window_ms if nxt is None else min(start + cfg.window_ms, nxt)
+        out.append((start, end))
+    return out
 
 
 def _windows_for(st: StreamState, ts: int, cfg: WindowConfig) -> list[OpenWindow]:
     out = []
-    for s in _window_starts(ts, st.origin_ms, cfg):
-        if s + cfg.window_ms <= st.closed_until_ms:
+    for start, end in _window_bounds(ts, st, cfg):
+        if end <= st.closed_until_ms:
             continue
-        w = st.windows.get(s)
+        w = st.windows.get(start)
         if w is None:
-            w = st.windows[s] = OpenWindow(s, s + cfg.window_ms)
+            w = st.windows[start] = OpenWindow(start, end)
+        w.end_ms = min(w.end_ms, end)
         out.append(w)
     return out
 
@@ -175,9 +213,9 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
     )
 
 
-def _advance(st: StreamState, ts: int, cfg: WindowConfig) -> list[ClosedWindow]:
-    """Move the watermark and close every window whose end + grace it passed."""
-    st.watermark_ms = max(st.watermark_ms, ts)
+def _advance(st: StreamState, source: str, ts: int, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Move one source's watermark and close every window that all sources passed (end + grace)."""
+    st.watermarks[source] = max(st.watermarks.get(source, ts), ts)
     out = []
     for start in sorted(st.windows):
         w = st.windows[start]
@@ -202,7 +240,7 @@ def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, wall: float) ->
     """Add one ASR chunk {seq, start_ms, end_ms, text, lang}."""
     res = Applied()
     seq, ts = chunk["seq"], chunk["start_ms"]
-    if ts < st.closed_until_ms or ts < st.origin_ms:
+    if ts < st.closed_until_ms or ts < st.origins[0]:
         if seq <= st.max_seq:
             res.duplicate = True
         else:
@@ -218,14 +256,14 @@ def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, wall: float) ->
     for w in windows:
         w.chunks[seq] = {k: chunk[k] for k in ("seq", "start_ms", "end_ms", "text", "lang") if k in chunk}
     st.max_seq = max(st.max_seq, seq)
-    res.closed = _advance(st, max(ts, chunk.get("end_ms", ts)), cfg)
+    res.closed = _advance(st, "asr", ts, cfg)
     return res
 
 
 def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, wall: float) -> Applied:
     """Add one scored keyframe; each window keeps a bounded pool of candidates."""
     res = Applied()
-    if frame.ts_ms < st.closed_until_ms or frame.ts_ms < st.origin_ms:
+    if frame.ts_ms < st.closed_until_ms or frame.ts_ms < st.origins[0]:
         res.duplicate = True  # replayed or late frame: frames carry no sequence number
         return res
     st.last_wall = wall
@@ -236,23 +274,59 @@ def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, wall:
         w.frames.append(frame)
         if len(w.frames) > 3 * cfg.max_keyframes:
             w.frames = select_keyframes(w.frames, 2 * cfg.max_keyframes)
-    res.closed = _advance(st, frame.ts_ms, cfg)
+    res.closed = _advance(st, "keyframes", frame.ts_ms, cfg)
     return res
 
 
 def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: WindowConfig, wall: float) -> Applied:
-    """The broadcaster moved to another product: close open windows at ``ts`` and restart the grid."""
-    if ts < st.closed_until_ms:
+    """The broadcaster moved to another product at ``ts``: a new segment (and window grid) starts there.
+
+    Content already collected is re-bucketed, since other topics may have run ahead of the marker;
+    windows then close on the watermark as usual.
+    """
+    if ts < st.closed_until_ms or ts in st.origins:
         return Applied(duplicate=True)
     st.last_wall = wall
-    closed = close_all(st, "product_switch", cfg, end_ms=ts)
-    st.origin_ms = ts
-    st.closed_until_ms = max(st.closed_until_ms, ts)
-    st.watermark_ms = max(st.watermark_ms, ts)
+    chunks = {c["seq"]: c for w in st.windows.values() for c in w.chunks.values()}
+    frames = {f.ts_ms: f for w in st.windows.values() for f in w.frames}
+    st.windows.clear()
+    bisect.insort(st.origins, ts)
     st.product_hint = hint
-    return Applied(closed=closed)
+    for c in chunks.values():
+        for w in _windows_for(st, c["start_ms"], cfg):
+            w.chunks[c["seq"]] = c
+    for f in frames.values():
+        for w in _windows_for(st, f.ts_ms, cfg):
+            w.frames.append(f)
+    out = []
+    for start in sorted(st.windows):
+        w = st.windows[start]
+        if w.end_ms + cfg.grace_ms <= st.watermark_ms:
+            cw = _close(st, w, "product_switch", cfg)
+            if cw:
+                out.append(cw)
+    return Applied(closed=out)
+
+
+def apply_end(st: StreamState, ts: int, cfg: WindowConfig, wall: float) -> Applied:
+    """The broadcast ended at ``ts``: close what every source passed; the rest closes once the stream
+    has been quiet for ``end_settle_ms`` (other topics may still deliver content before ``ts``)."""
+    st.ended = True
+    st.last_wall = wall
+    for source in list(st.watermarks):
+        st.watermarks[source] = max(st.watermarks[source], min(ts, max(st.watermarks.values())))
+    out = []
+    for start in sorted(st.windows):
+        w = st.windows[start]
+        if w.end_ms + cfg.grace_ms <= st.watermark_ms:
+            cw = _close(st, w, "watermark", cfg)
+            if cw:
+                out.append(cw)
+    return Applied(closed=out)
 
 
 def idle_expired(st: StreamState, now_wall: float, cfg: WindowConfig) -> bool:
-    """True when the stream has open windows and sent nothing for ``idle_close_ms``."""
-    return bool(st.windows) and (now_wall - st.last_wall) * 1000 >= cfg.idle_close_ms
+    """True when the stream has open windows and sent nothing for ``idle_close_ms``
+    (``end_settle_ms`` once the broadcaster said the stream ended)."""
+    quiet_ms = cfg.end_settle_ms if st.ended else cfg.idle_close_ms
+    return bool(st.windows) and (now_wall - st.last_wall) * 1000 >= quiet_ms

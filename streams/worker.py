@@ -30,6 +30,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
+    (settings.home / "faust" / settings.topic_prefix).mkdir(parents=True, exist_ok=True)
     engines = build_engines(settings)  # fail fast, before joining the group
     app = create_app(settings, lambda: engines)
     worker = faust.Worker(app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False)

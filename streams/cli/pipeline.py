@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -50,15 +50,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def publish(
-        dataset: Annotated[Optional[Path], typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
-        streams: Annotated[Optional[str], typer.Option(help="Comma-separated stream ids (default: all live streams).")] = None,
+        dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
+        streams: Annotated[str | None, typer.Option(help="Comma-separated stream ids (default: all live streams).")] = None,
         speed: Annotated[float, typer.Option(help="1 = real time, 10 = 10x faster, 0 = as fast as possible.")] = 1.0,
         catalog: Annotated[bool, typer.Option("--catalog", help="Publish the catalog instead of streams.")] = False,
     ) -> None:
         """Replay sample live streams (or the catalog) into the input topics."""
         from encoders.dataset import Dataset
         from streams.admin import ensure_topics
-        from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+        from streams.publish import (
+            merge_streams,
+            product_message,
+            replay,
+            send_all,
+            stream_messages,
+        )
         from streams.topics import TopicNames
 
         s = get_settings()
@@ -82,7 +88,7 @@ def register(app: typer.Typer) -> None:
     def tail(
         what: Annotated[str, typer.Argument(help="embeddings | tags | dlq")],
         from_beginning: Annotated[bool, typer.Option("--from-beginning")] = False,
-        idle_exit: Annotated[Optional[float], typer.Option(help="Exit after this many quiet seconds.")] = None,
+        idle_exit: Annotated[float | None, typer.Option(help="Exit after this many quiet seconds.")] = None,
     ) -> None:
         """Print an output topic as JSON lines (vectors shortened)."""
         from streams.consume import follow
@@ -107,8 +113,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def search(
-        text: Annotated[Optional[str], typer.Option(help="Query text.")] = None,
-        image: Annotated[Optional[Path], typer.Option(help="Query image file.")] = None,
+        text: Annotated[str | None, typer.Option(help="Query text.")] = None,
+        image: Annotated[Path | None, typer.Option(help="Query image file.")] = None,
         kind: Annotated[str, typer.Option(help="product | live | video")] = "product",
         limit: Annotated[int, typer.Option()] = 5,
     ) -> None:
@@ -137,7 +143,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def demo(
-        dataset: Annotated[Optional[Path], typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
+        dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
         streams: Annotated[int, typer.Option(help="How many sample live streams to replay.")] = 2,
         speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 4.0,
         keep_services: Annotated[bool, typer.Option(help="Leave Kafka and Weaviate running afterwards.")] = True,

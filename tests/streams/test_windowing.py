@@ -9,6 +9,7 @@ from streams.windowing import (
     StreamState,
     WindowConfig,
     apply_chunk,
+    apply_end,
     apply_frame,
     apply_product_switch,
     close_all,
@@ -74,15 +75,41 @@ def test_grid_is_aligned_so_slightly_earlier_events_fit() -> None:
     assert not res.late and 0 in st.windows
 
 
-def test_product_switch_closes_at_switch_time_and_restarts_grid() -> None:
+def test_product_switch_starts_a_new_segment_and_grid() -> None:
     st = new_state("s", 0, CFG)
     apply_chunk(st, chunk(0, 1_000, "shoe"), CFG, 0.0)
+    apply_chunk(st, chunk(1, 4_500, "bag"), CFG, 0.0)  # the ASR topic ran ahead of the marker
     res = apply_product_switch(st, 4_000, "p2", CFG, 0.0)
-    assert [(c.start_ms, c.end_ms, c.reason) for c in res.closed] == [(0, 4_000, "product_switch")]
-    apply_chunk(st, chunk(1, 5_000, "bag"), CFG, 0.0)
-    assert list(st.windows) == [4_000]
+    assert res.closed == []
+    assert sorted((w.start_ms, w.end_ms) for w in st.windows.values()) == [(0, 4_000), (4_000, 14_000)]
+    closed = apply_chunk(st, chunk(2, 6_000, "more"), CFG, 0.0).closed
+    assert [(c.start_ms, c.end_ms, c.text) for c in closed] == [(0, 4_000, "shoe")]
     out = close_all(st, "stream_end", CFG)
-    assert out[0].text == "bag" and out[0].product_hint == "p2"
+    assert out[0].text == "bag more" and out[0].product_hint == "p2"
+
+
+def test_window_waits_for_the_slowest_source() -> None:
+    st = new_state("s", 0, CFG)
+    apply_frame(st, frame(500), CFG, 0.0)
+    for i, t in enumerate(range(0, 30_000, 1_000)):
+        assert not apply_chunk(st, chunk(i, t), CFG, 0.0).closed  # keyframes still at 500 ms
+    late_frame = apply_frame(st, frame(9_000), CFG, 0.0)
+    assert not late_frame.duplicate and not late_frame.closed
+    closed = apply_frame(st, frame(11_500), CFG, 0.0).closed
+    assert [c.window_id for c in closed] == ["s@0-10000"] and len(closed[0].keyframes) == 2
+
+
+def test_end_closes_what_all_sources_passed_and_settles_the_rest() -> None:
+    st = new_state("s", 0, CFG)
+    closed = [c for i, t in enumerate(range(0, 13_000, 1_000)) for c in apply_chunk(st, chunk(i, t), CFG, wall=10.0).closed]
+    assert [c.window_id for c in closed] == ["s@0-10000"]
+    res = apply_end(st, 13_000, CFG, wall=10.0)
+    assert res.closed == []  # 10-20 s is not passed by every source: it settles on quiet
+    assert st.ended and not idle_expired(st, 11.0, CFG) and idle_expired(st, 11.6, CFG)
+    rest = close_all(st, "stream_end", CFG)
+    assert [c.window_id for c in rest] == ["s@10000-20000"]
+    again = apply_chunk(st, chunk(3, 3_000), CFG, 12.0)
+    assert again.duplicate and not again.closed
 
 
 def test_idle_detection_uses_wall_clock() -> None:
@@ -104,7 +131,7 @@ def test_keyframes_are_bounded_and_selected() -> None:
 
 def test_empty_windows_are_not_emitted() -> None:
     st = new_state("s", 0, CFG)
-    apply_product_switch(st, 0, None, CFG, 0.0)
+    apply_product_switch(st, 2_000, None, CFG, 0.0)
     assert close_all(st, "stream_end", CFG) == []
 
 
