@@ -37,6 +37,8 @@ class EvalConfig:
     """What to evaluate and how."""
 
     split: str = "test"
+    gallery: str = "split"
+    """"split": the split's products only; "all": every product (queries still from the split)."""
     summarizers: tuple[str, ...] = ("extractive",)
     max_keyframes: int = 4
     batch_size: int = 32
@@ -205,7 +207,8 @@ def image_to_image(dataset: Dataset, encoder: Encoder, config: EvalConfig, image
 def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig(), progress: Progress | None = None) -> EvalResult:
     """Run every ablation row on the ``config.split`` products and moments."""
     part = dataset.split(config.split) if config.split != "all" else dataset
-    products, moments = part.products, part.moments
+    products = dataset.products if config.gallery == "all" else part.products
+    moments = part.moments
     if not products or not moments:
         raise ValueError(f"split '{config.split}' has {len(products)} products and {len(moments)} moments: nothing to evaluate")
     images = _Images(dataset)
@@ -261,10 +264,11 @@ def _meta(dataset: Dataset, part: Dataset, encoder: Encoder, config: EvalConfig)
         "dataset": _display_path(dataset.root),
         "dataset_info": {k: info[k] for k in ("generator", "config", "catalog") if k in info},
         "split": config.split,
-        "products": len(part.products),
+        "gallery": config.gallery,
+        "products": len(dataset.products if config.gallery == "all" else part.products),
         "live_moments": sum(m.domain == "live" for m in part.moments),
         "video_moments": sum(m.domain == "video" for m in part.moments),
-        "derived_products": sum(bool(p.derived) for p in part.products),
+        "derived_products": sum(bool(p.derived) for p in (dataset.products if config.gallery == "all" else part.products)),
         "encoder": {"engine": config.encoder_engine, "model_dir": config.model_dir,
                     "model_version": getattr(encoder, "model_version", "?"), "dim": getattr(encoder, "dim", None),
                     "config": model_cfg},
@@ -308,8 +312,8 @@ def results_markdown(result: EvalResult) -> str:
     lines = [
         "## Retrieval results",
         "",
-        f"- dataset: `{m['dataset']}` ({m.get('dataset_info', {}).get('generator', 'external')}), split `{m['split']}`: "
-        f"{m['products']} products ({m['derived_products']} derived near-duplicates), "
+        f"- dataset: `{m['dataset']}` ({m.get('dataset_info', {}).get('generator', 'external')}), split `{m['split']}`, "
+        f"gallery `{m.get('gallery', 'split')}`: {m['products']} products ({m['derived_products']} derived near-duplicates), "
         f"{m['live_moments']} live and {m['video_moments']} video moments",
         f"- encoder: `{enc['model_version']}` on `{enc['engine']}` (model `{enc['model_dir']}`, dim {enc['dim']}), "
         f"≤ {m['max_keyframes']} keyframes per moment",

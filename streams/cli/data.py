@@ -104,6 +104,7 @@ def eval_cmd(
     encoder: str = typer.Option("onnx", help="Encoder runtime: torch | onnx | onnx-int8 | tensorrt."),
     model_dir: Path | None = typer.Option(None, help="Encoder model folder (default: the shipped weights)."),
     split: str = typer.Option("test", help="Split to evaluate (products never trained on: test)."),
+    gallery: str = typer.Option("split", help="Gallery: 'split' (the split's products) or 'all' products."),
     results_md: Path | None = typer.Option(Path("docs/RESULTS.md"), help="Markdown report ('' to skip)."),
     results_json: Path | None = typer.Option(None, help="JSON report (default: beside the markdown)."),
 ) -> None:
@@ -123,7 +124,7 @@ def eval_cmd(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate(ds, enc, EvalConfig(split=split, summarizers=tuple(names), encoder_engine=encoder,
+        result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, summarizers=tuple(names), encoder_engine=encoder,
                                               model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
     md = results_md if results_md and str(results_md) else None
     paths = write_reports(result, md, results_json)

@@ -70,16 +70,23 @@ def _base_attributes(item: CatalogItem) -> dict[str, str]:
         if key == "size" or not values:
             continue
         attrs[key.replace(" ", "_")] = " and ".join(values)
-    sizes = [v.options.get("size") for v in item.variants if v.options.get("size")]
+    sizes = [v.options["size"] for v in item.variants if _is_size_range(item)]
     if sizes:
         attrs["size"] = f"{sizes[0].lower()} to {sizes[-1].split()[-1]}" if len(sizes) > 1 else sizes[0]
     return attrs
 
 
-def _option_variants(item: CatalogItem) -> list[dict]:
-    """Real variants worth a product each: options other than a plain size range."""
-    opts = [v for v in item.variants if v.options and set(v.options) != {"size"}]
-    return opts if len(opts) > 1 else []
+def _is_size_range(item: CatalogItem) -> bool:
+    """True for garment/shoe sizes ("Size 40" ...): one product, not one per size."""
+    return bool(item.variants) and all(
+        set(v.options) == {"size"} and v.options["size"].lower().startswith("size") for v in item.variants
+    )
+
+
+def _option_variants(item: CatalogItem) -> list:
+    """Real variants worth a product each (screen size, RAM, storage, colour ...), not a size range."""
+    opts = [v for v in item.variants if v.options]
+    return opts if len(opts) > 1 and not _is_size_range(item) else []
 
 
 def build_gallery(
