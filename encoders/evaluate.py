@@ -124,6 +124,22 @@ def summaries_path(dataset: Dataset, engine: str) -> Path:
     return dataset.root / "summaries" / f"{engine}.jsonl"
 
 
+def _summarizer_options(engine: str) -> dict:
+    """Engine options from the settings, as the pipeline builds them."""
+    from streams.settings import get_settings
+
+    s = get_settings()
+    if engine == "llamacpp":
+        from engines.summarize.model_fetch import default_model_path
+
+        return {"model_path": default_model_path(s.home), "threads": s.llm_threads}
+    if engine == "openai":
+        return {"base_url": s.openai_base_url, "model": s.openai_model, "api_key": s.openai_api_key}
+    if engine == "vllm":
+        return {"model": s.vllm_model}
+    return {}
+
+
 def load_or_summarize(
     dataset: Dataset, moments: list[MomentRecord], engine: str, batch_size: int = 8, progress: Progress | None = None
 ) -> dict[str, str | None]:
@@ -140,7 +156,7 @@ def load_or_summarize(
                 cached[d["moment_id"]] = Summary.model_validate(d["summary"])
     todo = [m for m in moments if m.moment_id not in cached]
     if todo:
-        summarizer = build_summarizer(engine)
+        summarizer = build_summarizer(engine, **_summarizer_options(engine))
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
             for i in range(0, len(todo), batch_size):

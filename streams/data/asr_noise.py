@@ -7,21 +7,26 @@ from dataclasses import dataclass
 
 from encoders.dataset import AsrChunk
 
-# Homophones and near-homophones recognizers confuse (both directions are used).
-_CONFUSIONS = [
+# Function words recognizers swap both ways.
+_SYMMETRIC = [
     ("there", "their"), ("for", "four"), ("to", "two"), ("new", "knew"), ("buy", "by"), ("right", "write"),
     ("wear", "where"), ("one", "won"), ("eight", "ate"), ("sale", "sail"), ("great", "grate"), ("see", "sea"),
     ("you", "u"), ("are", "our"), ("its", "it's"), ("this", "these"), ("the", "a"), ("and", "in"),
+]
+# Product words misheard as near-homophones (one way: everyday words are not heard as product words).
+_MISHEARD = [
     ("size", "sighs"), ("black", "block"), ("white", "wide"), ("red", "read"), ("blue", "blew"),
     ("chair", "share"), ("camera", "camra"), ("inch", "inches"), ("shoe", "shoo"), ("ball", "bowl"),
-    ("light", "like"), ("gigs", "gig"), ("plant", "plan"), ("sofa", "so far"), ("green", "clean"),
-    ("table", "cable"), ("cable", "table"), ("mouse", "mouth"), ("lens", "lends"), ("bike", "like"),
+    ("light", "lite"), ("gigs", "gig"), ("plant", "plan"), ("sofa", "so far"), ("green", "grin"),
+    ("table", "cable"), ("cable", "table"), ("mouse", "mouth"), ("lens", "lends"), ("bike", "bite"),
     ("pink", "think"), ("purple", "people"), ("orange", "arrange"), ("large", "larch"), ("mini", "many"),
 ]
 CONFUSIONS: dict[str, list[str]] = {}
-for _a, _b in _CONFUSIONS:
+for _a, _b in _SYMMETRIC:
     CONFUSIONS.setdefault(_a, []).append(_b)
     CONFUSIONS.setdefault(_b, []).append(_a)
+for _a, _b in _MISHEARD:
+    CONFUSIONS.setdefault(_a, []).append(_b)
 
 FILLERS = ["uh", "um", "like", "you know", "so", "yeah", "okay", "right", "i mean"]
 
