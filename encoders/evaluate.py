@@ -27,6 +27,7 @@ from PIL import Image
 from encoders.dataset import Dataset, MomentRecord, ProductRecord
 from encoders.metrics import cosine_similarity, first_relevant_ranks, relevance, retrieval_metrics
 from engines.encode.base import EncodeItem, Encoder
+from engines.summarize.schema import Summary, SummaryRequest
 
 Progress = Callable[[str, int, int], None]
 DIRECTIONS = ("live→product", "video→product", "product→live")
@@ -37,8 +38,9 @@ class EvalConfig:
     """What to evaluate and how."""
 
     split: str = "test"
-    gallery: str = "split"
-    """"split": the split's products only; "all": every product (queries still from the split)."""
+    gallery: str = "all"
+    """"all": every product of the dataset, as in production (queries still from the split only);
+    "split": the split's products only."""
     summarizers: tuple[str, ...] = ("extractive",)
     max_keyframes: int = 4
     batch_size: int = 32
@@ -142,10 +144,9 @@ def _summarizer_options(engine: str) -> dict:
 
 def load_or_summarize(
     dataset: Dataset, moments: list[MomentRecord], engine: str, batch_size: int = 8, progress: Progress | None = None
-) -> dict[str, str | None]:
-    """Summary sentence per moment (None when the summary is empty), cached in ``summaries/<engine>.jsonl``."""
+) -> dict[str, Summary]:
+    """The summary of every moment, cached in ``summaries/<engine>.jsonl`` (computed when missing)."""
     from engines.summarize import build_summarizer
-    from engines.summarize.schema import Summary, SummaryRequest
 
     path = summaries_path(dataset, engine)
     cached: dict[str, Summary] = {}
@@ -169,7 +170,7 @@ def load_or_summarize(
                 fh.flush()
                 if progress:
                     progress(f"summarize ({engine})", min(i + batch_size, len(todo)), len(todo))
-    return {m.moment_id: (None if cached[m.moment_id].is_empty else cached[m.moment_id].sentence) for m in moments}
+    return {m.moment_id: cached[m.moment_id] for m in moments}
 
 
 def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_emb: np.ndarray,
@@ -178,6 +179,7 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
     row) is a miss: as a query it gets the worst rank, in a gallery it is ranked last."""
     out = {}
     pids = [p.product_id for p in products]
+    groups = {p.product_id: p.group or p.product_id for p in products}
     for domain in ("live", "video"):
         idx = [i for i, m in enumerate(moments) if m.domain == domain]
         if not idx:
@@ -186,7 +188,10 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
         rel = relevance([moments[i].product_id for i in idx], pids)
         ranks = first_relevant_ranks(sim, rel)
         ranks[mom_empty[idx] & (ranks > 0)] = len(pids)
-        out[f"{domain}→product"] = retrieval_metrics(ranks) | {"empty_queries": int(mom_empty[idx].sum())}
+        out[f"{domain}→product"] = retrieval_metrics(ranks) | {
+            "empty_queries": int(mom_empty[idx].sum()),
+            "group@1": _group_at_1(sim, [groups[moments[i].product_id] for i in idx], products, mom_empty[idx]),
+        }
     live = [i for i, m in enumerate(moments) if m.domain == "live"]
     if live:
         sim = cosine_similarity(prod_emb, mom_emb[live])
@@ -194,6 +199,16 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
         rel = relevance(pids, [moments[i].product_id for i in live])
         out["product→live"] = retrieval_metrics(first_relevant_ranks(sim, rel))
     return out
+
+
+def _group_at_1(sim: np.ndarray, query_groups: list[str], products: list[ProductRecord], empty: np.ndarray) -> float:
+    """Share of queries whose top-1 product is in the true product's group (variant or near-duplicate
+    confusions count as hits here; R@1 minus this is the share lost to other items entirely)."""
+    if not len(query_groups):
+        return float("nan")
+    top = sim.argmax(axis=1)
+    hits = [(products[t].group or products[t].product_id) == g and not e for t, g, e in zip(top, query_groups, empty)]
+    return float(np.mean(hits))
 
 
 def image_to_image(dataset: Dataset, encoder: Encoder, config: EvalConfig, images: _Images) -> dict:
@@ -230,8 +245,12 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
     images = _Images(dataset)
     texts: dict[str, dict[str, str | None]] = {"none": {m.moment_id: None for m in moments},
                                                 "raw": {m.moment_id: (m.asr_text or None) for m in moments}}
+    stats: dict[str, dict] = {}
     for engine in config.summarizers:
-        texts[f"summary:{engine}"] = load_or_summarize(dataset, moments, engine, progress=progress)
+        summaries = load_or_summarize(dataset, moments, engine, progress=progress)
+        texts[f"summary:{engine}"] = {k: (None if s.is_empty else s.sentence) for k, s in summaries.items()}
+        stats[engine] = {"moments": len(summaries), "empty": sum(s.is_empty for s in summaries.values()),
+                         "fallback": sum(s.source != engine for s in summaries.values())}
     product_cache: dict[tuple[bool, bool], np.ndarray] = {}
     rows = []
     for ab in ablations(config.summarizers):
@@ -247,7 +266,7 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         rows.append({"name": ab.name, "images": ab.images, "text": ab.text,
                      **_direction_metrics(product_cache[key], products, mom_emb, moments, empty)})
     i2i = image_to_image(dataset, encoder, config, images)
-    return EvalResult(meta=_meta(dataset, part, encoder, config), rows=rows, image_to_image=i2i)
+    return EvalResult(meta=_meta(dataset, part, encoder, config) | {"summary_stats": stats}, rows=rows, image_to_image=i2i)
 
 
 def _git_commit() -> str:
@@ -295,11 +314,14 @@ def _meta(dataset: Dataset, part: Dataset, encoder: Encoder, config: EvalConfig)
     }
 
 
-def _fmt(metrics: dict | None) -> list[str]:
+def _fmt(metrics: dict | None, with_group: bool) -> list[str]:
     if not metrics or not metrics.get("n"):
-        return ["–"] * 5
-    return [f"{metrics['R@1']:.3f}", f"{metrics['R@5']:.3f}", f"{metrics['R@10']:.3f}",
-            f"{metrics['median_rank']:.1f}", f"{metrics['mean_rank']:.1f}"]
+        return ["–"] * (6 if with_group else 5)
+    cells = [f"{metrics['R@1']:.3f}", f"{metrics['R@5']:.3f}", f"{metrics['R@10']:.3f}",
+             f"{metrics['median_rank']:.1f}", f"{metrics['mean_rank']:.1f}"]
+    if with_group:
+        cells.append(f"{metrics['group@1']:.3f}")
+    return cells
 
 
 def summary_vs_raw(result: EvalResult) -> list[str]:
@@ -333,16 +355,23 @@ def results_markdown(result: EvalResult) -> str:
         f"{m['live_moments']} live and {m['video_moments']} video moments",
         f"- encoder: `{enc['model_version']}` on `{enc['engine']}` (model `{enc['model_dir']}`, dim {enc['dim']}), "
         f"≤ {m['max_keyframes']} keyframes per moment",
-        f"- summarizers: {', '.join(m['summarizers']) or 'none'}; commit `{m['commit']}`; {m['date']}",
+        f"- summarizers: {', '.join(m['summarizers']) or 'none'}"
+        + "".join(f"; {e}: {c['empty']} of {c['moments']} summaries empty ({c['fallback']} fell back)"
+                  for e, c in m.get("summary_stats", {}).items())
+        + f"; commit `{m['commit']}`; {m['date']}",
+        "- group@1: top-1 product is in the true product's group (its variants and near-duplicates);"
+        " R@1 < group@1 means near-duplicate confusions",
         "",
     ]
     for d in DIRECTIONS:
         if not any(d in r for r in result.rows):
             continue
         n = next((r[d]["n"] for r in result.rows if d in r), 0)
-        lines += [f"### {d} ({n} queries)", "", "| row | R@1 | R@5 | R@10 | median rank | mean rank |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        lines += ["| " + " | ".join([r["name"], *_fmt(r.get(d))]) + " |" for r in result.rows]
+        grp = d.endswith("→product")
+        lines += [f"### {d} ({n} queries)", "",
+                  "| row | R@1 | R@5 | R@10 | median rank | mean rank |" + (" group@1 |" if grp else ""),
+                  "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if grp else "")]
+        lines += ["| " + " | ".join([r["name"], *_fmt(r.get(d), grp)]) + " |" for r in result.rows]
         lines.append("")
     i2i = result.image_to_image
     lines += ["### image→image (real photos only)", ""]

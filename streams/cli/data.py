@@ -104,7 +104,7 @@ def eval_cmd(
     encoder: str = typer.Option("onnx", help="Encoder runtime: torch | onnx | onnx-int8 | tensorrt."),
     model_dir: Path | None = typer.Option(None, help="Encoder model folder (default: the shipped weights)."),
     split: str = typer.Option("test", help="Split to evaluate (products never trained on: test)."),
-    gallery: str = typer.Option("split", help="Gallery: 'split' (the split's products) or 'all' products."),
+    gallery: str = typer.Option("all", help="Product gallery: 'all' products (default) or only the split's."),
     results_md: Path | None = typer.Option(Path("docs/RESULTS.md"), help="Markdown report ('' to skip)."),
     results_json: Path | None = typer.Option(None, help="JSON report (default: beside the markdown)."),
 ) -> None:

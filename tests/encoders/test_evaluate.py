@@ -84,6 +84,8 @@ def test_rows_and_directions(dataset: Dataset):
     for row in result.rows:
         for d in ("live→product", "video→product", "product→live"):
             assert 0.0 <= row[d]["R@1"] <= row[d]["R@5"] <= 1.0
+            if d.endswith("→product"):
+                assert row[d]["group@1"] >= row[d]["R@1"]
     # colour alone cannot tell a mug from a vase; raw speech names the kind but not the colour
     assert rows["visual only"]["live→product"]["R@1"] < 1.0
     assert rows["text only (raw ASR)"]["live→product"]["R@1"] < 1.0
@@ -96,6 +98,7 @@ def test_rows_and_directions(dataset: Dataset):
     # keyframes (colour) + raw speech (kind) resolve every product of this toy set
     assert rows["visual + raw ASR"]["live→product"]["R@1"] == 1.0
     assert result.image_to_image["qualifying_products"] == 0
+    assert result.meta["summary_stats"]["cached"] == {"moments": 12, "empty": 2, "fallback": 12}
 
 
 def test_reports_splice_into_existing_prose(dataset: Dataset, tmp_path: Path):
