@@ -235,7 +235,7 @@ def train_heads(fs: FeatureSet, cfg: AmpereConfig, tc: TrainConfig, report: Repo
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss)
+            total += loss.item()
         history.append(total / steps_per_epoch)
         if report:
             report(f"epoch loss {history[-1]:.3f}", epoch + 1, tc.epochs)
