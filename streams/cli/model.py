@@ -94,7 +94,29 @@ def train_cmd(
     console.print(f"wrote {out}: test fused {test.get('fused')} visual {test.get('visual')}")
 
 
+def bench_encoder_cmd(
+    engines: str = typer.Option("torch,onnx,onnx-int8", help="Comma-separated engines."),
+    batches: str = typer.Option("1,8,32", help="Comma-separated batch sizes."),
+    threads: int = typer.Option(2, help="CPU threads of every engine."),
+    min_items: int = typer.Option(64, help="Items timed per engine, batch size and modality."),
+    out: Path = typer.Option(Path("bench/results"), help="Folder of encoder.json and encoder.md."),
+) -> None:
+    """Images/s and texts/s at each batch size for each engine, as ratios vs torch (JSON + markdown)."""
+    from engines.encode.bench import markdown_table, run_benchmark
+
+    result = run_benchmark([e.strip() for e in engines.split(",") if e.strip()],
+                           [int(b) for b in batches.split(",")], threads, min_items, report=console.print)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "encoder.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    table = markdown_table(result)
+    (out / "encoder.md").write_text(table, encoding="utf-8")
+    print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    from streams.cli.bench import bench_app
+
     app.add_typer(model_app, name="model")
     app.command("train")(train_cmd)
+    bench_app.command("encoder")(bench_encoder_cmd)

@@ -1,0 +1,101 @@
+"""Encoder throughput benchmark: images/s and texts/s per engine and batch size, ratios vs torch."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from engines.encode import EncodeItem, load_encoder
+
+Report = Callable[[str], None]
+
+
+def bench_images(n: int, seed: int = 0) -> list[Image.Image]:
+    """Deterministic synthetic photos (colour fields with shapes), 320x240."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        img = Image.new("RGB", (320, 240), tuple(int(c) for c in rng.integers(0, 255, 3)))
+        draw = ImageDraw.Draw(img)
+        for _ in range(3):
+            x, y = (int(v) for v in rng.integers(0, 200, 2))
+            draw.rectangle((x, y, x + 80, y + 60), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+        out.append(img)
+    return out
+
+
+def bench_texts(n: int) -> list[str]:
+    """Product-summary-like sentences of varied length."""
+    words = "red blue wireless running shoe earbuds silk scarf bottle 750ml size 42 discount today only".split()
+    return [" ".join(words[(i + k) % len(words)] for k in range(6 + i % 14)) for i in range(n)]
+
+
+def _throughput(run: Callable[[list], object], data: Sequence, batch: int, min_items: int) -> float:
+    run(list(data[:batch]))  # warm-up
+    done, start = 0, time.perf_counter()
+    while done < min_items:
+        chunk = [data[(done + k) % len(data)] for k in range(batch)]
+        run(chunk)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def run_benchmark(engines: Sequence[str] = ("torch", "onnx", "onnx-int8"), batches: Sequence[int] = (1, 8, 32),
+                  threads: int = 2, min_items: int = 64, report: Report | None = None) -> dict:
+    """Measure every engine at every batch size in one run; int8 quality vs fp32 ONNX included."""
+    images, texts = bench_images(64), bench_texts(64)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    result: dict = {"machine": {"cpu_count": os.cpu_count(), "threads": threads, "loadavg_1m_at_start": load,
+                                "platform": platform.platform()},
+                    "min_items_per_point": min_items, "rows": []}
+    vectors: dict[str, dict[str, np.ndarray]] = {}
+    for engine in engines:
+        enc = load_encoder(engine, threads=threads)
+        result.setdefault("model_version", enc.model_version)
+        img_run = lambda ims, e=enc: e.encode([EncodeItem("product", [im]) for im in ims])  # noqa: E731
+        txt_run = lambda ts, e=enc: e.encode([EncodeItem("product", [], t) for t in ts])  # noqa: E731
+        for batch in batches:
+            row = {"engine": engine, "batch": batch,
+                   "images_per_s": round(_throughput(img_run, images, batch, min_items), 2),
+                   "texts_per_s": round(_throughput(txt_run, texts, batch, min_items), 2)}
+            result["rows"].append(row)
+            if report:
+                report(f"{engine} batch {batch}: {row['images_per_s']} images/s, {row['texts_per_s']} texts/s")
+        items = [EncodeItem("live", images[i : i + 2], texts[i]) for i in range(0, 32, 2)]
+        out = enc.encode(items)
+        vectors[engine] = {"fused": out.fused, "visual": out.visual, "text": out.text}
+    torch_rows = {r["batch"]: r for r in result["rows"] if r["engine"] == "torch"}
+    for r in result["rows"]:
+        ref = torch_rows.get(r["batch"])
+        if ref:
+            r["images_vs_torch"] = round(r["images_per_s"] / ref["images_per_s"], 2)
+            r["texts_vs_torch"] = round(r["texts_per_s"] / ref["texts_per_s"], 2)
+    if "onnx" in vectors:
+        for other in ("torch", "onnx-int8"):
+            if other in vectors:
+                result[f"cosine_onnx_vs_{other}"] = {
+                    k: {"mean": round(float((vectors["onnx"][k] * vectors[other][k]).sum(1).mean()), 5),
+                        "min": round(float((vectors["onnx"][k] * vectors[other][k]).sum(1).min()), 5)}
+                    for k in ("fused", "visual", "text")}
+    return result
+
+
+def markdown_table(result: dict) -> str:
+    """The result as a markdown table (plus the int8 quality line)."""
+    m = result["machine"]
+    lines = [f"Encoder throughput, {result.get('model_version')}, {m['threads']} threads on {m['cpu_count']} CPUs "
+             f"(1-min load at start {m['loadavg_1m_at_start']}); end-to-end `encode` incl. preprocessing.", "",
+             "| engine | batch | images/s | x torch | texts/s | x torch |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in result["rows"]:
+        lines.append(f"| {r['engine']} | {r['batch']} | {r['images_per_s']} | {r.get('images_vs_torch', '')} | "
+                     f"{r['texts_per_s']} | {r.get('texts_vs_torch', '')} |")
+    if "cosine_onnx_vs_onnx-int8" in result:
+        c = result["cosine_onnx_vs_onnx-int8"]
+        lines += ["", "int8 vs fp32 ONNX cosine (16 live items): " +
+                  ", ".join(f"{k} mean {v['mean']} min {v['min']}" for k, v in c.items())]
+    return "\n".join(lines) + "\n"
