@@ -273,7 +273,7 @@ def _git_commit() -> str:
     root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=False).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -350,17 +350,18 @@ def results_markdown(result: EvalResult) -> str:
     lines = [
         "## Retrieval results",
         "",
-        f"- dataset: `{m['dataset']}` ({m.get('dataset_info', {}).get('generator', 'external')}), split `{m['split']}`, "
-        f"gallery `{m.get('gallery', 'split')}`: {m['products']} products ({m['derived_products']} derived near-duplicates), "
-        f"{m['live_moments']} live and {m['video_moments']} video moments",
-        f"- encoder: `{enc['model_version']}` on `{enc['engine']}` (model `{enc['model_dir']}`, dim {enc['dim']}), "
-        f"≤ {m['max_keyframes']} keyframes per moment",
+        (f"- dataset: `{m['dataset']}` ({m.get('dataset_info', {}).get('generator', 'external')}), "
+         f"split `{m['split']}`, gallery `{m.get('gallery', 'split')}`: {m['products']} products "
+         f"({m['derived_products']} derived near-duplicates), "
+         f"{m['live_moments']} live and {m['video_moments']} video moments"),
+        (f"- encoder: `{enc['model_version']}` on `{enc['engine']}` (model `{enc['model_dir']}`, dim {enc['dim']}), "
+         f"≤ {m['max_keyframes']} keyframes per moment"),
         f"- summarizers: {', '.join(m['summarizers']) or 'none'}"
         + "".join(f"; {e}: {c['empty']} of {c['moments']} summaries empty ({c['fallback']} fell back)"
                   for e, c in m.get("summary_stats", {}).items())
         + f"; commit `{m['commit']}`; {m['date']}",
-        "- group@1: top-1 product is in the true product's group (its variants and near-duplicates);"
-        " R@1 < group@1 means near-duplicate confusions",
+        ("- group@1: top-1 product is in the true product's group (its variants and near-duplicates);"
+         " R@1 < group@1 means near-duplicate confusions"),
         "",
     ]
     for d in DIRECTIONS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -26,9 +27,9 @@ def _progress() -> Progress:
 
 @catalog_app.command("fetch")
 def catalog_fetch(
-    source: str = typer.Option("vendure", help="Catalog source (a pinned registry package)."),
-    tarball: Path | None = typer.Option(None, help="Use this local copy of the package tarball."),
-    force: bool = typer.Option(False, help="Fetch and parse again even if cached."),
+    source: Annotated[str, typer.Option(help="Catalog source (a pinned registry package).")] = "vendure",
+    tarball: Annotated[Path | None, typer.Option(help="Use this local copy of the package tarball.")] = None,
+    force: Annotated[bool, typer.Option(help="Fetch and parse again even if cached.")] = False,
 ) -> None:
     """Fetch a real catalog (sha256-pinned registry package) into $AMPERE_HOME/catalog/<source>/."""
     from streams.data.catalog import fetch, load_catalog
@@ -53,13 +54,13 @@ def _keep_summaries_if_same_moments(old: Path, new: Path) -> None:
 
 
 def simulate_cmd(
-    out: Path | None = typer.Option(None, help="Output dataset folder (default: $AMPERE_HOME/data/sample)."),
-    seed: int = typer.Option(7, help="Seed; the same seed writes the same bytes."),
-    streams: int | None = typer.Option(None, help="Keep only the first N live streams (a small demo set)."),
-    live_per_product: int = typer.Option(2, help="Live segments per product."),
-    video_per_product: int = typer.Option(1, help="Short videos per product."),
-    source: str = typer.Option("vendure", help="Catalog source to simulate from."),
-    test_fraction: float = typer.Option(0.3, help="Share of product groups held out as the test split."),
+    out: Annotated[Path | None, typer.Option(help="Output dataset folder (default: $AMPERE_HOME/data/sample).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed writes the same bytes.")] = 7,
+    streams: Annotated[int | None, typer.Option(help="Keep only the first N live streams (a small demo set).")] = None,
+    live_per_product: Annotated[int, typer.Option(help="Live segments per product.")] = 2,
+    video_per_product: Annotated[int, typer.Option(help="Short videos per product.")] = 1,
+    source: Annotated[str, typer.Option(help="Catalog source to simulate from.")] = "vendure",
+    test_fraction: Annotated[float, typer.Option(help="Share of product groups held out as the test split.")] = 0.3,
 ) -> None:
     """Simulate live streams and short videos of the catalog's products into a dataset folder."""
     import shutil
@@ -99,14 +100,14 @@ def simulate_cmd(
 
 
 def eval_cmd(
-    dataset: Path | None = typer.Option(None, help="Dataset folder (default: $AMPERE_HOME/data/sample)."),
-    engines: str = typer.Option("extractive", help="Comma-separated summarizer engines for the AMPere rows."),
-    encoder: str = typer.Option("onnx", help="Encoder runtime: torch | onnx | onnx-int8 | tensorrt."),
-    model_dir: Path | None = typer.Option(None, help="Encoder model folder (default: the shipped weights)."),
-    split: str = typer.Option("test", help="Split to evaluate (products never trained on: test)."),
-    gallery: str = typer.Option("all", help="Product gallery: 'all' products (default) or only the split's."),
-    results_md: Path | None = typer.Option(Path("docs/RESULTS.md"), help="Markdown report ('' to skip)."),
-    results_json: Path | None = typer.Option(None, help="JSON report (default: beside the markdown)."),
+    dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: $AMPERE_HOME/data/sample).")] = None,
+    engines: Annotated[str, typer.Option(help="Comma-separated summarizer engines for the AMPere rows.")] = "extractive",
+    encoder: Annotated[str, typer.Option(help="Encoder runtime: torch | onnx | onnx-int8 | tensorrt.")] = "onnx",
+    model_dir: Annotated[Path | None, typer.Option(help="Encoder model folder (default: the shipped weights).")] = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate (products never trained on: test).")] = "test",
+    gallery: Annotated[str, typer.Option(help="Product gallery: 'all' products (default) or only the split's.")] = "all",
+    results_md: Annotated[Path | None, typer.Option(help="Markdown report ('' to skip).")] = Path("docs/RESULTS.md"),
+    results_json: Annotated[Path | None, typer.Option(help="JSON report (default: beside the markdown).")] = None,
 ) -> None:
     """Retrieval metrics with AMPere's ablation rows (visual / text / raw ASR / summarized ASR)."""
     from encoders.dataset import Dataset

@@ -149,17 +149,17 @@ def parse_vendure_csv(text: str, source: str = "vendure") -> list[CatalogItem]:
             if current is not None:
                 items.append(CatalogItem(**current))
             facets = _facets(row.get("facets", ""))
-            current = dict(
-                slug=row["slug"],
-                name=row["name"],
-                description=row.get("description", ""),
-                categories=facets.pop("category", []),
-                brand=(facets.pop("brand", [""]) or [""])[0],
-                facets=facets,
-                images=_split_list(row.get("assets", "")),
-                variants=[],
-                source=source,
-            )
+            current = {
+                "slug": row["slug"],
+                "name": row["name"],
+                "description": row.get("description", ""),
+                "categories": facets.pop("category", []),
+                "brand": (facets.pop("brand", [""]) or [""])[0],
+                "facets": facets,
+                "images": _split_list(row.get("assets", "")),
+                "variants": [],
+                "source": source,
+            }
             groups = [g.partition(":")[0].strip() for g in _split_list(row.get("optionGroups", ""))]
         if current is None:
             raise ValueError("catalog CSV starts with a variant row")

@@ -69,7 +69,7 @@ def is_colorful(img: Image.Image) -> bool:
 def rotate_hue(img: Image.Image, degrees: float) -> Image.Image:
     """The photo with every hue turned by ``degrees`` (saturation and brightness kept)."""
     hsv = np.asarray(img.convert("RGB").convert("HSV"), dtype=np.uint16).copy()
-    hsv[..., 0] = (hsv[..., 0] + int(round(degrees / 360 * 255))) % 256
+    hsv[..., 0] = (hsv[..., 0] + round(degrees / 360 * 255)) % 256
     return Image.fromarray(hsv.astype(np.uint8), "HSV").convert("RGB")
 
 

@@ -101,7 +101,8 @@ def build_gallery(
         photo = open_photo(photos_dir / item.images[0])
         resize_photo(photo, out_dir / photo_rel)
         base_attrs = _base_attributes(item)
-        common = dict(description=item.description, category=category, brand=item.brand, group=group, source=source_label)
+        common = {"description": item.description, "category": category, "brand": item.brand, "group": group,
+                  "source": source_label}
         variants = _option_variants(item)
         if variants:
             for v in variants:

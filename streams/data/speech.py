@@ -75,7 +75,7 @@ def number_words(n: int) -> str:
 
 def spoken_price(price: float, rng: random.Random) -> str:
     """A price as a host says it ("ninety nine ninety nine", "129 dollars" ...)."""
-    whole, cents = int(price), int(round((price - int(price)) * 100))
+    whole, cents = int(price), round((price - int(price)) * 100)
     if rng.random() < 0.4:
         return f"{whole} dollars" + (f" {cents}" if cents else "")
     words = number_words(whole) + " dollars"

@@ -1,3 +1,4 @@
+import itertools
 import random
 
 from streams.data.asr_noise import LIVE_NOISE, VIDEO_NOISE, NoiseLevel, chunk_words, corrupt
@@ -31,7 +32,7 @@ def test_chunks_are_ordered_non_overlapping_and_lowercase():
     lines = [corrupt(line, random.Random(i), LIVE_NOISE) for i, line in enumerate(TEXT.split(" so "))]
     chunks, end = chunk_words(lines, 10_000, random.Random(2))
     assert chunks[0].start_ms >= 10_000 and end >= chunks[-1].end_ms
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         assert a.start_ms < a.end_ms <= b.start_ms
     assert all(c.text == c.text.lower() and "." not in c.text for c in chunks)
     assert all(1 <= len(c.text.split()) <= 14 for c in chunks)
