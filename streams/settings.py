@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     openai_model: str = Field("ampere-summarizer", description="Model name sent to the OpenAI server.")
     openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
     vllm_model: str = Field("Qwen/Qwen2.5-1.5B-Instruct", description="Model path/name for in-process vLLM.")
-    llm_threads: int = Field(2, description="CPU threads of the in-process llama.cpp engine.")
+    llm_threads: int = Field(2, description="CPU threads of the in-process llama.cpp engine (prompt prefill).")
+    llm_decode_threads: int = Field(1, description="llama.cpp threads per generated token (1 is fastest on small shared CPUs).")
     llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call before falling back.")
     summary_token_budget: int = Field(384, description="Max ASR tokens sent to the LLM per window.")
     llm_model_path: Path | None = Field(None, description="GGUF of the llama.cpp engine; None = the registry default.")
@@ -91,7 +92,8 @@ class Settings(BaseSettings):
             from engines.summarize.model_fetch import default_model_path
 
             path = self.llm_model_path or default_model_path(self.home)
-            return {**common, "model_path": path, "threads": self.llm_threads, "timeout_s": self.llm_timeout_s}
+            return {**common, "model_path": path, "threads": self.llm_threads,
+                    "decode_threads": self.llm_decode_threads, "timeout_s": self.llm_timeout_s}
         if engine == "openai":
             return {
                 **common,

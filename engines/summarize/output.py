@@ -144,8 +144,8 @@ def parse_llm_output(
         source=source,
         prompt_version=prompt_version,
     )
-    if has_product and not sentence:
-        summary.sentence = compose_sentence(summary)
+    if has_product and (not sentence or (language == "en" and _CJK.search(sentence))):
+        summary.sentence = compose_sentence(summary)  # missing, or in the wrong language
     return summary
 
 
