@@ -1,7 +1,7 @@
 """Export of the three model graphs to ONNX (dynamic batch), cached by model hash.
 
 ``<models_home>/onnx/<hash16>/{image,text,fusion}.onnx`` is built on first use; the int8 variant
-(ONNX Runtime dynamic quantization) sits in its ``int8/`` subfolder.
+(ONNX Runtime dynamic quantization) sits in its ``int8-per-channel/`` subfolder.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from encoders.registry import default_models_home
 OPSET = 17
 GRAPHS = ("image", "text", "fusion")
 MANIFEST = "manifest.json"
+INT8_DIR = "int8-per-channel"
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,14 @@ def ensure_onnx(model_dir: str | Path, models_home: Path | None = None) -> Path:
 
 
 def ensure_onnx_int8(model_dir: str | Path, models_home: Path | None = None) -> Path:
-    """The int8 (dynamic quantization of MatMul/Gemm weights) variant of the ONNX graphs."""
+    """The int8 variant: dynamic quantization of MatMul/Gemm weights, per output channel.
+
+    Per-channel scales keep the text branch at cosine ~0.995 vs fp32 (per-tensor: ~0.977).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     fp32 = ensure_onnx(model_dir, models_home)
-    target = fp32 / "int8"
+    target = fp32 / INT8_DIR
     if _complete(target):
         return target
     _say(f"quantizing the AMPere ONNX graphs to int8 (first use) -> {target}")
@@ -149,6 +153,7 @@ def ensure_onnx_int8(model_dir: str | Path, models_home: Path | None = None) -> 
                 str(tmp / f"{g}.onnx"),
                 weight_type=QuantType.QInt8,
                 op_types_to_quantize=["MatMul", "Gemm"],
+                per_channel=True,
             )
         shutil.copy(fp32 / MANIFEST, tmp / MANIFEST)
         _publish(tmp, target)

@@ -35,4 +35,4 @@ def test_int8_quality_loss_is_bounded(torch_encoder, items, weights) -> None:  #
     ref = torch_encoder.encode(items)
     got = load_encoder("onnx-int8", threads=2).encode(items)
     cos = _row_cosines(ref.fused, got.fused, np.ones(len(items), bool))
-    assert cos.mean() >= 0.97 and cos.min() >= 0.93, cos
+    assert cos.mean() >= 0.98 and cos.min() >= 0.96, cos
