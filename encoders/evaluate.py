@@ -14,6 +14,7 @@ same modalities as the row's queries. Similarities are cosine on the fused embed
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Callable, Sequence
@@ -42,6 +43,9 @@ class EvalConfig:
     """"all": every product of the dataset, as in production (queries still from the split only);
     "split": the split's products only."""
     summarizers: tuple[str, ...] = ("extractive",)
+    max_moments: int | None = None
+    """Evaluate a fixed subset of the split's moments (picked by a hash of their ids), e.g. when a
+    slow LLM summarizer cannot cover them all; every row uses the same subset."""
     max_keyframes: int = 4
     batch_size: int = 32
     encoder_engine: str = ""
@@ -124,6 +128,14 @@ def encode_all(encoder: Encoder, items: list[EncodeItem], batch_size: int, stage
 
 def summaries_path(dataset: Dataset, engine: str) -> Path:
     return dataset.root / "summaries" / f"{engine}.jsonl"
+
+
+def subset(moments: list[MomentRecord], n: int | None) -> list[MomentRecord]:
+    """The first ``n`` moments in the order of a hash of their ids (all when ``n`` is None), in input order."""
+    if n is None or n >= len(moments):
+        return moments
+    keep = set(sorted((m.moment_id for m in moments), key=lambda k: hashlib.sha256(k.encode()).hexdigest())[:n])
+    return [m for m in moments if m.moment_id in keep]
 
 
 def _summarizer_options(engine: str) -> dict:
@@ -239,7 +251,7 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
     """Run every ablation row on the ``config.split`` products and moments."""
     part = dataset.split(config.split) if config.split != "all" else dataset
     products = dataset.products if config.gallery == "all" else part.products
-    moments = part.moments
+    moments = subset(part.moments, config.max_moments)
     if not products or not moments:
         raise ValueError(f"split '{config.split}' has {len(products)} products and {len(moments)} moments: nothing to evaluate")
     images = _Images(dataset)
@@ -301,8 +313,9 @@ def _meta(dataset: Dataset, part: Dataset, encoder: Encoder, config: EvalConfig)
         "split": config.split,
         "gallery": config.gallery,
         "products": len(dataset.products if config.gallery == "all" else part.products),
-        "live_moments": sum(m.domain == "live" for m in part.moments),
-        "video_moments": sum(m.domain == "video" for m in part.moments),
+        "live_moments": sum(m.domain == "live" for m in subset(part.moments, config.max_moments)),
+        "video_moments": sum(m.domain == "video" for m in subset(part.moments, config.max_moments)),
+        "max_moments": config.max_moments,
         "derived_products": sum(bool(p.derived) for p in (dataset.products if config.gallery == "all" else part.products)),
         "encoder": {"engine": config.encoder_engine, "model_dir": config.model_dir,
                     "model_version": getattr(encoder, "model_version", "?"), "dim": getattr(encoder, "dim", None),
@@ -353,7 +366,8 @@ def results_markdown(result: EvalResult) -> str:
         (f"- dataset: `{m['dataset']}` ({m.get('dataset_info', {}).get('generator', 'external')}), "
          f"split `{m['split']}`, gallery `{m.get('gallery', 'split')}`: {m['products']} products "
          f"({m['derived_products']} derived near-duplicates), "
-         f"{m['live_moments']} live and {m['video_moments']} video moments"),
+         f"{m['live_moments']} live and {m['video_moments']} video moments"
+         + (f" (a fixed hashed subset of {m['max_moments']})" if m.get("max_moments") else "")),
         (f"- encoder: `{enc['model_version']}` on `{enc['engine']}` (model `{enc['model_dir']}`, dim {enc['dim']}), "
          f"≤ {m['max_keyframes']} keyframes per moment"),
         f"- summarizers: {', '.join(m['summarizers']) or 'none'}"

@@ -106,6 +106,7 @@ def eval_cmd(
     model_dir: Annotated[Path | None, typer.Option(help="Encoder model folder (default: the shipped weights).")] = None,
     split: Annotated[str, typer.Option(help="Split to evaluate (products never trained on: test).")] = "test",
     gallery: Annotated[str, typer.Option(help="Product gallery: 'all' products (default) or only the split's.")] = "all",
+    max_moments: Annotated[int | None, typer.Option(help="Evaluate a fixed hashed subset of N moments (slow LLMs).")] = None,
     results_md: Annotated[Path | None, typer.Option(help="Markdown report ('' to skip).")] = Path("docs/RESULTS.md"),
     results_json: Annotated[Path | None, typer.Option(help="JSON report (default: beside the markdown).")] = None,
 ) -> None:
@@ -125,7 +126,7 @@ def eval_cmd(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, summarizers=tuple(names), encoder_engine=encoder,
+        result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, max_moments=max_moments, summarizers=tuple(names), encoder_engine=encoder,
                                               model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
     md = results_md if results_md and str(results_md) else None
     paths = write_reports(result, md, results_json)

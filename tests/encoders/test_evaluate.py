@@ -137,3 +137,13 @@ def test_pick_keyframes_spreads_evenly():
 def test_splice_without_markers_appends():
     out = splice_results("", "table")
     assert out.startswith("# Results") and "table" in out
+
+
+def test_subset_is_stable_and_shared_by_all_rows(dataset: Dataset):
+    from encoders.evaluate import subset
+
+    picked = subset(dataset.moments, 5)
+    assert len(picked) == 5 and picked == subset(list(reversed(dataset.moments)), 5)[::-1]
+    result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",), max_moments=5))
+    counts = {r["live→product"]["n"] + r["video→product"]["n"] for r in result.rows}
+    assert counts == {5}
