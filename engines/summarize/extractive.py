@@ -154,13 +154,26 @@ def _first_unique(matches: list[str], limit: int) -> list[str]:
     return out
 
 
+def _heads_only(found: list[tuple[int, str]], text: str) -> list[tuple[int, str]]:
+    """Drop nouns used as modifiers of the next noun ("coffee mug" -> "mug")."""
+    starts = {pos for pos, _ in found}
+    heads = []
+    for pos, noun in found:
+        end = pos + len(noun)
+        rest = re.match(r"(?:e?s)?\s*", text[end:]) if text[end:end + 1].isascii() else None
+        nxt = end + (rest.end() if rest else 0)
+        if nxt not in starts:
+            heads.append((pos, noun))
+    return heads
+
+
 def _find_nouns_en(lower: str) -> list[tuple[int, str]]:
     found = []
     for noun in sorted(lx.PRODUCT_NOUNS_EN, key=len, reverse=True):
         for m in re.finditer(rf"\b{re.escape(noun)}(?:e?s)?\b", lower):
             if not any(s <= m.start() < s + len(n) for s, n in found):
                 found.append((m.start(), noun))
-    return found
+    return _heads_only(found, lower)
 
 
 def _find_nouns_zh(sentence: str) -> list[tuple[int, str]]:
@@ -171,7 +184,7 @@ def _find_nouns_zh(sentence: str) -> list[tuple[int, str]]:
             if not any(s <= start < s + len(n) for s, n in found):
                 found.append((start, noun))
             start = sentence.find(noun, start + 1)
-    return found
+    return _heads_only(found, sentence)
 
 
 def _name_en(sentences: list[str]) -> tuple[str | None, str | None, str | None]:

@@ -1,0 +1,34 @@
+import json
+
+import pytest
+
+from engines.summarize.output import parse_llm_output
+from engines.summarize.prompt import PROMPTS_DIR, load_prompt
+
+
+def test_prompt_v1_has_zh_and_en_examples_that_pass_validation():
+    prompt = load_prompt("v1")
+    assert {ex["language"] for ex in prompt.examples} == {"zh", "en"}
+    for ex in prompt.examples:
+        s = parse_llm_output(json.dumps(ex["output"]), transcript=ex["transcript"], language=ex["language"],
+                             source="llamacpp", prompt_version="v1")
+        assert s.has_product == ex["output"]["has_product"]
+
+
+def test_messages_put_the_transcript_last_and_delimited():
+    prompt = load_prompt("v1")
+    msgs = prompt.messages("a <b> c", "zh")
+    assert msgs[0]["role"] == "system" and msgs[-1]["role"] == "user"
+    assert len(msgs) == 2 + 2 * len(prompt.examples)
+    assert "<b>" not in msgs[-1]["content"] and "Chinese" in msgs[-1]["content"]
+
+
+def test_unknown_version_names_the_known_ones():
+    with pytest.raises(FileNotFoundError, match="v1"):
+        load_prompt("v999")
+
+
+def test_every_prompt_file_declares_its_own_version():
+    for path in PROMPTS_DIR.glob("*.json"):
+        assert json.loads(path.read_text())["version"] == path.stem
+
