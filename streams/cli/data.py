@@ -70,7 +70,11 @@ def simulate_cmd(
 
     home = get_settings().home
     out = out or default_dataset_dir("sample")
-    fetch(home, source)
+    try:
+        fetch(home, source)
+    except (RuntimeError, ValueError) as exc:
+        console.print(f"[red]catalog fetch failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
     if out.exists() and not (out / "products.jsonl").exists() and any(out.iterdir()):
         console.print(f"[red]{out} exists and is not a dataset; not overwriting it[/red]")
         raise typer.Exit(1)
