@@ -46,7 +46,7 @@ class FusionGraph(nn.Module):
         super().__init__()
         self.heads = heads
 
-    def forward(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):  # noqa: ANN001
+    def forward(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):
         return self.heads.fuse(frame_tokens, frame_mask, text_token, text_mask, domain_onehot)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from encoders.config import TextConfig, VisualConfig
+from encoders.config import VisualConfig
 
 
 def preprocess_image(image: Image.Image, cfg: VisualConfig) -> np.ndarray:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engines.encode.base import EncodeItem, Embeddings, Encoder
+from engines.encode.base import Embeddings, EncodeItem, Encoder
 
 ENGINES = ("torch", "onnx", "onnx-int8", "tensorrt")
 
-__all__ = ["ENGINES", "EncodeItem", "Embeddings", "Encoder", "load_encoder"]
+__all__ = ["ENGINES", "Embeddings", "EncodeItem", "Encoder", "load_encoder"]
 
 
 def load_encoder(

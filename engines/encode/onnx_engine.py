@@ -11,7 +11,7 @@ from encoders.export import GRAPHS, ensure_onnx, ensure_onnx_int8
 from engines.encode.runner import GraphEncoder
 
 
-def session_options(threads: int | None):  # noqa: ANN201 - onnxruntime type
+def session_options(threads: int | None):
     """Graph optimizations ALL, intra-op threads set (default: all cores), sequential execution."""
     import onnxruntime as ort
 
@@ -53,7 +53,7 @@ class OnnxEncoder(GraphEncoder):
     def run_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self.sessions["text"].run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
 
-    def run_fusion(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):  # noqa: ANN001
+    def run_fusion(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):
         feeds = {
             "frame_tokens": frame_tokens,
             "frame_mask": frame_mask,

@@ -16,7 +16,7 @@ from PIL import Image
 from encoders.config import AmpereConfig, model_version
 from encoders.preprocess import TextTokenizer, pick_frames, preprocess_images
 from encoders.registry import resolve
-from engines.encode.base import EncodeItem, Embeddings
+from engines.encode.base import Embeddings, EncodeItem
 
 
 class GraphEncoder(ABC):

@@ -76,7 +76,7 @@ def engine_cache_dir(models_home: Path | None, key: str) -> Path:
     return (models_home or default_models_home()) / "tensorrt" / key
 
 
-def import_tensorrt():  # noqa: ANN201 - module
+def import_tensorrt():
     """``tensorrt`` and a usable CUDA device, or ``EngineUnavailable`` saying what is missing."""
     try:
         import tensorrt as trt
@@ -92,7 +92,7 @@ def import_tensorrt():  # noqa: ANN201 - module
     return trt
 
 
-def build_engine(trt, onnx_path: Path, profiles: dict[str, Profile], fp16: bool = True,  # noqa: ANN001
+def build_engine(trt, onnx_path: Path, profiles: dict[str, Profile], fp16: bool = True,
                  workspace_bytes: int = 1 << 30) -> bytes:
     """Parse an ONNX graph and build a serialized engine with one optimization profile."""
     logger = trt.Logger(trt.Logger.WARNING)
@@ -149,7 +149,7 @@ class TensorRTEncoder(GraphEncoder):
             self.contexts[g] = engine.create_execution_context()
         self.stream = torch.cuda.Stream()
 
-    def _torch_dtype(self, trt_dtype):  # noqa: ANN001, ANN202
+    def _torch_dtype(self, trt_dtype):
         trt, torch = self._trt, self._torch
         table = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32}
         if hasattr(trt, "int64"):
@@ -182,7 +182,7 @@ class TensorRTEncoder(GraphEncoder):
     def run_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self._run("text", {"input_ids": input_ids, "attention_mask": attention_mask})[0]
 
-    def run_fusion(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):  # noqa: ANN001
+    def run_fusion(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):
         parts = []
         for s in range(0, len(frame_tokens), self.fusion_batch):
             sl = slice(s, s + self.fusion_batch)

@@ -42,7 +42,7 @@ class TorchEncoder(GraphEncoder):
         return self.model.text_graph(self._t(input_ids), self._t(attention_mask)).float().cpu().numpy()
 
     @torch.inference_mode()
-    def run_fusion(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):  # noqa: ANN001
+    def run_fusion(self, frame_tokens, frame_mask, text_token, text_mask, domain_onehot):
         outs = self.model.fusion_graph(
             self._t(frame_tokens), self._t(frame_mask), self._t(text_token), self._t(text_mask), self._t(domain_onehot)
         )

@@ -15,7 +15,7 @@ def test_config_round_trip() -> None:
     assert AmpereConfig.load(SHIPPED_MODEL_DIR).dim == 128
 
 
-def test_model_version_follows_the_weights(tmp_path) -> None:  # noqa: ANN001
+def test_model_version_follows_the_weights(tmp_path) -> None:
     cfg = AmpereConfig(dim=32, hidden_dim=32)
     torch.manual_seed(0)
     save_model_dir(cfg, AmpereHeads(cfg), tmp_path / "a")

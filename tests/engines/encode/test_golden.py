@@ -17,7 +17,7 @@ GOLDEN = Path(__file__).with_name("golden_ampere_v1.json")
 DIMS = 16  # leading dimensions stored per vector
 
 
-def _snapshot(encoder, items) -> dict:  # noqa: ANN001
+def _snapshot(encoder, items) -> dict:
     out = encoder.encode(items)
     return {
         "model_version": out.model_version,
@@ -27,7 +27,7 @@ def _snapshot(encoder, items) -> dict:  # noqa: ANN001
     }
 
 
-def test_golden_outputs(torch_encoder, items) -> None:  # noqa: ANN001
+def test_golden_outputs(torch_encoder, items) -> None:
     got = _snapshot(torch_encoder, items)
     if os.environ.get("AMPERE_REGEN_GOLDEN") == "1":
         GOLDEN.write_text(json.dumps(got, indent=1) + "\n", encoding="utf-8")

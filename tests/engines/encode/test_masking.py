@@ -9,7 +9,7 @@ from engines.encode import EncodeItem
 from .conftest import synthetic_image
 
 
-def _fusion_inputs(encoder, rng: np.random.Generator, batch: int = 6, frames: int = 3):  # noqa: ANN001, ANN202
+def _fusion_inputs(encoder, rng: np.random.Generator, batch: int = 6, frames: int = 3):
     d, nd = encoder.dim, len(encoder.cfg.domains)
     frame_tokens = rng.normal(size=(batch, frames, d)).astype(np.float32)
     frame_mask = np.ones((batch, frames), np.float32)
@@ -20,7 +20,7 @@ def _fusion_inputs(encoder, rng: np.random.Generator, batch: int = 6, frames: in
     return frame_tokens, frame_mask, text_token, text_mask, onehot
 
 
-def test_masked_slots_do_not_change_outputs(onnx_encoder, torch_encoder) -> None:  # noqa: ANN001
+def test_masked_slots_do_not_change_outputs(onnx_encoder, torch_encoder) -> None:
     rng = np.random.default_rng(0)
     for encoder in (onnx_encoder, torch_encoder):
         ft, fm, tt, tm, oh = _fusion_inputs(encoder, rng)
@@ -32,7 +32,7 @@ def test_masked_slots_do_not_change_outputs(onnx_encoder, torch_encoder) -> None
             np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_masked_text_differs_from_zero_filled_text(onnx_encoder, torch_encoder) -> None:  # noqa: ANN001
+def test_masked_text_differs_from_zero_filled_text(onnx_encoder, torch_encoder) -> None:
     """Zero-filling the missing text feature (the alternative to masking) would change the vector."""
     import torch
 
@@ -46,7 +46,7 @@ def test_masked_text_differs_from_zero_filled_text(onnx_encoder, torch_encoder) 
     assert np.abs(masked - zero_filled).max() > 1e-3
 
 
-def test_missing_text_at_item_level(onnx_encoder) -> None:  # noqa: ANN001
+def test_missing_text_at_item_level(onnx_encoder) -> None:
     image = synthetic_image(5)
     out = onnx_encoder.encode([
         EncodeItem("live", [image], None),
@@ -60,14 +60,14 @@ def test_missing_text_at_item_level(onnx_encoder) -> None:  # noqa: ANN001
     assert out.visual_mask.all()
 
 
-def test_missing_images_at_item_level(onnx_encoder) -> None:  # noqa: ANN001
+def test_missing_images_at_item_level(onnx_encoder) -> None:
     out = onnx_encoder.encode([EncodeItem("product", [], "red shoes")])
     assert not out.visual_mask[0] and out.text_mask[0]
     assert not out.visual[0].any()
     np.testing.assert_allclose(np.linalg.norm(out.fused[0]), 1.0, atol=1e-5)
 
 
-def test_item_with_nothing_is_rejected(onnx_encoder) -> None:  # noqa: ANN001
+def test_item_with_nothing_is_rejected(onnx_encoder) -> None:
     import pytest
 
     with pytest.raises(ValueError, match="neither images nor text"):

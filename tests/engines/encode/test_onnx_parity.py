@@ -11,7 +11,7 @@ def _row_cosines(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (a[mask] * b[mask]).sum(axis=1)
 
 
-def test_onnx_matches_torch(torch_encoder, onnx_encoder, items) -> None:  # noqa: ANN001
+def test_onnx_matches_torch(torch_encoder, onnx_encoder, items) -> None:
     ref, got = torch_encoder.encode(items), onnx_encoder.encode(items)
     assert got.model_version == ref.model_version
     np.testing.assert_array_equal(got.visual_mask, ref.visual_mask)
@@ -22,7 +22,7 @@ def test_onnx_matches_torch(torch_encoder, onnx_encoder, items) -> None:  # noqa
     assert _row_cosines(ref.text, got.text, ref.text_mask).min() >= 0.9999
 
 
-def test_outputs_are_unit_rows_and_masked_rows_are_zero(onnx_encoder, items) -> None:  # noqa: ANN001
+def test_outputs_are_unit_rows_and_masked_rows_are_zero(onnx_encoder, items) -> None:
     out = onnx_encoder.encode(items)
     assert out.fused.dtype == np.float32 and out.fused.shape == (len(items), onnx_encoder.dim)
     np.testing.assert_allclose(np.linalg.norm(out.fused, axis=1), 1.0, atol=1e-5)
@@ -31,7 +31,7 @@ def test_outputs_are_unit_rows_and_masked_rows_are_zero(onnx_encoder, items) -> 
     assert not out.text[~out.text_mask].any()
 
 
-def test_int8_quality_loss_is_bounded(torch_encoder, items, weights) -> None:  # noqa: ANN001
+def test_int8_quality_loss_is_bounded(torch_encoder, items, weights) -> None:
     ref = torch_encoder.encode(items)
     got = load_encoder("onnx-int8", threads=2).encode(items)
     cos = _row_cosines(ref.fused, got.fused, np.ones(len(items), bool))

@@ -60,7 +60,7 @@ def test_profiles_cover_every_input_and_the_runner_chunks() -> None:
     assert profiles["fusion"]["frame_tokens"].max == (64, CFG.max_frames, CFG.dim)
 
 
-def test_profiles_match_the_exported_onnx_inputs(weights) -> None:  # noqa: ANN001
+def test_profiles_match_the_exported_onnx_inputs(weights) -> None:
     import onnx
 
     from encoders.export import ensure_onnx
@@ -78,7 +78,7 @@ def test_profiles_match_the_exported_onnx_inputs(weights) -> None:  # noqa: ANN0
                     assert lo == hi == d.dim_value, (graph, inp.name)
 
 
-def test_missing_tensorrt_gives_a_clear_error(monkeypatch) -> None:  # noqa: ANN001
+def test_missing_tensorrt_gives_a_clear_error(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     with pytest.raises(EngineUnavailable, match="TensorRT"):
         import_tensorrt()
@@ -99,8 +99,8 @@ class _Recorder:
             def __init__(self, name: str) -> None:
                 self._name = name
 
-            def __getattr__(self, attr: str):  # noqa: ANN204
-                def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            def __getattr__(self, attr: str):
+                def call(*args, **kwargs):
                     rec.calls.append((self._name, attr, args))
                     if attr == "parse_from_file":
                         return True
@@ -110,15 +110,15 @@ class _Recorder:
 
                 return call
 
-        self.Logger = lambda *a: Obj("logger")  # noqa: N802
+        self.Logger = lambda *a: Obj("logger")
         self.Logger.WARNING = 2
-        self.Builder = lambda logger: Obj("builder")  # noqa: N802
-        self.OnnxParser = lambda network, logger: Obj("parser")  # noqa: N802
+        self.Builder = lambda logger: Obj("builder")
+        self.OnnxParser = lambda network, logger: Obj("parser")
         self.MemoryPoolType = SimpleNamespace(WORKSPACE="workspace")
         self.BuilderFlag = SimpleNamespace(FP16="fp16")
 
 
-def test_build_engine_sets_fp16_and_one_profile_per_input(tmp_path) -> None:  # noqa: ANN001
+def test_build_engine_sets_fp16_and_one_profile_per_input(tmp_path) -> None:
     trt = _Recorder()
     profiles = {"pixels": Profile((1, 3, 8, 8), (4, 3, 8, 8), (16, 3, 8, 8))}
     assert build_engine(trt, tmp_path / "image.onnx", profiles) == b"engine-bytes"
@@ -133,7 +133,7 @@ def test_build_engine_sets_fp16_and_one_profile_per_input(tmp_path) -> None:  # 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not _has_gpu_tensorrt(), reason="needs a CUDA GPU and the tensorrt package (extra 'gpu')")
-def test_tensorrt_matches_torch(torch_encoder, items) -> None:  # noqa: ANN001
+def test_tensorrt_matches_torch(torch_encoder, items) -> None:
     from engines.encode import load_encoder
 
     ref, got = torch_encoder.encode(items), load_encoder("tensorrt").encode(items)
