@@ -26,7 +26,13 @@ import numpy as np
 from PIL import Image
 
 from encoders.dataset import Dataset, MomentRecord, ProductRecord
-from encoders.metrics import cosine_similarity, first_relevant_ranks, relevance, retrieval_metrics
+from encoders.metrics import (
+    cosine_similarity,
+    first_relevant_ranks,
+    paired_bootstrap_delta,
+    relevance,
+    retrieval_metrics,
+)
 from engines.encode.base import EncodeItem, Encoder
 from engines.summarize.schema import Summary, SummaryRequest
 
@@ -201,6 +207,7 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
         ranks = first_relevant_ranks(sim, rel)
         ranks[mom_empty[idx] & (ranks > 0)] = len(pids)
         out[f"{domain}→product"] = retrieval_metrics(ranks) | {
+            "ranks": ranks.tolist(),
             "empty_queries": int(mom_empty[idx].sum()),
             "group@1": _group_at_1(sim, [groups[moments[i].product_id] for i in idx], products, mom_empty[idx]),
         }
@@ -209,7 +216,8 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
         sim = cosine_similarity(prod_emb, mom_emb[live])
         sim[:, mom_empty[live]] = -np.inf
         rel = relevance(pids, [moments[i].product_id for i in live])
-        out["product→live"] = retrieval_metrics(first_relevant_ranks(sim, rel))
+        ranks = first_relevant_ranks(sim, rel)
+        out["product→live"] = retrieval_metrics(ranks) | {"ranks": ranks.tolist()}
     return out
 
 
@@ -337,23 +345,27 @@ def _fmt(metrics: dict | None, with_group: bool) -> list[str]:
     return cells
 
 
-def summary_vs_raw(result: EvalResult) -> list[str]:
-    """Sentences comparing each summarizer's AMPere row with the raw-ASR row (R@1 differences)."""
+def compare_rows(result: EvalResult, base: str, other: str) -> str | None:
+    """One line: R@1 of ``other`` minus ``base`` per direction, with 95 % paired-bootstrap intervals."""
     by_name = {r["name"]: r for r in result.rows}
-    raw = by_name.get("visual + raw ASR")
-    lines = []
+    a, b = by_name.get(base), by_name.get(other)
+    if not a or not b:
+        return None
+    parts = []
+    for d in DIRECTIONS:
+        if d in a and d in b and a[d].get("n"):
+            delta, lo, hi = paired_bootstrap_delta(np.array(a[d]["ranks"]), np.array(b[d]["ranks"]))
+            parts.append(f"{d} {a[d]['R@1']:.3f} → {b[d]['R@1']:.3f} ({delta:+.3f}, 95% CI {lo:+.3f}…{hi:+.3f})")
+    return f"- **{other}** vs {base}, R@1: " + "; ".join(parts) if parts else None
+
+
+def summary_vs_raw(result: EvalResult) -> list[str]:
+    """The comparisons that test AMPere's claims: text over visual only, summary over raw ASR."""
+    lines = [compare_rows(result, "visual only", "visual + raw ASR")]
     for engine in result.meta.get("summarizers", []):
-        amp = by_name.get(f"visual + summary: {engine} (AMPere)")
-        if not raw or not amp:
-            continue
-        parts = []
-        for d in DIRECTIONS:
-            if d in raw and d in amp and raw[d].get("n"):
-                delta = amp[d]["R@1"] - raw[d]["R@1"]
-                parts.append(f"{d} R@1 {raw[d]['R@1']:.3f} → {amp[d]['R@1']:.3f} ({delta:+.3f})")
-        if parts:
-            lines.append(f"- summary ({engine}) vs raw ASR, both fused with visual: " + "; ".join(parts))
-    return lines
+        amp = f"visual + summary: {engine} (AMPere)"
+        lines += [compare_rows(result, "visual only", amp), compare_rows(result, "visual + raw ASR", amp)]
+    return [line for line in lines if line]
 
 
 def results_markdown(result: EvalResult) -> str:
@@ -397,7 +409,7 @@ def results_markdown(result: EvalResult) -> str:
     else:
         lines.append(f"{i2i.get('qualifying_products', 0)} of {i2i.get('real_products', 0)} real products have ≥ 2 photos: "
                      "not measured on this dataset.")
-    lines += ["", "### Summarized ASR vs raw ASR", "", *(summary_vs_raw(result) or ["- no summarizer rows"]), ""]
+    lines += ["", "### Paired comparisons (same queries)", "", *(summary_vs_raw(result) or ["- no rows to compare"]), ""]
     return "\n".join(lines)
 
 

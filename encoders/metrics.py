@@ -55,3 +55,23 @@ def cosine_similarity(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
         return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
 
     return unit(queries) @ unit(gallery).T
+
+
+def paired_bootstrap_delta(
+    ranks_a: np.ndarray, ranks_b: np.ndarray, k: int = 1, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """R@k of ``b`` minus R@k of ``a`` on the same queries, with a 95 % paired-bootstrap interval.
+
+    Queries without a relevant item (rank 0 in either) are left out.
+    """
+    a, b = np.asarray(ranks_a), np.asarray(ranks_b)
+    if a.shape != b.shape:
+        raise ValueError("paired comparison needs ranks of the same queries")
+    keep = (a > 0) & (b > 0)
+    diff = (b[keep] <= k).astype(np.float64) - (a[keep] <= k).astype(np.float64)
+    if diff.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(lo), float(hi)

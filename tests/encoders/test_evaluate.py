@@ -111,7 +111,7 @@ def test_reports_splice_into_existing_prose(dataset: Dataset, tmp_path: Path):
     write_reports(result, md)
     assert md.read_text().count("### live→product") == 1
     assert json.loads((tmp_path / "RESULTS.json").read_text())["meta"]["encoder"]["model_version"] == "fake-1"
-    assert "summary (cached) vs raw ASR" in first
+    assert "**visual + summary: cached (AMPere)** vs visual + raw ASR" in first
 
 
 def test_image_to_image_uses_real_multi_view_products(tmp_path: Path):

@@ -58,3 +58,15 @@ def test_relevance_and_cosine():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError):
         first_relevant_ranks(np.zeros((2, 3)), np.zeros((3, 2), bool))
+
+
+def test_paired_bootstrap_delta():
+    from encoders.metrics import paired_bootstrap_delta
+
+    a = np.array([1, 2, 3, 1, 0])
+    b = np.array([1, 1, 1, 1, 4])  # last query has no relevant item in a: left out
+    delta, lo, hi = paired_bootstrap_delta(a, b)
+    assert delta == pytest.approx(0.5)
+    assert 0.0 <= lo <= delta <= hi <= 1.0
+    same = paired_bootstrap_delta(a, a)
+    assert same == (0.0, 0.0, 0.0)
