@@ -162,6 +162,7 @@ async def run_replay(
     worker_log: Path,
     load_catalog: bool = True,
     live_lines: bool = True,
+    run_tag: str = "",
 ) -> RunReport:
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
     topics = TopicNames(settings.topic_prefix)
@@ -188,7 +189,7 @@ async def run_replay(
             await wait_for_products(store, n, timeout_s=900, console=console)
             console.print(f"catalog: {n} products indexed")
         timelines = [
-            stream_messages(ds, sid, streams[sid], topics, rename=f"{sid}#{c}" if copies > 1 else None)
+            stream_messages(ds, sid, streams[sid], topics, rename=f"{sid}#{run_tag}{c}" if copies > 1 or run_tag else None)
             for c in range(copies)
             for sid in stream_ids
         ]

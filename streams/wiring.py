@@ -12,9 +12,13 @@ def build_summarizer_from(settings: Settings) -> Summarizer:
     """The summarizer chosen by ``AMPERE_SUMMARIZER``."""
     from engines.summarize import build_summarizer
 
+    if settings.summarizer == "extractive":
+        return build_summarizer("extractive")
     opts: dict = {"token_budget": settings.summary_token_budget, "timeout_s": settings.llm_timeout_s}
     if settings.summarizer == "llamacpp":
-        opts["threads"] = settings.llm_threads
+        from engines.summarize.model_fetch import fetch_llm
+
+        opts.update(model_path=fetch_llm(settings.home), threads=settings.llm_threads)
     elif settings.summarizer == "openai":
         opts.update(base_url=settings.openai_base_url, model=settings.openai_model, api_key=settings.openai_api_key)
     elif settings.summarizer == "vllm":

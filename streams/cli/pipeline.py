@@ -167,6 +167,31 @@ def register(app: typer.Typer) -> None:
             stack.down(s, list(stack.SERVICE_NAMES), console)
 
 
+def register_bench() -> None:
+    """`ampere bench freshness`."""
+    from streams.cli.bench import bench_app
+
+    @bench_app.command("freshness")
+    def freshness(
+        streams: Annotated[str, typer.Option(help="Comma-separated counts of concurrent streams.")] = "1,10,50",
+        speed: Annotated[float, typer.Option(help="Replay speed of every stream.")] = 4.0,
+        dataset: Annotated[Optional[Path], typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
+        out: Annotated[Path, typer.Option(help="Folder for freshness.json / freshness.md.")] = Path("bench/results"),
+    ) -> None:
+        """Window close → queryable in Weaviate / visible on ampere.embeddings, batching on vs off."""
+        from encoders.dataset import Dataset
+        from streams.bench_freshness import run_freshness
+        from streams.infra import stack
+
+        s = get_settings()
+        stack.up(s, stack.build_services(s), console)
+        ds = Dataset.load(ensure_sample(dataset))
+        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out)
+
+
+register_bench()
+
+
 def _print_summary(res: dict) -> None:
     t = Table(title="demo summary", show_header=False)
     t.add_row("windows indexed", str(res["windows"]))

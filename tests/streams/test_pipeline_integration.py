@@ -1,0 +1,200 @@
+"""End to end on real Kafka, real Weaviate and the real engines: the worker runs as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from encoders.dataset import Dataset
+from engines.store.weaviate_store import WeaviateStore, connect
+from streams.admin import ensure_topics
+from streams.consume import spawn_worker
+from streams.demo import Subscriber, settings_env
+from streams.ingest import apply_message, window_config
+from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.settings import Settings
+from streams.topics import TopicNames
+from streams.windowing import close_all
+from tests.streams.mini_dataset import make_mini_dataset
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+STREAMS = ["live-0", "live-1"]
+
+
+def _settings(kafka_bootstrap: str, weaviate_server, summarizer: str) -> Settings:  # noqa: ANN001
+    tag = uuid.uuid4().hex[:8]
+    ep = weaviate_server.endpoint
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        weaviate_url=ep.http_url,
+        weaviate_grpc_port=ep.grpc_port,
+        topic_prefix=f"t{tag}",
+        collection_prefix=f"T{tag}",
+        summarizer=summarizer,
+        encoder_engine="onnx",
+        window_ms=10_000,
+        hop_ms=10_000,
+        grace_ms=1_000,
+        idle_close_ms=4_000,
+        topic_partitions=2,
+    )
+
+
+def expected_windows(ds: Dataset, settings: Settings) -> set[tuple[str, int, int]]:
+    """The windows the worker must produce, computed offline with the same pure functions."""
+    topics, cfg = TopicNames(settings.topic_prefix), window_config(settings)
+    timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
+    states: dict = {}
+    out = set()
+    for _, m in timeline:
+        sid = m.key.decode()
+        st, applied, _ = apply_message(m.topic, m.value, states.get(sid), 0.0, settings, cfg, topics)
+        states[sid] = st
+        out |= {(c.stream_id, c.start_ms, c.end_ms) for c in applied.closed}
+    for st in states.values():
+        out |= {(c.stream_id, c.start_ms, c.end_ms) for c in close_all(st, "stream_end", cfg)}
+    return out
+
+
+def _store(settings: Settings) -> WeaviateStore:
+    store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
+    store.ensure_collections()
+    return store
+
+
+def _stored_windows(store: WeaviateStore) -> list[tuple[str, int, int]]:
+    coll = store.client.collections.get(store.name("live"))
+    return [(o.properties["stream_id"], o.properties["start_ms"], o.properties["end_ms"]) for o in coll.iterator()]
+
+
+async def _send_raw(bootstrap: str, items: list[tuple[str, bytes, bytes]]) -> None:
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await p.start()
+    try:
+        for topic, key, value in items:
+            await p.send_and_wait(topic, value, key=key)
+    finally:
+        await p.stop()
+
+
+def _stop(worker) -> None:  # noqa: ANN001
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except Exception:  # noqa: BLE001
+            worker.kill()
+
+
+async def _wait_products(store: WeaviateStore, n: int, worker, log: Path, timeout_s: float = 600) -> None:  # noqa: ANN001
+    t0 = time.time()
+    while store.count("product") < n:
+        assert worker.poll() is None, f"worker exited: {log.read_text()[-3000:]}"
+        assert time.time() - t0 < timeout_s, "catalog was not indexed in time"
+        await asyncio.sleep(1)
+
+
+def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstrap, weaviate_server, tmp_path) -> None:  # noqa: ANN001
+    settings = _settings(kafka_bootstrap, weaviate_server, "llamacpp")
+    topics = TopicNames(settings.topic_prefix)
+    ds = make_mini_dataset(tmp_path / "data")
+    expected = expected_windows(ds, settings)
+    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    store = _store(settings)
+    worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
+
+    async def run() -> Subscriber:
+        sub = Subscriber(kafka_bootstrap, topics)
+        await sub.start()
+        await send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+        await _wait_products(store, len(ds.products), worker, tmp_path / "worker.log")
+        await _send_raw(
+            kafka_bootstrap,
+            [
+                (topics.asr, b"live-0", b"{this is not json"),
+                (topics.keyframes, b"live-0", b'{"stream_id": "live-0", "ts_ms": 5, "image_b64": "bm90IGFuIGltYWdl"}'),
+                (topics.events, b"ghost", b'{"stream_id": "ghost", "ts_ms": 1, "type": "end"}'),
+            ],
+        )
+        timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
+        await replay(kafka_bootstrap, timeline, speed=0)
+        await sub.wait_quiet(quiet_s=15, timeout_s=600)
+        await sub.stop()
+        return sub
+
+    try:
+        sub = asyncio.run(run())
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        _stop(worker)
+    rep = sub.report
+    ids = [e["object_id"] for e in rep.embeddings]
+    assert len(ids) == len(set(ids)) == len(expected), "each window once on ampere.embeddings"
+    stored = _stored_windows(store)
+    assert sorted(stored) == sorted(expected), "each window exactly once in Weaviate"
+    for e in rep.embeddings:
+        v = np.asarray(e["vector"], dtype=np.float32)
+        assert v.shape == (128,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
+    catalog = {p.product_id for p in ds.products}
+    assert len(rep.tags) == len(expected)
+    assert all(t["products"] and t["products"][0]["product_id"] in catalog for t in rep.tags)
+    reasons = sorted(d["reason"] for d in rep.dlq)
+    assert len(reasons) == 3, reasons
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("undecodable image" in r for r in reasons)
+    assert any("unknown stream" in r for r in reasons)
+    sources = {e["summary"]["source"] for e in rep.embeddings}
+    assert sources <= {"llamacpp", "extractive", "empty"}
+    store.drop()
+    store.close()
+
+
+def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(kafka_bootstrap, weaviate_server, tmp_path) -> None:  # noqa: ANN001
+    settings = _settings(kafka_bootstrap, weaviate_server, "extractive")
+    topics = TopicNames(settings.topic_prefix)
+    ds = make_mini_dataset(tmp_path / "data", seed=11)
+    expected = expected_windows(ds, settings)
+    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    store = _store(settings)
+    log = tmp_path / "worker.log"
+    worker = spawn_worker(settings_env(settings), log)
+
+    async def run() -> None:
+        nonlocal worker
+        sub = Subscriber(kafka_bootstrap, topics)
+        await sub.start()
+        await send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+        await _wait_products(store, len(ds.products), worker, log)
+        timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
+        span_s = timeline[-1][0] / 1000
+        sending = asyncio.create_task(replay(kafka_bootstrap, timeline, speed=span_s / 12))  # ~12 s of replay
+        t0 = time.time()
+        while not sub.report.embeddings:
+            assert time.time() - t0 < 300, "no window was indexed before the kill"
+            await asyncio.sleep(0.2)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        worker = spawn_worker(settings_env(settings), log)
+        await sending
+        await sub.wait_quiet(quiet_s=20, timeout_s=600)
+        await sub.stop()
+
+    try:
+        asyncio.run(run())
+        assert worker.poll() is None, log.read_text()[-3000:]
+    finally:
+        _stop(worker)
+    stored = _stored_windows(store)
+    assert len(stored) == len(set(stored)), "no object duplicated"
+    assert set(stored) == expected, f"missing {expected - set(stored)}, unexpected {set(stored) - expected}"
+    assert store.count("live") == len(expected)
+    store.drop()
+    store.close()
