@@ -12,7 +12,11 @@ from engines.encode.runner import GraphEncoder
 
 
 def session_options(threads: int | None):
-    """Graph optimizations ALL, intra-op threads set (default: all cores), sequential execution."""
+    """Graph optimizations ALL, intra-op threads set (default: all cores), sequential execution.
+
+    Intra-op spinning is off: the three sessions run one after another and must not burn each
+    other's cores (or a worker's other threads) while idle.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -20,6 +24,7 @@ def session_options(threads: int | None):
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads or os.cpu_count() or 1
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
 
 

@@ -99,13 +99,14 @@ def bench_encoder_cmd(
     batches: str = typer.Option("1,8,32", help="Comma-separated batch sizes."),
     threads: int = typer.Option(2, help="CPU threads of every engine."),
     min_items: int = typer.Option(64, help="Items timed per engine, batch size and modality."),
+    rounds: int = typer.Option(3, help="Interleaved rounds; each point keeps its best."),
     out: Path = typer.Option(Path("bench/results"), help="Folder of encoder.json and encoder.md."),
 ) -> None:
     """Images/s and texts/s at each batch size for each engine, as ratios vs torch (JSON + markdown)."""
     from engines.encode.bench import markdown_table, run_benchmark
 
     result = run_benchmark([e.strip() for e in engines.split(",") if e.strip()],
-                           [int(b) for b in batches.split(",")], threads, min_items, report=console.print)
+                           [int(b) for b in batches.split(",")], threads, min_items, rounds, report=console.print)
     out.mkdir(parents=True, exist_ok=True)
     (out / "encoder.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     table = markdown_table(result)
