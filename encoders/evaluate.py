@@ -149,14 +149,15 @@ def _summarizer_options(engine: str) -> dict:
     from streams.settings import get_settings
 
     s = get_settings()
+    common = {"token_budget": s.summary_token_budget, "timeout_s": s.llm_timeout_s}
     if engine == "llamacpp":
         from engines.summarize.model_fetch import default_model_path
 
-        return {"model_path": default_model_path(s.home), "threads": s.llm_threads}
+        return common | {"model_path": default_model_path(s.home), "threads": s.llm_threads}
     if engine == "openai":
-        return {"base_url": s.openai_base_url, "model": s.openai_model, "api_key": s.openai_api_key}
+        return common | {"base_url": s.openai_base_url, "model": s.openai_model, "api_key": s.openai_api_key}
     if engine == "vllm":
-        return {"model": s.vllm_model}
+        return {"token_budget": s.summary_token_budget, "model": s.vllm_model}
     return {}
 
 
