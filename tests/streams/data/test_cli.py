@@ -1,11 +1,15 @@
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from encoders.dataset import Dataset
-from streams.cli import app
+from streams.cli import data
 from streams.settings import get_settings
+
+app = typer.Typer()
+data.register(app)
 
 
 @pytest.fixture()
