@@ -71,7 +71,8 @@ def fetch_llm(home: Path, name: str | None = None, log: Callable[[str], None] = 
     entry = model_entry(name)
     target = default_model_path(home, entry["name"])
     if target.exists() and target.stat().st_size == entry["size"]:
-        if sha256_file(target) == entry["sha256"]:
+        if _stamp_ok(target, entry["sha256"]) or sha256_file(target) == entry["sha256"]:
+            _write_stamp(target, entry["sha256"])
             return target
         log(f"{target.name}: sha256 mismatch, rebuilding")
     dl_dir = Path(home) / "dl" / entry["name"]
@@ -91,7 +92,23 @@ def fetch_llm(home: Path, name: str | None = None, log: Callable[[str], None] = 
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"assembled {target.name}: sha256 {digest.hexdigest()} != pinned {entry['sha256']}")
     tmp.replace(target)
+    _write_stamp(target, entry["sha256"])
     return target
+
+
+def _stamp(path: Path, sha256: str) -> str:
+    stat = path.stat()
+    return f"{sha256} {stat.st_size} {stat.st_mtime_ns}\n"
+
+
+def _stamp_ok(path: Path, sha256: str) -> bool:
+    """True when this exact file (size, mtime) was verified against ``sha256`` before."""
+    stamp = path.with_name(path.name + ".verified")
+    return stamp.exists() and stamp.read_text() == _stamp(path, sha256)
+
+
+def _write_stamp(path: Path, sha256: str) -> None:
+    path.with_name(path.name + ".verified").write_text(_stamp(path, sha256))
 
 
 def read_gguf_metadata(path: Path) -> dict[str, object]:

@@ -119,11 +119,12 @@ def eval_summarizer_cmd(
     for name in engine:
         summarizer = _build(name)
         n = min(limit or len(ds.moments), len(ds.moments)) * (2 if hostile else 1)
+        key = f"{name} (first {limit})" if limit else name
         with _progress() as bar:
             task = bar.add_task(f"evaluate ({name})", total=n)
-            results[name] = evaluate_summarizer(ds, summarizer, limit=limit, hostile=hostile,
-                                                progress=lambda k: bar.advance(task, k))
-        results[name]["dataset"] = f"{dataset.name} ({limit or 'all'} moments)"
+            results[key] = evaluate_summarizer(ds, summarizer, limit=limit, hostile=hostile,
+                                               progress=lambda k: bar.advance(task, k))
+        results[key]["dataset"] = f"{dataset.name} ({limit or 'all'} moments)"
     out.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     table = _quality_markdown(results)
