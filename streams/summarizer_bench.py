@@ -16,7 +16,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from engines.summarize import build_summarizer
 from engines.summarize.schema import SummaryRequest
@@ -85,7 +85,7 @@ class LlamaCppServer:
         self.log = log
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> LlamaCppServer:
+    def __enter__(self) -> Self:
         self.log_file = tempfile.NamedTemporaryFile("w+b", prefix="llama-server-", suffix=".log")
         self.proc = subprocess.Popen(self.cmd, stdout=self.log_file, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + 120
@@ -173,7 +173,7 @@ def markdown_table(result: dict[str, Any]) -> str:
                      f"{r['gen_tokens_per_s'] if r['gen_tokens_per_s'] is not None else '–'} | {r['llm_calls']} | "
                      f"{r['fallbacks']} |")
     machine = result["machine"]
-    lines += ["", f"Machine: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}; "
-              f"options: {result['options']}", ""]
+    lines += ["", (f"Machine: {machine['cores']} cores ({machine['cpu']}), Python {machine['python']}; "
+                   f"options: {result['options']}"), ""]
     lines += [f"- {n}" for n in result["notes"]]
     return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from engines.summarize.schema import Summary
 def cache_key(text: str, prompt_version: str, engine: str, model: str = "") -> str:
     """sha256 of the normalized transcript plus what decides the answer (prompt, engine, model)."""
     normalized = " ".join(text.split())
-    payload = "\x1f".join((engine, model, prompt_version, normalized))
+    payload = f"{engine}\x1f{model}\x1f{prompt_version}\x1f{normalized}"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

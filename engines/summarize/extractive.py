@@ -228,9 +228,9 @@ def _brand_en(sentences: list[str], modifiers: list[str] | None) -> str | None:
         tokens = s.split()
         for i, tok in enumerate(tokens[1:], 1):  # skip the sentence-initial capital
             clean = tok.strip(",.;:!?\"'()")
-            if len(clean) > 1 and clean[:1].isupper() and clean.lower() not in lx.NOT_BRANDS_EN:
-                if not tokens[i - 1].endswith((".", "!", "?")):
-                    counts[clean] += 1
+            capitalized = len(clean) > 1 and clean[:1].isupper() and clean.lower() not in lx.NOT_BRANDS_EN
+            if capitalized and not tokens[i - 1].endswith((".", "!", "?")):
+                counts[clean] += 1
     return counts.most_common(1)[0][0] if counts else None
 
 

@@ -154,7 +154,7 @@ class GuardedLlmSummarizer:
         self.llm_calls += len(convs)
         try:
             replies = fn(convs)
-        except Exception as exc:  # the whole batch failed: every window falls back
+        except Exception as exc:  # noqa: BLE001 - the whole batch failed: every window falls back
             return [exc] * len(convs)
         return _checked(replies, len(convs))
 
@@ -162,7 +162,7 @@ class GuardedLlmSummarizer:
         self.llm_calls += len(convs)
         try:
             replies = await self._acomplete_many(convs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a fallback, never a lost window
             return [exc] * len(convs)
         return _checked(replies, len(convs))
 

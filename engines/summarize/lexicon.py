@@ -85,13 +85,9 @@ PRODUCT_NOUNS_ZH: dict[str, str] = {
 
 # English words that are never brands even when capitalized.
 NOT_BRANDS_EN = frozenset(
-    "i i'm i've it's this that these those the a an and or but so if we you he she they it my our your their "
-    "here there now today tonight guys everyone everybody hello hi hey welcome okay ok yes no oh um uh wow "
-    "look see check let let's just really very super also then what how why when where who which "
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
-    "august september october november december black friday christmas".split()
+    ["i", "i'm", "i've", "it's", "this", "that", "these", "those", "the", "a", "an", "and", "or", "but", "so", "if", "we", "you", "he", "she", "they", "it", "my", "our", "your", "their", "here", "there", "now", "today", "tonight", "guys", "everyone", "everybody", "hello", "hi", "hey", "welcome", "okay", "ok", "yes", "no", "oh", "um", "uh", "wow", "look", "see", "check", "let", "let's", "just", "really", "very", "super", "also", "then", "what", "how", "why", "when", "where", "who", "which", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "black", "friday", "christmas"]
 )
 # Latin tokens that are units or sizes, not brands, inside Chinese speech.
 NOT_BRANDS_LATIN = frozenset(
-    "ml l g kg mg cm mm m xs s xl xxl xxxl gb tb mb mah w v hz mp oz lb ok vip app id diy led usb type".split()
+    ["ml", "l", "g", "kg", "mg", "cm", "mm", "m", "xs", "s", "xl", "xxl", "xxxl", "gb", "tb", "mb", "mah", "w", "v", "hz", "mp", "oz", "lb", "ok", "vip", "app", "id", "diy", "led", "usb", "type"]
 )

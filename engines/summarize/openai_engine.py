@@ -108,7 +108,7 @@ class OpenAISummarizer(GuardedLlmSummarizer):
                 async with semaphore:
                     try:
                         return await self._post_with_retries(client, messages)
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - reported per window, then fallback
                         return exc
 
             return list(await asyncio.gather(*(one(m) for m in conversations)))
@@ -118,7 +118,7 @@ class OpenAISummarizer(GuardedLlmSummarizer):
         for attempt in range(self.retries + 1):
             try:
                 return await asyncio.wait_for(self._post(client, payload), timeout=self.timeout_s)
-            except (httpx.TransportError, asyncio.TimeoutError, TimeoutError, ServerError) as exc:
+            except (httpx.TransportError, TimeoutError, ServerError) as exc:
                 retryable = not isinstance(exc, ServerError) or exc.status in RETRY_STATUS
                 if not retryable or attempt == self.retries:
                     if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):

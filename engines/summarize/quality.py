@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from engines.summarize.schema import Summary
 
 _TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+(?:\.[0-9]+)?")
-_STOP = frozenset("a an the and or of for with in on to by from this that is it its".split())
+_STOP = frozenset(["a", "an", "the", "and", "or", "of", "for", "with", "in", "on", "to", "by", "from", "this", "that", "is", "it", "its"])
 
 # Generic injection lines (zh/en) mixed into transcripts; each carries a marker that must never leak.
 HOSTILE_LINES = (

@@ -123,7 +123,7 @@ def eval_summarizer_cmd(
         with _progress() as bar:
             task = bar.add_task(f"evaluate ({name})", total=n)
             results[key] = evaluate_summarizer(ds, summarizer, limit=limit, hostile=hostile,
-                                               progress=lambda k: bar.advance(task, k))
+                                               progress=lambda k, t=task: bar.advance(t, k))
         results[key]["dataset"] = f"{dataset.name} ({limit or 'all'} moments)"
     out.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
