@@ -42,6 +42,8 @@ class TrainConfig:
     summaries: str = "extractive"
     text_dropout: float = 0.15
     """Probability of masking a moment's text during training (teaches the missing-text case)."""
+    mix_asr: bool = True
+    """Train on the summary and the raw ASR of a moment alike (random choice per step)."""
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Entry:
     split: str
     images: list[int]
     text: int  # -1: no text
+    alt_texts: list[int] = field(default_factory=list)
+    """Other text variants of the same moment (e.g. raw ASR beside the summary), training only."""
 
 
 @dataclass
@@ -80,15 +84,17 @@ def load_summaries(root: Path, engine: str) -> dict[str, str]:
     return out
 
 
-def moment_text(m: MomentRecord, summaries: dict[str, str]) -> tuple[str, str]:
-    """(text, source) of a moment: its summary sentence if summarized, else the raw ASR."""
+def moment_text(m: MomentRecord, summaries: dict[str, str], computed: dict[str, str] | None = None) -> tuple[str, str]:
+    """(text, source) of a moment: its cached summary, else a computed one, else the raw ASR."""
     if m.moment_id in summaries:
         return summaries[m.moment_id], "summary"
+    if computed and m.moment_id in computed:
+        return computed[m.moment_id], "summary-computed"
     return m.asr_text.strip(), "asr"
 
 
 def build_features(ds: Dataset, cfg: AmpereConfig, summaries: dict[str, str], models_home: Path | None = None,
-                   report: Report | None = None) -> FeatureSet:
+                   report: Report | None = None, computed: dict[str, str] | None = None) -> FeatureSet:
     """Backbone features of every image and text of the dataset (cached on disk)."""
     paths: list[Path] = []
     path_index: dict[str, int] = {}
@@ -114,10 +120,12 @@ def build_features(ds: Dataset, cfg: AmpereConfig, summaries: dict[str, str], mo
                       txt(p.text)) for p in ds.products]
     moments = []
     for m in ds.moments:
-        text, source = moment_text(m, summaries)
+        text, source = moment_text(m, summaries, computed)
         sources[source] = sources.get(source, 0) + 1
+        asr = m.asr_text.strip()
+        alts = [txt(asr)] if source != "asr" and asr else []
         moments.append(Entry(m.moment_id, m.domain, m.product_id, m.split, [img(k.path) for k in m.keyframes],
-                             txt(text)))
+                             txt(text), alts))
     image = image_features(paths, cfg.visual, models_home,
                            progress=(lambda d, t: report("image features", d, t)) if report else None)
     text = text_features(texts, cfg.text, models_home,
@@ -126,8 +134,14 @@ def build_features(ds: Dataset, cfg: AmpereConfig, summaries: dict[str, str], mo
 
 
 def batch_tensors(entries: list[Entry], fs: FeatureSet, cfg: AmpereConfig, rng: random.Random | None = None,
-                  text_dropout: float = 0.0) -> tuple[torch.Tensor, ...]:
-    """Feature tensors of a batch; with ``rng``: random keyframe subsets and text dropout (training)."""
+                  text_dropout: float = 0.0, mix_texts: bool = False,
+                  use_alt: bool = False) -> tuple[torch.Tensor, ...]:
+    """Feature tensors of a batch.
+
+    With ``rng`` (training): random keyframe subsets, text dropout and, with ``mix_texts``, a random
+    choice among a moment's text variants. ``use_alt`` (evaluation) takes the first alternative text
+    (the raw ASR) where there is one.
+    """
     b, f = len(entries), cfg.max_frames
     frames = torch.zeros(b, f, fs.image.shape[1])
     frame_mask = torch.zeros(b, f)
@@ -144,8 +158,13 @@ def batch_tensors(entries: list[Entry], fs: FeatureSet, cfg: AmpereConfig, rng: 
             frames[i, : len(chosen)] = torch.from_numpy(fs.image[chosen])
             frame_mask[i, : len(chosen)] = 1.0
         drop = rng is not None and e.domain != "product" and chosen and rng.random() < text_dropout
-        if e.text >= 0 and not drop:
-            text[i] = torch.from_numpy(fs.text[e.text])
+        text_row = e.text
+        if use_alt and e.alt_texts:
+            text_row = e.alt_texts[0]
+        elif rng is not None and mix_texts and e.alt_texts:
+            text_row = rng.choice([e.text, *e.alt_texts])
+        if text_row >= 0 and not drop:
+            text[i] = torch.from_numpy(fs.text[text_row])
             text_mask[i] = 1.0
         onehot[i, cfg.domains.index(e.domain)] = 1.0
     return frames, frame_mask, text, text_mask, onehot
@@ -226,7 +245,7 @@ def train_heads(fs: FeatureSet, cfg: AmpereConfig, tc: TrainConfig, report: Repo
                     picks[d].append(rng.choice(by_domain.get(d) or every))
             out, masks = {}, {}
             for d, entries in picks.items():
-                tensors = batch_tensors(entries, fs, cfg, rng, tc.text_dropout)
+                tensors = batch_tensors(entries, fs, cfg, rng, tc.text_dropout, tc.mix_asr)
                 out[d] = run_heads(heads, tensors)
                 masks[d] = (tensors[1].sum(1) > 0, tensors[3] > 0)
             losses = pair_losses(out, masks, cfg)
@@ -244,19 +263,22 @@ def train_heads(fs: FeatureSet, cfg: AmpereConfig, tc: TrainConfig, report: Repo
 
 
 @torch.inference_mode()
-def evaluate(heads: AmpereHeads, fs: FeatureSet, cfg: AmpereConfig, split: str) -> dict:
-    """Moment -> product retrieval over the whole catalog: R@1, R@5, MRR per domain and branch."""
+def evaluate(heads: AmpereHeads, fs: FeatureSet, cfg: AmpereConfig, split: str, raw_asr: bool = False) -> dict:
+    """Moment -> product retrieval over the whole catalog: R@1, R@5, MRR per domain and branch.
+
+    ``raw_asr`` queries with each moment's raw ASR instead of its summary (the paper's ablation).
+    """
     heads.eval()
     gallery = fs.products
     g_out = run_heads(heads, batch_tensors(gallery, fs, cfg))
     gallery_ids = np.asarray([p.product_id for p in gallery])
-    result: dict = {"split": split, "gallery": len(gallery)}
+    result: dict = {"split": split, "gallery": len(gallery), "moment_text": "raw ASR" if raw_asr else "summary"}
     for domain in ("live", "video", "all"):
         queries = [m for m in fs.moments if m.split == split and (domain == "all" or m.domain == domain)]
         queries = [q for q in queries if q.product_id in set(gallery_ids)]
         if not queries:
             continue
-        q_out = run_heads(heads, batch_tensors(queries, fs, cfg))
+        q_out = run_heads(heads, batch_tensors(queries, fs, cfg, use_alt=raw_asr))
         target = np.asarray([q.product_id for q in queries])
         row = {"queries": len(queries)}
         for name, qi, gi in (("fused", 0, 0), ("visual", 1, 1), ("fused_vs_product_text", 0, 2)):
@@ -271,16 +293,25 @@ def evaluate(heads: AmpereHeads, fs: FeatureSet, cfg: AmpereConfig, split: str) 
     return result
 
 
+Summarize = Callable[[list[MomentRecord]], dict[str, str]]
+
+
 def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: AmpereConfig | None = None,
-          models_home: Path | None = None, report: Report | None = None) -> dict:
-    """Full run: features -> heads -> metrics; writes the model folder and ``metrics.json``."""
+          models_home: Path | None = None, report: Report | None = None, summarize: Summarize | None = None) -> dict:
+    """Full run: features -> heads -> metrics; writes the model folder and ``metrics.json``.
+
+    ``summarize`` (moments -> ``moment_id -> sentence``) fills in moments that the dataset's summary
+    file lacks, so training sees the same kind of text as the pipeline.
+    """
     from encoders.model import save_model_dir
 
     cfg = cfg or AmpereConfig()
     started = time.time()
     ds = Dataset.load(dataset_dir)
     summaries = load_summaries(ds.root, tc.summaries)
-    fs = build_features(ds, cfg, summaries, models_home, report)
+    missing = [m for m in ds.moments if m.moment_id not in summaries]
+    computed = summarize(missing) if summarize and missing else None
+    fs = build_features(ds, cfg, summaries, models_home, report, computed)
     torch.manual_seed(tc.seed)
     initial = AmpereHeads(cfg)
     before = evaluate(initial, fs, cfg, "test")
@@ -294,6 +325,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
         "loss_per_epoch": [round(x, 4) for x in history],
         "test_untrained_heads": before,
         "test": evaluate(heads, fs, cfg, "test"),
+        "test_raw_asr": evaluate(heads, fs, cfg, "test", raw_asr=True),
         "train": evaluate(heads, fs, cfg, "train"),
         "seconds": round(time.time() - started, 1),
     }
@@ -323,19 +355,23 @@ def training_note(metrics: dict, model_version: str) -> str:
         "",
         f"- dataset folder `{ds['dir_name']}`: {ds['products']} products, {ds['moments']} moments; train split "
         f"{ds['train_products']} products / {ds['train_moments']} moments",
-        f"- moment text sources: {ds['moment_text']} (summaries engine `{ds['summaries']}`; raw ASR where a "
-        "moment has no summary)",
+        f"- moment text sources: {ds['moment_text']} (summary: from `summaries/{ds['summaries']}.jsonl`; "
+        "summary-computed: the same engine run by `ampere train` on moments that file lacks; asr: raw ASR)",
         f"- train config: {json.dumps(tc)}",
         f"- wall time {metrics['seconds']} s",
         "",
         "## Test metrics (moment -> product over the whole catalog)",
         "",
+        "Queries use the moment's summary sentence (masked where the summary is empty) unless marked raw ASR;",
+        "`fused_vs_product_text` ranks products by their text-branch vector against the moment's fused one.",
+        "",
         "| queries | heads | branch | R@1 | R@5 | MRR |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for domain in ("live", "video", "all"):
-        for label, key in (("untrained", "test_untrained_heads"), ("trained", "test")):
-            row = metrics[key].get(domain)
+        for label, key in (("untrained", "test_untrained_heads"), ("trained", "test"),
+                           ("trained, raw ASR text", "test_raw_asr")):
+            row = metrics.get(key, {}).get(domain)
             if not row:
                 continue
             for branch in ("fused", "visual", "fused_vs_product_text"):

@@ -55,6 +55,17 @@ def info_cmd(model_dir: Path | None = typer.Option(None, help="Model folder (def
     print(json.dumps({"model_version": model_version(model_dir), "config": json.loads(AmpereConfig.load(model_dir).to_json())}, indent=2))
 
 
+def _extractive_sentences(moments: list) -> dict[str, str]:
+    """``moment_id -> sentence`` by the extractive summarizer ('' where it finds no product)."""
+    from engines.summarize.extractive import ExtractiveSummarizer
+    from engines.summarize.schema import SummaryRequest
+
+    requests = [SummaryRequest(window_id=m.moment_id, text=m.asr_text, lang=(m.asr[0].lang if m.asr else None))
+                for m in moments]
+    summaries = ExtractiveSummarizer().summarize(requests)
+    return {r.window_id: ("" if s.is_empty else s.sentence) for r, s in zip(requests, summaries, strict=True)}
+
+
 def train_cmd(
     dataset: Path = typer.Option(..., "--dataset", help="Dataset folder (products.jsonl, moments.jsonl, images/)."),
     out: Path | None = typer.Option(None, help="Output model folder (default: $AMPERE_HOME/models/trained/ampere-v1)."),
@@ -63,6 +74,9 @@ def train_cmd(
     batch_size: int = typer.Option(32, help="Products per contrastive batch."),
     summaries: str = typer.Option("extractive", help="Summary engine whose DIR/summaries/<engine>.jsonl gives moment text."),
     threads: int = typer.Option(2, help="torch CPU threads."),
+    summarize_missing: bool = typer.Option(
+        True, help="Summarize (extractive engine) moments the summary file lacks instead of using raw ASR."
+    ),
 ) -> None:
     """Train the AMPere heads (backbones frozen, features cached) and write config + heads + metrics."""
     import torch
@@ -83,8 +97,10 @@ def train_cmd(
             progress.update(tasks[name], completed=done, total=total,
                             description=stage if name == "training" else name)
 
-        metrics = train(dataset, out, tc, models_home=_models_home(), report=report)
-    metrics["command"] = "ampere train " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else "ampere train"
+        summarize = _extractive_sentences if summarize_missing and summaries == "extractive" else None
+        metrics = train(dataset, out, tc, models_home=_models_home(), report=report, summarize=summarize)
+    args = shlex.join(sys.argv[2:]).replace(str(get_settings().home), "$AMPERE_HOME")
+    metrics["command"] = f"ampere train {args}".strip()
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     from encoders.config import model_version
     from encoders.train import training_note
