@@ -52,7 +52,7 @@ def empty_summary(request: SummaryRequest, prompt_version: str | None = None) ->
     return Summary(
         has_product=False,
         sentence="",
-        language=_language(request),
+        language=request_language(request),
         source="empty",
         prompt_version=prompt_version,
     )
@@ -83,7 +83,7 @@ class ExtractiveSummarizer(SyncSummarizerMixin):
         if is_near_empty(request.text):
             empty = empty_summary(request, prompt_version)
             return empty.model_copy(update={"fallback_reason": fallback_reason})
-        lang = _language(request)
+        lang = request_language(request)
         facts = _extract(_clean_sentences(request.text), lang)
         return Summary(
             has_product=facts["has_product"],
@@ -102,7 +102,8 @@ class ExtractiveSummarizer(SyncSummarizerMixin):
         )
 
 
-def _language(request: SummaryRequest) -> str:
+def request_language(request: SummaryRequest) -> str:
+    """zh or en: the request's hint when it names one of them, else a guess from the text."""
     if request.lang:
         code = request.lang.lower().split("-")[0].split("_")[0]
         if code in ("zh", "en"):

@@ -16,7 +16,12 @@ from pathlib import Path
 
 from engines.summarize.budget import cut_to_budget
 from engines.summarize.cache import SummaryCache, cache_key
-from engines.summarize.extractive import ExtractiveSummarizer, empty_summary, is_near_empty
+from engines.summarize.extractive import (
+    ExtractiveSummarizer,
+    empty_summary,
+    is_near_empty,
+    request_language,
+)
 from engines.summarize.output import InvalidOutput, parse_llm_output
 from engines.summarize.prompt import Message, Prompt, load_prompt
 from engines.summarize.schema import Summary, SummaryRequest, SummarySource
@@ -106,7 +111,7 @@ class GuardedLlmSummarizer:
             if hit is not None:
                 results[i] = hit
                 continue
-            language = self.fallback.summarize_one(request).language
+            language = request_language(request)
             transcript = cut_to_budget(" ".join(request.text.split()), self.token_budget, self.count_tokens)
             jobs.append(_Job(i, request, transcript, language, key, self.prompt.messages(transcript, language)))
         return results, jobs

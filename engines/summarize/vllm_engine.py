@@ -54,8 +54,10 @@ class VllmSummarizer(GuardedLlmSummarizer):
         max_tokens: int = 320,
         token_budget: int = 384,
         llm_kwargs: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
         **guard_options: Any,
     ) -> None:
+        """``timeout_s`` is accepted for a uniform interface; in-process vLLM has no per-request timeout."""
         vllm = _import_vllm()
         super().__init__(token_budget=token_budget, model_id=model, **guard_options)
         self.llm = vllm.LLM(model=model, **(llm_kwargs or {}))
