@@ -414,11 +414,14 @@ def results_markdown(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
-def write_reports(result: EvalResult, markdown_path: Path | None, json_path: Path | None = None) -> list[Path]:
-    """Write the JSON (beside the markdown unless given) and the markdown report; returns the paths."""
+def write_reports(
+    result: EvalResult, markdown_path: Path | None, json_path: Path | None = None, section: str = ""
+) -> list[Path]:
+    """Write the JSON (beside the markdown unless given) and the report into the markdown's
+    ``section`` (its own markers, so several runs can live in one document); returns the paths."""
     written = []
     if json_path is None and markdown_path is not None:
-        json_path = markdown_path.with_suffix(".json")
+        json_path = markdown_path.with_name(markdown_path.stem + (f"-{section}" if section else "") + ".json")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(result.to_json() + "\n", encoding="utf-8")
@@ -426,20 +429,23 @@ def write_reports(result: EvalResult, markdown_path: Path | None, json_path: Pat
     if markdown_path is not None:
         markdown_path.parent.mkdir(parents=True, exist_ok=True)
         old = markdown_path.read_text(encoding="utf-8") if markdown_path.exists() else ""
-        markdown_path.write_text(splice_results(old, results_markdown(result)), encoding="utf-8")
+        markdown_path.write_text(splice_results(old, results_markdown(result), section), encoding="utf-8")
         written.append(markdown_path)
     return written
 
 
-RESULTS_START = "<!-- ampere eval: start -->"
-RESULTS_END = "<!-- ampere eval: end -->"
+def markers(section: str = "") -> tuple[str, str]:
+    """The start and end markers of a generated section."""
+    name = f" {section}" if section else ""
+    return f"<!-- ampere eval: start{name} -->", f"<!-- ampere eval: end{name} -->"
 
 
-def splice_results(document: str, table: str) -> str:
-    """Put the generated section between the markers of ``document`` (kept prose stays), or make one."""
-    block = f"{RESULTS_START}\n{table.rstrip()}\n{RESULTS_END}"
-    if RESULTS_START in document and RESULTS_END in document:
-        head, _, rest = document.partition(RESULTS_START)
-        _, _, tail = rest.partition(RESULTS_END)
+def splice_results(document: str, table: str, section: str = "") -> str:
+    """Put the generated section between its markers in ``document`` (kept prose stays), or append it."""
+    start, end = markers(section)
+    block = f"{start}\n{table.rstrip()}\n{end}"
+    if start in document and end in document:
+        head, _, rest = document.partition(start)
+        _, _, tail = rest.partition(end)
         return head + block + tail
     return (document.rstrip() + "\n\n" if document.strip() else "# Results\n\n") + block + "\n"

@@ -112,6 +112,7 @@ def eval_cmd(
     gallery: Annotated[str, typer.Option(help="Product gallery: 'all' products (default) or only the split's.")] = "all",
     max_moments: Annotated[int | None, typer.Option(help="Evaluate a fixed hashed subset of N moments (slow LLMs).")] = None,
     results_md: Annotated[Path | None, typer.Option(help="Markdown report ('' to skip).")] = Path("docs/RESULTS.md"),
+    section: Annotated[str, typer.Option(help="Named section of the markdown to (re)write (several runs, one file).")] = "",
     results_json: Annotated[Path | None, typer.Option(help="JSON report (default: beside the markdown).")] = None,
 ) -> None:
     """Retrieval metrics with AMPere's ablation rows (visual / text / raw ASR / summarized ASR)."""
@@ -133,7 +134,7 @@ def eval_cmd(
         result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, max_moments=max_moments, summarizers=tuple(names), encoder_engine=encoder,
                                               model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
     md = results_md if results_md and str(results_md) else None
-    paths = write_reports(result, md, results_json)
+    paths = write_reports(result, md, results_json, section)
     console.print(result.markdown())
     for p in paths:
         console.print(f"wrote {p}")

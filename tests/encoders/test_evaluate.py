@@ -147,3 +147,11 @@ def test_subset_is_stable_and_shared_by_all_rows(dataset: Dataset):
     result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",), max_moments=5))
     counts = {r["live→product"]["n"] + r["video→product"]["n"] for r in result.rows}
     assert counts == {5}
+
+
+def test_named_sections_are_kept_apart():
+    doc = splice_results("# R\n", "main table")
+    doc = splice_results(doc, "subset table", "subset")
+    doc = splice_results(doc, "main table v2")
+    assert "main table v2" in doc and "subset table" in doc and "main table\n" not in doc
+    assert doc.count("<!-- ampere eval: start") == 2
