@@ -175,7 +175,7 @@ def register_bench() -> None:
     def freshness(
         streams: Annotated[str, typer.Option(help="Comma-separated counts of concurrent streams.")] = "1,10,50",
         speed: Annotated[float, typer.Option(help="Replay speed of every stream.")] = 4.0,
-        dataset: Annotated[Optional[Path], typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
+        dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
         out: Annotated[Path, typer.Option(help="Folder for freshness.json / freshness.md.")] = Path("bench/results"),
     ) -> None:
         """Window close → queryable in Weaviate / visible on ampere.embeddings, batching on vs off."""
