@@ -63,3 +63,16 @@ def test_training_runs_reproducibly_and_serves(tiny_dataset, tmp_path) -> None:
     enc = load_encoder("torch", model_dir=tmp_path / "a", threads=2)
     out = enc.encode([EncodeItem("live", [_image(COLOURS[0], 7)], "red sneaker")])
     assert out.fused.shape == (1, 128) and out.model_version.startswith("ampere-v1-")
+
+
+def test_summaries_are_computed_for_moments_the_dataset_lacks(tiny_dataset, tmp_path) -> None:  # noqa: ANN001
+    asked: list[str] = []
+
+    def summarize(moments):  # noqa: ANN001, ANN202
+        asked.extend(m.moment_id for m in moments)
+        return {m.moment_id: ("" if m.moment_id.endswith("1") else f"product {m.product_id}") for m in moments}
+
+    metrics = train(tiny_dataset.root, tmp_path / "s", TrainConfig(epochs=2, batch_size=4), summarize=summarize)
+    assert sorted(asked) == sorted(m.moment_id for m in tiny_dataset.moments)
+    assert metrics["dataset"]["moment_text"] == {"summary-computed": 12}
+    assert metrics["test_raw_asr"]["moment_text"] == "raw ASR" and metrics["test"]["moment_text"] == "summary"
