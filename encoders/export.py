@@ -13,11 +13,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from encoders.config import AmpereConfig, model_hash
 from encoders.registry import default_models_home
+
+if TYPE_CHECKING:
+    import torch
 
 OPSET = 17
 GRAPHS = ("image", "text", "fusion")
@@ -60,6 +62,8 @@ SPECS: dict[str, GraphSpec] = {
 
 def sample_inputs(cfg: AmpereConfig, batch: int = 2) -> dict[str, tuple[torch.Tensor, ...]]:
     """Tracing inputs of each graph."""
+    import torch
+
     s, d = cfg.visual.image_size, cfg.dim
     frames = min(2, cfg.max_frames)
     return {
@@ -77,6 +81,8 @@ def sample_inputs(cfg: AmpereConfig, batch: int = 2) -> dict[str, tuple[torch.Te
 
 def export_graphs(model_dir: str | Path, out_dir: str | Path, models_home: Path | None = None) -> Path:
     """Export image/text/fusion graphs of a model folder into ``out_dir``."""
+    import torch
+
     from encoders.model import AmpereModel
 
     out_dir = Path(out_dir)
@@ -124,6 +130,8 @@ def ensure_onnx(model_dir: str | Path, models_home: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
         export_graphs(model_dir, tmp, models_home)
+        import torch
+
         manifest = {"model_hash": model_hash(model_dir), "opset": OPSET, "torch": torch.__version__,
                     "graphs": {g: {"inputs": SPECS[g].inputs, "outputs": SPECS[g].outputs} for g in GRAPHS}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -163,10 +171,13 @@ def ensure_onnx_int8(model_dir: str | Path, models_home: Path | None = None) -> 
 
 
 def _publish(tmp: Path, target: Path) -> None:
-    if target.exists():
+    """Move a finished build into place; a complete one published meanwhile by another process wins."""
+    if _complete(target):
+        return
+    if target.exists():  # a partial leftover of a crashed build
         shutil.rmtree(target, ignore_errors=True)
     try:
         os.rename(tmp, target)
     except OSError:
-        if not _complete(target):  # another process won the race only if its result is complete
+        if not _complete(target):
             raise
