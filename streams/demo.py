@@ -75,11 +75,19 @@ class Subscriber:
         self.bootstrap, self.topics, self.on_tag = bootstrap, topics, on_tag
         self.report = RunReport()
         self.last_event = time.time()
+        self.last_window = time.time()
+        self.closed: set[tuple[str, int, int]] = set()
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         events = []
-        for topic, sink in ((self.topics.embeddings, self._emb), (self.topics.tags, self._tag), (self.topics.dlq, self._dlq)):
+        subs = (
+            (self.topics.windows, self._win),
+            (self.topics.embeddings, self._emb),
+            (self.topics.tags, self._tag),
+            (self.topics.dlq, self._dlq),
+        )
+        for topic, sink in subs:
             ev = asyncio.Event()
             events.append(ev)
             self._tasks.append(asyncio.create_task(self._run(topic, sink, ev)))
@@ -97,6 +105,16 @@ class Subscriber:
             self.last_event = time.time()
             sink(rec)
 
+    def _win(self, rec: dict) -> None:
+        self.closed.add((rec["stream_id"], rec["start_ms"], rec["end_ms"]))
+        self.last_window = time.time()
+
+    def pending(self) -> int:
+        """Closed windows not yet both indexed (on ampere.embeddings) and tagged."""
+        indexed = {(e["stream_id"], *e["window"]) for e in self.report.embeddings}
+        tagged = {(t["stream_id"], *t["window"]) for t in self.report.tags}
+        return len(self.closed - (indexed & tagged))
+
     def _emb(self, rec: dict) -> None:
         if rec.get("kind") != "live":
             return
@@ -113,10 +131,17 @@ class Subscriber:
     def _dlq(self, rec: dict) -> None:
         self.report.dlq.append(rec)
 
-    async def wait_quiet(self, quiet_s: float, timeout_s: float) -> None:
-        """Return once nothing arrived for ``quiet_s`` (or after ``timeout_s``)."""
+    async def wait_done(self, settle_s: float, timeout_s: float, alive=lambda: True) -> None:
+        """Return once no window closed for ``settle_s`` and every closed window is indexed and tagged.
+
+        Raises TimeoutError after ``timeout_s``, RuntimeError when ``alive()`` turns false.
+        """
         t0 = time.time()
-        while time.time() - t0 < timeout_s and time.time() - self.last_event < quiet_s:
+        while time.time() - self.last_window < settle_s or self.pending():
+            if not alive():
+                raise RuntimeError("the worker stopped before every window was indexed")
+            if time.time() - t0 > timeout_s:
+                raise TimeoutError(f"{self.pending()} closed windows still not indexed and tagged after {timeout_s:.0f}s")
             await asyncio.sleep(0.5)
 
     async def stop(self) -> None:
@@ -196,10 +221,12 @@ async def run_replay(
         t0 = time.time()
         console.print(f"replaying {len(timelines)} stream(s) at {speed:g}x ...")
         await replay(settings.kafka_bootstrap, merge_streams(timelines), speed=speed)
-        await sub.wait_quiet(quiet_s=max(8.0, settings.idle_close_ms / 1000 + 3), timeout_s=1800)
-        sub.report.wall_s = time.time() - t0 - max(8.0, settings.idle_close_ms / 1000 + 3)
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see {worker_log}")
+        settle = settings.end_settle_ms / 1000 + 5
+        try:
+            await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: worker.poll() is None)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; see {worker_log}") from exc
+        sub.report.wall_s = max(sub.last_event, sub.last_window) - t0
     finally:
         await sub.stop()
         if worker.poll() is None:

