@@ -51,8 +51,10 @@ def run_freshness(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "freshness.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
     lines = [
-        f"Freshness: {settings.summarizer} summarizer, {settings.encoder_engine} encoder, replay {speed:g}x, "
-        f"window {settings.window_ms / 1000:g}s, batch {settings.batch_size}/{settings.batch_wait_ms}ms.",
+        (
+            f"Freshness: {settings.summarizer} summarizer, {settings.encoder_engine} encoder, replay {speed:g}x, "
+            f"window {settings.window_ms / 1000:g}s, batch {settings.batch_size}/{settings.batch_wait_ms}ms."
+        ),
         "",
         "| streams | batching | windows | windows/s | close→queryable p50 / p95 / p99 s | close→visible p50 / p95 / p99 s | summarize s (mean) | encode s (mean) | p99 ratio off/on |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
