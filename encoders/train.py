@@ -296,6 +296,17 @@ def evaluate(heads: AmpereHeads, fs: FeatureSet, cfg: AmpereConfig, split: str, 
 Summarize = Callable[[list[MomentRecord]], dict[str, str]]
 
 
+def _dataset_recipe(root: Path) -> dict:
+    """What made the dataset (generator, seed, catalog package), from its ``dataset.json`` if any."""
+    path = root / "dataset.json"
+    if not path.is_file():
+        return {}
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    catalog = meta.get("catalog") or {}
+    return {"generator": meta.get("generator"), "seed": (meta.get("config") or {}).get("seed"),
+            "catalog": f"{catalog.get('registry', '')}:{catalog.get('package', '')}@{catalog.get('version', '')}"}
+
+
 def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: AmpereConfig | None = None,
           models_home: Path | None = None, report: Report | None = None, summarize: Summarize | None = None) -> dict:
     """Full run: features -> heads -> metrics; writes the model folder and ``metrics.json``.
@@ -317,7 +328,8 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
     before = evaluate(initial, fs, cfg, "test")
     heads, history = train_heads(fs, cfg, tc, report, heads=initial)
     metrics = {
-        "dataset": {"dir_name": ds.root.name, "products": len(ds.products), "moments": len(ds.moments),
+        "dataset": {"dir_name": ds.root.name, "recipe": _dataset_recipe(ds.root),
+                    "products": len(ds.products), "moments": len(ds.moments),
                     "train_products": sum(p.split == "train" for p in ds.products),
                     "train_moments": sum(m.split == "train" for m in ds.moments),
                     "moment_text": fs.text_source, "summaries": tc.summaries},
@@ -355,6 +367,8 @@ def training_note(metrics: dict, model_version: str) -> str:
         "",
         f"- dataset folder `{ds['dir_name']}`: {ds['products']} products, {ds['moments']} moments; train split "
         f"{ds['train_products']} products / {ds['train_moments']} moments",
+        f"- recipe (from the folder's dataset.json): {json.dumps(ds.get('recipe', {}))}; the folder is made by "
+        "`ampere simulate` (see `ampere simulate --help`)",
         f"- moment text sources: {ds['moment_text']} (summary: from `summaries/{ds['summaries']}.jsonl`; "
         "summary-computed: the same engine run by `ampere train` on moments that file lacks; asr: raw ASR)",
         f"- train config: {json.dumps(tc)}",
