@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from engines.summarize import lexicon as lx
 from engines.summarize.base import SyncSummarizerMixin
 from engines.summarize.schema import Attributes, Summary, SummaryRequest
-from engines.summarize.text import content_units, detect_language, is_hostile, split_sentences
+from engines.summarize.text import content_units, detect_language, is_hostile, split_sentences, strip_hostile
 
 MIN_CONTENT_UNITS = 3  # fewer meaningful units than this (after fillers) = nothing to summarize
 
@@ -124,7 +124,7 @@ def _clean_sentences(text: str) -> list[str]:
     kept = []
     for sentence in split_sentences(text):
         if is_hostile(sentence):
-            continue
+            sentence = strip_hostile(sentence)
         stripped = " ".join(_strip_fillers(sentence).split())
         if content_units(stripped) == 0:
             continue

@@ -45,6 +45,20 @@ def is_hostile(sentence: str) -> bool:
     return bool(_HOSTILE.search(sentence))
 
 
+def strip_hostile(sentence: str, payload_units: int = 8) -> str:
+    """``sentence`` without its instruction-like spans: each trigger and the next few words/characters.
+
+    Unpunctuated ASR often joins a hostile line with product speech in one "sentence"; this keeps the
+    product speech around the injected instruction instead of dropping it all.
+    """
+    out = sentence
+    while (m := _HOSTILE.search(out)) is not None:
+        tail = re.match(rf"(?:\s*(?:[\u3400-\u9fff]|[^\s\u3400-\u9fff]+)){{0,{payload_units}}}", out[m.end():])
+        end = m.end() + (tail.end() if tail else 0)
+        out = (out[: m.start()] + " " + out[end:]).strip()
+    return out
+
+
 def estimate_tokens(text: str) -> int:
     """Conservative token estimate without a tokenizer: 1 per CJK char, 1 per 3 other chars."""
     cjk = len(_CJK.findall(text))
