@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from engines.summarize import lexicon as lx
 from engines.summarize.base import SyncSummarizerMixin
 from engines.summarize.schema import Attributes, Summary, SummaryRequest
-from engines.summarize.text import content_units, detect_language, is_hostile, split_sentences, strip_hostile
+from engines.summarize.text import (
+    content_units,
+    detect_language,
+    is_hostile,
+    split_sentences,
+    strip_hostile,
+)
 
 MIN_CONTENT_UNITS = 3  # fewer meaningful units than this (after fillers) = nothing to summarize
 

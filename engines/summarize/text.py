@@ -45,15 +45,20 @@ def is_hostile(sentence: str) -> bool:
     return bool(_HOSTILE.search(sentence))
 
 
-def strip_hostile(sentence: str, payload_units: int = 8) -> str:
-    """``sentence`` without its instruction-like spans: each trigger and the next few words/characters.
+def strip_hostile(sentence: str, payload_words: int = 8) -> str:
+    """``sentence`` without its instruction-like spans: each trigger plus its payload.
 
-    Unpunctuated ASR often joins a hostile line with product speech in one "sentence"; this keeps the
-    product speech around the injected instruction instead of dropping it all.
+    The payload is the rest of the CJK run after a Chinese trigger, or the next ``payload_words`` words
+    after a Latin one. Unpunctuated ASR often joins a hostile line with product speech in one
+    "sentence"; this keeps the product speech around it instead of dropping it all.
     """
     out = sentence
     while (m := _HOSTILE.search(out)) is not None:
-        tail = re.match(rf"(?:\s*(?:[\u3400-\u9fff]|[^\s\u3400-\u9fff]+)){{0,{payload_units}}}", out[m.end():])
+        rest = out[m.end():]
+        if _CJK.match(rest[:1]) or (m.group(0) and _CJK.search(m.group(0)[-1])):
+            tail = re.match(r"\S*", rest)
+        else:
+            tail = re.match(rf"(?:\s*\S+){{0,{payload_words}}}", rest)
         end = m.end() + (tail.end() if tail else 0)
         out = (out[: m.start()] + " " + out[end:]).strip()
     return out
