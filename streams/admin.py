@@ -22,3 +22,17 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replica
         return missing
     finally:
         admin.close()
+
+
+def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
+    """Messages of ``topics`` not yet committed by consumer group ``group`` (uncommitted = all)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    # a consumer that never subscribes only reads the group's committed offsets; it does not join
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(tps)
+        return sum(max(0, ends[tp] - (consumer.committed(tp) or 0)) for tp in tps)
+    finally:
+        consumer.close(autocommit=False)

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics
+from streams.admin import ensure_topics, group_lag
 from streams.consume import follow, spawn_worker
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
@@ -142,7 +142,7 @@ class Subscriber:
                 raise RuntimeError("the worker stopped before every window was indexed")
             if time.time() - t0 > timeout_s:
                 raise TimeoutError(f"{self.pending()} closed windows still not indexed and tagged after {timeout_s:.0f}s")
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
         for t in self._tasks:
