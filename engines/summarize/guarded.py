@@ -1,7 +1,7 @@
 """The failure handling every LLM engine shares.
 
-Per window: near-empty ASR → empty masked summary (no call); cache hit → no call; else cut to the
-token budget, call the LLM; an invalid reply gets one repair turn; a still-invalid reply, a timeout or
+Per window: near-empty ASR → empty masked summary (no call); cache hit → no call; else drop
+instruction-like spans, cut to the token budget, call the LLM; an invalid reply gets one repair turn; a still-invalid reply, a timeout or
 an error → the extractive summary, marked with ``fallback_reason``. A window is never dropped.
 Engines implement only ``_complete_many`` (and ``_acomplete_many`` when they are natively async).
 """
@@ -25,7 +25,7 @@ from engines.summarize.extractive import (
 from engines.summarize.output import InvalidOutput, parse_llm_output
 from engines.summarize.prompt import Message, Prompt, load_prompt
 from engines.summarize.schema import Summary, SummaryRequest, SummarySource
-from engines.summarize.text import estimate_tokens
+from engines.summarize.text import estimate_tokens, strip_hostile
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,9 @@ class GuardedLlmSummarizer:
                 results[i] = hit
                 continue
             language = request_language(request)
-            transcript = cut_to_budget(" ".join(request.text.split()), self.token_budget, self.count_tokens)
+            # instruction-like spans never reach the model (it still sees the rest, delimited as data)
+            clean = strip_hostile(" ".join(request.text.split()))
+            transcript = cut_to_budget(clean, self.token_budget, self.count_tokens)
             jobs.append(_Job(i, request, transcript, language, key, self.prompt.messages(transcript, language)))
         return results, jobs
 
