@@ -52,6 +52,9 @@ class EvalConfig:
     max_moments: int | None = None
     """Evaluate a fixed subset of the split's moments (picked by a hash of their ids), e.g. when a
     slow LLM summarizer cannot cover them all; every row uses the same subset."""
+    cached_only: bool = False
+    """Keep only moments whose summaries every listed engine already has in its cache file
+    (nothing is summarized): for LLM runs that covered part of the split."""
     max_keyframes: int = 4
     batch_size: int = 32
     encoder_engine: str = ""
@@ -134,6 +137,14 @@ def encode_all(encoder: Encoder, items: list[EncodeItem], batch_size: int, stage
 
 def summaries_path(dataset: Dataset, engine: str) -> Path:
     return dataset.root / "summaries" / f"{engine}.jsonl"
+
+
+def cached_moment_ids(dataset: Dataset, engine: str) -> set[str]:
+    """Ids of the moments whose summary by ``engine`` is in the cache file."""
+    path = summaries_path(dataset, engine)
+    if not path.exists():
+        return set()
+    return {json.loads(line)["moment_id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
 
 
 def subset(moments: list[MomentRecord], n: int | None) -> list[MomentRecord]:
@@ -261,6 +272,10 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
     part = dataset.split(config.split) if config.split != "all" else dataset
     products = dataset.products if config.gallery == "all" else part.products
     moments = subset(part.moments, config.max_moments)
+    if config.cached_only:
+        for engine in config.summarizers:
+            have = cached_moment_ids(dataset, engine)
+            moments = [m for m in moments if m.moment_id in have]
     if not products or not moments:
         raise ValueError(f"split '{config.split}' has {len(products)} products and {len(moments)} moments: nothing to evaluate")
     images = _Images(dataset)
@@ -287,7 +302,8 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         rows.append({"name": ab.name, "images": ab.images, "text": ab.text,
                      **_direction_metrics(product_cache[key], products, mom_emb, moments, empty)})
     i2i = image_to_image(dataset, encoder, config, images)
-    return EvalResult(meta=_meta(dataset, part, encoder, config) | {"summary_stats": stats}, rows=rows, image_to_image=i2i)
+    meta = _meta(dataset, products, moments, encoder, config) | {"summary_stats": stats}
+    return EvalResult(meta=meta, rows=rows, image_to_image=i2i)
 
 
 def _git_commit() -> str:
@@ -311,7 +327,8 @@ def _display_path(path: Path) -> str:
     return path.name
 
 
-def _meta(dataset: Dataset, part: Dataset, encoder: Encoder, config: EvalConfig) -> dict:
+def _meta(dataset: Dataset, products: list[ProductRecord], moments: list[MomentRecord], encoder: Encoder,
+          config: EvalConfig) -> dict:
     info_file = dataset.root / "dataset.json"
     info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
     cfg = getattr(encoder, "cfg", None)
@@ -321,11 +338,12 @@ def _meta(dataset: Dataset, part: Dataset, encoder: Encoder, config: EvalConfig)
         "dataset_info": {k: info[k] for k in ("generator", "config", "catalog") if k in info},
         "split": config.split,
         "gallery": config.gallery,
-        "products": len(dataset.products if config.gallery == "all" else part.products),
-        "live_moments": sum(m.domain == "live" for m in subset(part.moments, config.max_moments)),
-        "video_moments": sum(m.domain == "video" for m in subset(part.moments, config.max_moments)),
+        "products": len(products),
+        "live_moments": sum(m.domain == "live" for m in moments),
+        "video_moments": sum(m.domain == "video" for m in moments),
         "max_moments": config.max_moments,
-        "derived_products": sum(bool(p.derived) for p in (dataset.products if config.gallery == "all" else part.products)),
+        "cached_only": config.cached_only,
+        "derived_products": sum(bool(p.derived) for p in products),
         "encoder": {"engine": config.encoder_engine, "model_dir": config.model_dir,
                     "model_version": getattr(encoder, "model_version", "?"), "dim": getattr(encoder, "dim", None),
                     "config": model_cfg},
@@ -380,7 +398,8 @@ def results_markdown(result: EvalResult) -> str:
          f"split `{m['split']}`, gallery `{m.get('gallery', 'split')}`: {m['products']} products "
          f"({m['derived_products']} derived near-duplicates), "
          f"{m['live_moments']} live and {m['video_moments']} video moments"
-         + (f" (a fixed hashed subset of {m['max_moments']})" if m.get("max_moments") else "")),
+         + (f" (a fixed hashed subset of {m['max_moments']})" if m.get("max_moments") else "")
+         + (" (only moments every engine had summarized)" if m.get("cached_only") else "")),
         (f"- encoder: `{enc['model_version']}` on `{enc['engine']}` (model `{enc['model_dir']}`, dim {enc['dim']}), "
          f"≤ {m['max_keyframes']} keyframes per moment"),
         f"- summarizers: {', '.join(m['summarizers']) or 'none'}"

@@ -111,6 +111,7 @@ def eval_cmd(
     split: Annotated[str, typer.Option(help="Split to evaluate (products never trained on: test).")] = "test",
     gallery: Annotated[str, typer.Option(help="Product gallery: 'all' products (default) or only the split's.")] = "all",
     max_moments: Annotated[int | None, typer.Option(help="Evaluate a fixed hashed subset of N moments (slow LLMs).")] = None,
+    cached_only: Annotated[bool, typer.Option(help="Only moments every engine has already summarized (no LLM calls).")] = False,
     results_md: Annotated[Path | None, typer.Option(help="Markdown report ('' to skip).")] = Path("docs/RESULTS.md"),
     section: Annotated[str, typer.Option(help="Named section of the markdown to (re)write (several runs, one file).")] = "",
     results_json: Annotated[Path | None, typer.Option(help="JSON report (default: beside the markdown).")] = None,
@@ -131,7 +132,7 @@ def eval_cmd(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, max_moments=max_moments, summarizers=tuple(names), encoder_engine=encoder,
+        result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, max_moments=max_moments, cached_only=cached_only, summarizers=tuple(names), encoder_engine=encoder,
                                               model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
     md = results_md if results_md and str(results_md) else None
     paths = write_reports(result, md, results_json, section)

@@ -155,3 +155,12 @@ def test_named_sections_are_kept_apart():
     doc = splice_results(doc, "main table v2")
     assert "main table v2" in doc and "subset table" in doc and "main table\n" not in doc
     assert doc.count("<!-- ampere eval: start") == 2
+
+
+def test_cached_only_keeps_summarized_moments(dataset: Dataset):
+    path = dataset.root / "summaries" / "cached.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:4]) + "\n")
+    result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",), cached_only=True))
+    assert result.meta["live_moments"] + result.meta["video_moments"] == 4
+    assert result.meta["summary_stats"]["cached"]["moments"] == 4
