@@ -24,15 +24,28 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replica
         admin.close()
 
 
-def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
-    """Messages of ``topics`` not yet committed by consumer group ``group`` (uncommitted = all)."""
-    from kafka import KafkaConsumer, TopicPartition
+async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
+    """Messages of ``topics`` not yet committed by consumer group ``group`` (uncommitted = all).
+
+    Raises LookupError while a topic's partitions are not known yet, so "unknown" never reads as 0.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     # a consumer that never subscribes only reads the group's committed offsets; it does not join
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-        ends = consumer.end_offsets(tps)
-        return sum(max(0, ends[tp] - (consumer.committed(tp) or 0)) for tp in tps)
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = []
+        for topic in topics:
+            parts = cluster.partitions_for_topic(topic)
+            if not parts:
+                raise LookupError(f"no partitions known for topic {topic}")
+            tps += [TopicPartition(topic, p) for p in sorted(parts)]
+        ends = await consumer.end_offsets(tps)
+        lag = 0
+        for tp in tps:
+            lag += max(0, ends[tp] - (await consumer.committed(tp) or 0))
+        return lag
     finally:
-        consumer.close(autocommit=False)
+        await consumer.stop()
