@@ -131,13 +131,23 @@ class Subscriber:
     def _dlq(self, rec: dict) -> None:
         self.report.dlq.append(rec)
 
-    async def wait_done(self, settle_s: float, timeout_s: float, alive=lambda: True) -> None:
-        """Return once no window closed for ``settle_s`` and every closed window is indexed and tagged.
+    async def wait_done(self, settle_s: float, timeout_s: float, alive=lambda: True) -> None:  # noqa: ANN001
+        """Return once the worker's consumer group has committed every message of every topic it
+        reads, no window closed for ``settle_s``, and every closed window is indexed and tagged.
 
         Raises TimeoutError after ``timeout_s``, RuntimeError when ``alive()`` turns false.
         """
         t0 = time.time()
-        while time.time() - self.last_window < settle_s or self.pending():
+        group = f"{self.topics.prefix}-worker"
+        consumed = [*self.topics.inputs(), self.topics.windows, self.topics.summaries, self.topics.embeddings]
+
+        async def lag() -> int:
+            try:
+                return await group_lag(self.bootstrap, group, consumed)
+            except Exception:  # noqa: BLE001 - metadata not there yet: not done
+                return -1
+
+        while time.time() - self.last_window < settle_s or self.pending() or await lag():
             if not alive():
                 raise RuntimeError("the worker stopped before every window was indexed")
             if time.time() - t0 > timeout_s:
