@@ -131,7 +131,7 @@ class Subscriber:
     def _dlq(self, rec: dict) -> None:
         self.report.dlq.append(rec)
 
-    async def wait_done(self, settle_s: float, timeout_s: float, alive=lambda: True) -> None:  # noqa: ANN001
+    async def wait_done(self, settle_s: float, timeout_s: float, alive=lambda: True) -> None:
         """Return once the worker's consumer group has committed every message of every topic it
         reads, no window closed for ``settle_s``, and every closed window is indexed and tagged.
 

@@ -15,7 +15,14 @@ from engines.summarize.schema import Summary
 from streams import stages
 from streams.ids import moment_object_id
 from streams.keyframes import make_candidate
-from streams.schemas import BadRecord, DeadLetter, EmbeddingRecord, ProductRecordMsg, WindowRecord, parse_record
+from streams.schemas import (
+    BadRecord,
+    DeadLetter,
+    EmbeddingRecord,
+    ProductRecordMsg,
+    WindowRecord,
+    parse_record,
+)
 from streams.windowing import ClosedWindow
 
 
