@@ -60,5 +60,5 @@ async def follow(
 def spawn_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """Start ``ampere worker`` as a child process logging to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    fh = log_path.open("ab")
-    return subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env, stdout=fh, stderr=subprocess.STDOUT)
+    with log_path.open("ab") as fh:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env, stdout=fh, stderr=subprocess.STDOUT)

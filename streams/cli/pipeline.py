@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,11 @@ DEMO_STREAMS = 6
 
 def _sample_dir() -> Path:
     return get_settings().home / "data" / "demo"
+
+
+def quiet_clients() -> None:
+    """Client commands: transient metadata errors are retried by aiokafka; don't print them."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 def ensure_sample(dataset: Path | None) -> Path:
@@ -60,6 +66,7 @@ def register(app: typer.Typer) -> None:
         catalog: Annotated[bool, typer.Option("--catalog", help="Publish the catalog instead of streams.")] = False,
     ) -> None:
         """Replay sample live streams (or the catalog) into the input topics."""
+        quiet_clients()
         from encoders.dataset import Dataset
         from streams.admin import ensure_topics
         from streams.publish import (
@@ -95,6 +102,7 @@ def register(app: typer.Typer) -> None:
         idle_exit: Annotated[float | None, typer.Option(help="Exit after this many quiet seconds.")] = None,
     ) -> None:
         """Print an output topic as JSON lines (vectors shortened)."""
+        quiet_clients()
         from streams.consume import follow
         from streams.topics import TopicNames
 
@@ -153,6 +161,7 @@ def register(app: typer.Typer) -> None:
         keep_services: Annotated[bool, typer.Option(help="Leave Kafka and Weaviate running afterwards.")] = True,
     ) -> None:
         """Services up, catalog in, sample live streams replayed, tags printed live, then a summary."""
+        quiet_clients()
         from encoders.dataset import Dataset
         from streams.demo import run_replay, summarize_report
         from streams.infra import stack
@@ -183,6 +192,7 @@ def register_bench() -> None:
         out: Annotated[Path, typer.Option(help="Folder for freshness.json / freshness.md.")] = Path("bench/results"),
     ) -> None:
         """Window close → queryable in Weaviate / visible on ampere.embeddings, batching on vs off."""
+        quiet_clients()
         from encoders.dataset import Dataset
         from streams.bench_freshness import run_freshness
         from streams.infra import stack
