@@ -62,7 +62,8 @@ def pid_alive(pid: int | None, marker: str | None = None) -> bool:
             pass
     if marker is not None:
         cmdline = _cmdline(pid)
-        return cmdline is None or marker in cmdline
+        # an empty or unreadable command line (process exiting, /proc busy) proves nothing: keep "alive"
+        return not cmdline or marker in cmdline
     return True
 
 

@@ -80,7 +80,9 @@ class Service(ABC):
         return self.pid
 
     def is_running(self) -> bool:
-        """True when this instance's process is alive."""
+        """True when this instance's process is alive (exact for a process started here)."""
+        if self._proc is not None:
+            return self._proc.poll() is None
         return pid_alive(self.pid, self.marker)
 
     def wait_ready(self, timeout_s: float = 90.0) -> float:
@@ -100,13 +102,15 @@ class Service(ABC):
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM, wait, then SIGKILL; no-op when not running."""
-        if self.pid is not None:
-            stop_pid(self.pid, timeout_s, self.marker)
-        if self._proc is not None:
+        if self._proc is not None:  # our own child: no pid-reuse guard needed
+            if self._proc.poll() is None:
+                stop_pid(self._proc.pid, timeout_s)
             try:
-                self._proc.wait(timeout=1)
+                self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        elif self.pid is not None:
+            stop_pid(self.pid, timeout_s, self.marker)
         self.pid = None
         self._proc = None
 

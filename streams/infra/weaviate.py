@@ -32,6 +32,8 @@ def weaviate_env(
     env = {
         "PERSISTENCE_DATA_PATH": str(data_dir),
         "CLUSTER_HOSTNAME": NODE_NAME,
+        "CLUSTER_BIND_ADDR": LOOPBACK,  # gossip and raft stay on loopback
+        "CLUSTER_ADVERTISE_ADDR": LOOPBACK,
         "CLUSTER_GOSSIP_BIND_PORT": str(cluster_ports["gossip"]),
         "CLUSTER_DATA_BIND_PORT": str(cluster_ports["data"]),
         "RAFT_PORT": str(cluster_ports["raft"]),

@@ -17,3 +17,12 @@ def test_port_is_open_sees_a_listener() -> None:
         sock.listen()
         assert port_is_open(sock.getsockname()[1])
     assert not port_is_open(free_port())
+
+
+def test_free_ports_avoid_a_port_taken_on_a_non_loopback_address() -> None:
+    """A port held on the wildcard address is never handed out (servers bind beyond loopback)."""
+    with socket.socket() as held:
+        held.bind(("", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        assert taken not in free_ports(200)

@@ -42,3 +42,18 @@ def test_missing_pid_is_not_alive(tmp_path: Path) -> None:
     assert not pid_alive(None)
     assert not pid_alive(2**22 + 12345)
     assert tail(tmp_path / "missing.log") == ""
+
+
+def test_marker_mismatch_is_not_alive_but_an_unreadable_cmdline_is_not_proof_of_death(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from streams.infra import process
+
+    proc = spawn([sys.executable, "-c", SLEEPER], tmp_path / "s.out")
+    try:
+        _wait_for_output(tmp_path / "s.out", "up")
+        assert not pid_alive(proc.pid, marker="not-in-the-command-line")
+        monkeypatch.setattr(process, "_cmdline", lambda pid: "")
+        assert pid_alive(proc.pid, marker="not-in-the-command-line")
+    finally:
+        stop_pid(proc.pid, timeout_s=5)

@@ -19,6 +19,7 @@ def test_env_is_anonymous_without_api_key(tmp_path: Path) -> None:
     assert (env["CLUSTER_GOSSIP_BIND_PORT"], env["CLUSTER_DATA_BIND_PORT"]) == ("1", "2")
     assert (env["RAFT_PORT"], env["RAFT_INTERNAL_RPC_PORT"]) == ("3", "4")
     assert env["RAFT_BOOTSTRAP_EXPECT"] == "1"
+    assert env["CLUSTER_BIND_ADDR"] == env["CLUSTER_ADVERTISE_ADDR"] == "127.0.0.1"
     assert env["DEFAULT_VECTORIZER_MODULE"] == "none"
     assert env["ENABLE_MODULES"] == ""
     assert env["DISABLE_TELEMETRY"] == "true"
