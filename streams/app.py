@@ -51,6 +51,7 @@ class Engines:
     """The heavy parts the agents call; built lazily in the worker process."""
 
     summarizer: Summarizer
+    fallback: Summarizer
     encoder: Encoder
     store: WeaviateStore
 
@@ -169,7 +170,9 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                     await to_dlq(ev, exc.reason)
             if not good:
                 continue
-            summaries = await engines().summarizer.asummarize(stages.summary_requests(good))
+            summaries = await stages.summarize_with_shedding(
+                engines().summarizer, engines().fallback, good, time.time(), settings.summary_max_lag_ms / 1000
+            )
             for rec in stages.summary_records(good, summaries, time.time()):
                 await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
 

@@ -13,6 +13,7 @@ import numpy as np
 from encoders.dataset import ProductRecord
 from engines.encode.base import Embeddings, EncodeItem
 from engines.store.weaviate_store import Hit, StoredObject
+from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
 from streams.keyframes import decode_image, load_image_bytes
@@ -64,6 +65,24 @@ def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
 def summary_requests(windows: Sequence[WindowRecord]) -> list[SummaryRequest]:
     """What the summarizer sees of each window."""
     return [SummaryRequest(window_id=w.window_id, text=w.text, lang=w.lang) for w in windows]
+
+
+async def summarize_with_shedding(
+    llm: Summarizer, fallback: Summarizer, windows: Sequence[WindowRecord], now: float, max_lag_s: float
+) -> list[Summary]:
+    """Summarize a batch; when ``max_lag_s`` > 0, windows that already waited longer than that since
+    they closed get the fallback summary (marked with why), so a backlog cannot grow without bound."""
+    late = [max_lag_s > 0 and now - w.closed_at > max_lag_s for w in windows]
+    fresh = [w for w, is_late in zip(windows, late) if not is_late]
+    behind = [w for w, is_late in zip(windows, late) if is_late]
+    out_fresh = await llm.asummarize(summary_requests(fresh)) if fresh else []
+    out_behind = await fallback.asummarize(summary_requests(behind)) if behind else []
+    shed = [
+        s.model_copy(update={"fallback_reason": s.fallback_reason or f"shed: waited {now - w.closed_at:.1f}s > {max_lag_s:g}s"})
+        for s, w in zip(out_behind, behind)
+    ]
+    it_fresh, it_shed = iter(out_fresh), iter(shed)
+    return [next(it_shed) if is_late else next(it_fresh) for is_late in late]
 
 
 def summary_records(windows: Sequence[WindowRecord], summaries: Sequence[Summary], now: float) -> list[SummaryRecordMsg]:

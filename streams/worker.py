@@ -6,6 +6,7 @@ import logging
 import os
 
 from streams.admin import ensure_topics
+from engines.summarize import build_summarizer
 from streams.app import Engines, create_app
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -18,6 +19,7 @@ def build_engines(settings: Settings) -> Engines:
     log.info("loading engines: summarizer=%s encoder=%s", settings.summarizer, settings.encoder_engine)
     return Engines(
         summarizer=build_summarizer_from(settings),
+        fallback=build_summarizer("extractive"),
         encoder=build_encoder_from(settings),
         store=build_store_from(settings),
     )

@@ -119,3 +119,26 @@ def test_dead_letter_keeps_original_bytes() -> None:
 def test_parse_record_reasons(raw: bytes | None, fragment: str) -> None:
     with pytest.raises(BadRecord, match=fragment):
         parse_record(raw, WindowRecord)
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen: list[str] = []
+
+    async def asummarize(self, batch):  # noqa: ANN001, ANN201
+        self.seen += [r.window_id for r in batch]
+        return [Summary(has_product=True, sentence=self.name, source="extractive") for _ in batch]
+
+
+def test_shedding_sends_only_late_windows_to_the_fallback() -> None:
+    import asyncio
+
+    fresh, late = _window(), _window().model_copy(update={"window_id": "late", "closed_at": 10.0})
+    llm, fb = _Named("llm"), _Named("fallback")
+    out = asyncio.run(stages.summarize_with_shedding(llm, fb, [late, fresh], now=101.0, max_lag_s=5.0))
+    assert [s.sentence for s in out] == ["fallback", "llm"]
+    assert out[0].fallback_reason.startswith("shed") and out[1].fallback_reason is None
+    assert llm.seen == [fresh.window_id] and fb.seen == ["late"]
+    off = asyncio.run(stages.summarize_with_shedding(llm, fb, [late], now=101.0, max_lag_s=0))
+    assert off[0].sentence == "llm"
