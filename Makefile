@@ -15,16 +15,17 @@ SETUP_STAMP := $(VENV)/.ampere-setup-$(shell (pwd; cat pyproject.toml) | sha1sum
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP)  ## venv + package (.[dev]) + cached llama.cpp wheel, once
+setup: $(SETUP_STAMP)  ## venv + package + cached llama.cpp wheel + pinned model weights, once
 
 $(SETUP_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, got " + sys.version'
 	@test -x $(VENV)/bin/python || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(VENV)/bin/python -m pip install -q -e '.[dev]'
-	@if [ -f infra/llamacpp_wheel.sh ]; then \
-	  wheel="$$(PYTHON=$(VENV)/bin/python bash infra/llamacpp_wheel.sh | tail -n 1)"; \
-	  $(VENV)/bin/python -m pip install -q "$$wheel"; \
-	fi
+	@wheel="$$(PYTHON=$(VENV)/bin/python bash infra/llamacpp_wheel.sh | tail -n 1)"; \
+	  $(VENV)/bin/python -m pip install -q "$$wheel"
+	$(VENV)/bin/python -m pip install -q --find-links $(AMPERE_HOME)/wheels -e '.[dev,llm-server]'
+	$(AMPERE) model fetch
+	$(AMPERE) fetch-llm
 	@rm -f $(VENV)/.ampere-setup-*
 	@touch $@
 
