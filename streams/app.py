@@ -170,15 +170,32 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                     await to_dlq(ev, exc.reason)
             if not good:
                 continue
-            summaries = await stages.summarize_with_shedding(
-                engines().summarizer, engines().fallback, good, time.time(), settings.summary_max_lag_ms / 1000
-            )
+            try:
+                summaries = await stages.summarize_with_shedding(
+                    engines().summarizer, engines().fallback, good, time.time(), settings.summary_max_lag_ms / 1000
+                )
+            except Exception as exc:  # noqa: BLE001 - the engine broke its contract: never drop the windows
+                log.warning("summarizer failed (%s); using the extractive summary for %d windows", exc, len(good))
+                summaries = await engines().fallback.asummarize(stages.summary_requests(good))
             for rec in stages.summary_records(good, summaries, time.time()):
                 await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
 
     # ---------------------------------------------------------------- encode + index
-    async def _encode(items: list, what: str) -> Any:
-        return await asyncio.to_thread(engines().encoder.encode, items)
+    async def _encode(recs: list, items: list, evs: list) -> tuple[list, Any]:
+        """Encode a batch; if the batch fails, encode item by item and dead-letter the ones that fail."""
+        encoder = engines().encoder
+        try:
+            return recs, await asyncio.to_thread(encoder.encode, items)
+        except Exception as exc:  # noqa: BLE001 - isolate the poison item, keep the rest
+            log.warning("batch encode failed (%s); retrying item by item", exc)
+        kept, parts = [], []
+        for rec, item, ev in zip(recs, items, evs):
+            try:
+                parts.append(await asyncio.to_thread(encoder.encode, [item]))
+                kept.append(rec)
+            except Exception as exc:  # noqa: BLE001
+                await to_dlq(ev, f"cannot encode: {type(exc).__name__}: {exc}")
+        return kept, stages.concat_embeddings(parts) if parts else None
 
     async def _index_and_publish(batch: stages.IndexedBatch, events_for: Sequence[faust.EventT]) -> None:
         store = engines().store
@@ -214,9 +231,10 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             if not recs:
                 continue
             t0 = time.time()
-            emb = await _encode(items, "moments")
-            batch = stages.moment_objects(recs, emb, "live", {"encode": time.time() - t0})
-            await _index_and_publish(batch, evs)
+            recs, emb = await _encode(recs, items, evs)
+            if recs:
+                batch = stages.moment_objects(recs, emb, "live", {"encode": time.time() - t0})
+                await _index_and_publish(batch, evs)
 
     @app.agent(t_products)
     async def catalog(stream: faust.StreamT) -> None:
@@ -228,8 +246,9 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             )
             if not recs:
                 continue
-            emb = await _encode(items, "products")
-            await _index_and_publish(stages.product_objects(recs, emb), evs)
+            recs, emb = await _encode(recs, items, evs)
+            if recs:
+                await _index_and_publish(stages.product_objects(recs, emb), evs)
 
     # ---------------------------------------------------------------- tag
     @app.agent(t_embeddings)

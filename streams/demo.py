@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import math
 import os
 import signal
@@ -77,6 +79,7 @@ class Subscriber:
         self.last_event = time.time()
         self.last_window = time.time()
         self.closed: set[tuple[str, int, int]] = set()
+        self.skipped: set[tuple[str, int, int]] = set()
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -113,7 +116,7 @@ class Subscriber:
         """Closed windows not yet both indexed (on ampere.embeddings) and tagged."""
         indexed = {(e["stream_id"], *e["window"]) for e in self.report.embeddings}
         tagged = {(t["stream_id"], *t["window"]) for t in self.report.tags}
-        return len(self.closed - (indexed & tagged))
+        return len(self.closed - (indexed & tagged) - self.skipped)
 
     def _emb(self, rec: dict) -> None:
         if rec.get("kind") != "live":
@@ -130,6 +133,12 @@ class Subscriber:
 
     def _dlq(self, rec: dict) -> None:
         self.report.dlq.append(rec)
+        if rec.get("topic") == self.topics.summaries:  # a window the worker could not index: done with it
+            try:
+                w = json.loads(base64.b64decode(rec["value_b64"]))["window"]
+                self.skipped.add((w["stream_id"], w["start_ms"], w["end_ms"]))
+            except (KeyError, ValueError, TypeError):
+                pass
 
     async def wait_done(self, settle_s: float, timeout_s: float, alive=lambda: True) -> None:
         """Return once the worker's consumer group has committed every message of every topic it

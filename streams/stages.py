@@ -18,6 +18,7 @@ from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
 from streams.keyframes import decode_image, load_image_bytes
 from streams.schemas import (
+    BadRecord,
     DeadLetter,
     EmbeddingRecord,
     ProductRecordMsg,
@@ -26,6 +27,8 @@ from streams.schemas import (
     WindowRecord,
 )
 from streams.windowing import ClosedWindow
+
+NOTHING_TO_INDEX = "nothing to index: the window has no keyframes and its summary found no product"
 
 
 def product_text(title: str, brand: str = "", attributes: dict[str, str] | None = None) -> str:
@@ -96,6 +99,8 @@ def moment_item(rec: SummaryRecordMsg, domain: str = "live") -> EncodeItem:
     """Encoder input of a summarized window: its keyframes and (unless empty) the summary sentence."""
     images = [decode_image(base64.b64decode(b)) for b in rec.window.keyframes_b64]
     summary = Summary.model_validate(rec.summary)
+    if not images and summary.is_empty:
+        raise BadRecord(NOTHING_TO_INDEX)
     return EncodeItem(domain=domain, images=images, text=None if summary.is_empty else summary.sentence)  # type: ignore[arg-type]
 
 
@@ -107,6 +112,18 @@ def product_item(rec: ProductRecordMsg, max_image_bytes: int) -> EncodeItem:
         domain="product",
         images=[decode_image(r) for r in raws],
         text=product_text(rec.title, rec.brand, rec.attributes),
+    )
+
+
+def concat_embeddings(parts: Sequence[Embeddings]) -> Embeddings:
+    """Join per-item encoder outputs back into one batch."""
+    return Embeddings(
+        fused=np.concatenate([p.fused for p in parts]),
+        visual=np.concatenate([p.visual for p in parts]),
+        text=np.concatenate([p.text for p in parts]),
+        visual_mask=np.concatenate([p.visual_mask for p in parts]),
+        text_mask=np.concatenate([p.text_mask for p in parts]),
+        model_version=parts[0].model_version,
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from streams.admin import ensure_topics
 from engines.summarize import build_summarizer
+from streams.admin import ensure_topics
 from streams.app import Engines, create_app
 from streams.settings import Settings
 from streams.topics import TopicNames

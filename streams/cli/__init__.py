@@ -9,8 +9,8 @@ import typer
 warnings.filterwarnings("ignore", message=".*httpx module is deprecated.*")
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party noise in a user's terminal
 
-from streams.cli import data, infra, model, pipeline, summarize  # noqa: E402
-from streams.cli.bench import bench_app  # noqa: E402
+from streams.cli import data, infra, model, pipeline, summarize
+from streams.cli.bench import bench_app
 
 app = typer.Typer(
     name="ampere",

@@ -126,7 +126,7 @@ class _Named:
         self.name = name
         self.seen: list[str] = []
 
-    async def asummarize(self, batch):  # noqa: ANN001, ANN201
+    async def asummarize(self, batch):
         self.seen += [r.window_id for r in batch]
         return [Summary(has_product=True, sentence=self.name, source="extractive") for _ in batch]
 
@@ -142,3 +142,15 @@ def test_shedding_sends_only_late_windows_to_the_fallback() -> None:
     assert llm.seen == [fresh.window_id] and fb.seen == ["late"]
     off = asyncio.run(stages.summarize_with_shedding(llm, fb, [late], now=101.0, max_lag_s=0))
     assert off[0].sentence == "llm"
+
+
+def test_window_with_nothing_to_encode_is_a_bad_record() -> None:
+    rec = stages.summary_records([_window(frames=0)], [Summary(has_product=False)], now=1.0)[0]
+    with pytest.raises(BadRecord, match="nothing to index"):
+        stages.moment_item(rec)
+
+
+def test_concat_embeddings_keeps_rows_and_masks() -> None:
+    a, b = _emb(1, [True]), _emb(2, [False, True])
+    c = stages.concat_embeddings([a, b])
+    assert len(c) == 3 and c.text_mask.tolist() == [True, False, True] and c.model_version == "m-v1"
