@@ -131,6 +131,15 @@ def _row(emb: np.ndarray, mask: np.ndarray, i: int) -> list[float] | None:
     return [float(x) for x in emb[i]] if bool(mask[i]) else None
 
 
+def _vectors(emb: Embeddings, i: int) -> dict[str, list[float] | None]:
+    """Named vectors of row ``i``; a masked branch is None (left out of the store)."""
+    return {
+        "fused": [float(x) for x in emb.fused[i]],
+        "visual": _row(emb.visual, emb.visual_mask, i),
+        "text": _row(emb.text, emb.text_mask, i),
+    }
+
+
 @dataclass
 class IndexedBatch:
     """Objects for the store and the records to publish once they are stored."""
@@ -162,11 +171,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                     "model_version": emb.model_version,
                     "closed_at": w.closed_at,
                 },
-                vectors={
-                    "fused": [float(x) for x in emb.fused[i]],
-                    "visual": _row(emb.visual, emb.visual_mask, i),
-                    "text": _row(emb.text, emb.text_mask, i),
-                },
+                vectors=_vectors(emb, i),
             )
         )
         records.append(
@@ -202,11 +207,7 @@ def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> Indexe
                     "brand": p.brand,
                     "model_version": emb.model_version,
                 },
-                vectors={
-                    "fused": [float(x) for x in emb.fused[i]],
-                    "visual": _row(emb.visual, emb.visual_mask, i),
-                    "text": _row(emb.text, emb.text_mask, i),
-                },
+                vectors=_vectors(emb, i),
             )
         )
         records.append(

@@ -213,17 +213,22 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
     )
 
 
-def _advance(st: StreamState, source: str, ts: int, cfg: WindowConfig) -> list[ClosedWindow]:
-    """Move one source's watermark and close every window that all sources passed (end + grace)."""
-    st.watermarks[source] = max(st.watermarks.get(source, ts), ts)
+def _close_passed(st: StreamState, cfg: WindowConfig, reason: CloseReason) -> list[ClosedWindow]:
+    """Close every window that all sources passed (end + grace)."""
     out = []
     for start in sorted(st.windows):
         w = st.windows[start]
         if w.end_ms + cfg.grace_ms <= st.watermark_ms:
-            cw = _close(st, w, "watermark", cfg)
+            cw = _close(st, w, reason, cfg)
             if cw:
                 out.append(cw)
     return out
+
+
+def _advance(st: StreamState, source: str, ts: int, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Move one source's watermark and close every window that all sources passed."""
+    st.watermarks[source] = max(st.watermarks.get(source, ts), ts)
+    return _close_passed(st, cfg, "watermark")
 
 
 def close_all(st: StreamState, reason: CloseReason, cfg: WindowConfig, end_ms: int | None = None) -> list[ClosedWindow]:
@@ -298,31 +303,15 @@ def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: Window
     for f in frames.values():
         for w in _windows_for(st, f.ts_ms, cfg):
             w.frames.append(f)
-    out = []
-    for start in sorted(st.windows):
-        w = st.windows[start]
-        if w.end_ms + cfg.grace_ms <= st.watermark_ms:
-            cw = _close(st, w, "product_switch", cfg)
-            if cw:
-                out.append(cw)
-    return Applied(closed=out)
+    return Applied(closed=_close_passed(st, cfg, "product_switch"))
 
 
 def apply_end(st: StreamState, ts: int, cfg: WindowConfig, wall: float) -> Applied:
-    """The broadcast ended at ``ts``: close what every source passed; the rest closes once the stream
-    has been quiet for ``end_settle_ms`` (other topics may still deliver content before ``ts``)."""
+    """The broadcast ended at ``ts``: the open windows close once the stream has been quiet for
+    ``end_settle_ms``, since the other topics may still deliver content from before ``ts``."""
     st.ended = True
     st.last_wall = wall
-    for source in list(st.watermarks):
-        st.watermarks[source] = max(st.watermarks[source], min(ts, max(st.watermarks.values())))
-    out = []
-    for start in sorted(st.windows):
-        w = st.windows[start]
-        if w.end_ms + cfg.grace_ms <= st.watermark_ms:
-            cw = _close(st, w, "watermark", cfg)
-            if cw:
-                out.append(cw)
-    return Applied(closed=out)
+    return Applied(closed=_close_passed(st, cfg, "watermark"))
 
 
 def idle_expired(st: StreamState, now_wall: float, cfg: WindowConfig) -> bool:
