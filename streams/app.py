@@ -226,14 +226,14 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
     async def embed(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_ms / 1000):
             recs, items, evs = await _items_or_dlq(
-                events, lambda raw: parse_record(raw, SummaryRecordMsg), stages.moment_item
+                events, lambda raw: parse_record(raw, SummaryRecordMsg), lambda r: stages.moment_item(r, r.window.domain)
             )
             if not recs:
                 continue
             t0 = time.time()
             recs, emb = await _encode(recs, items, evs)
             if recs:
-                batch = stages.moment_objects(recs, emb, "live", {"encode": time.time() - t0})
+                batch = stages.moment_batches(recs, emb, {"encode": time.time() - t0})
                 await _index_and_publish(batch, evs)
 
     @app.agent(t_products)

@@ -80,6 +80,7 @@ class Subscriber:
         self.last_window = time.time()
         self.closed: set[tuple[str, int, int]] = set()
         self.skipped: set[tuple[str, int, int]] = set()
+        self.videos: set[tuple[str, int, int]] = set()
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -109,17 +110,20 @@ class Subscriber:
             sink(rec)
 
     def _win(self, rec: dict) -> None:
-        self.closed.add((rec["stream_id"], rec["start_ms"], rec["end_ms"]))
+        key = (rec["stream_id"], rec["start_ms"], rec["end_ms"])
+        self.closed.add(key)
+        if rec.get("domain") == "video":
+            self.videos.add(key)
         self.last_window = time.time()
 
     def pending(self) -> int:
-        """Closed windows not yet both indexed (on ampere.embeddings) and tagged."""
+        """Closed windows not yet indexed (on ampere.embeddings) and, for live ones, tagged."""
         indexed = {(e["stream_id"], *e["window"]) for e in self.report.embeddings}
-        tagged = {(t["stream_id"], *t["window"]) for t in self.report.tags}
+        tagged = {(t["stream_id"], *t["window"]) for t in self.report.tags} | self.videos
         return len(self.closed - (indexed & tagged) - self.skipped)
 
     def _emb(self, rec: dict) -> None:
-        if rec.get("kind") != "live":
+        if rec.get("kind") == "product":
             return
         self.report.embeddings.append(rec)
         if rec.get("closed_at"):

@@ -61,7 +61,9 @@ def apply_message(
         return st, apply_frame(st, make_candidate(k.ts_ms, img), cfg, now), k.stream_id
     e = parse_record(raw, StreamEventRecord)
     if e.type == "start":
-        return (st or new_state(e.stream_id, e.ts_ms, cfg)), Applied(), e.stream_id
+        st = st or new_state(e.stream_id, e.ts_ms, cfg)
+        st.domain = e.domain
+        return st, Applied(), e.stream_id
     if st is None:
         if e.type == "idle_check":
             return None, Applied(duplicate=True), e.stream_id

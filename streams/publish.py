@@ -52,7 +52,8 @@ def stream_messages(
         n += 1
 
     first = min((c.start_ms for m in moments for c in m.asr), default=0)
-    add(first, topics.events, dump_record(StreamEventRecord(stream_id=sid, ts_ms=first, type="start")))
+    domain = moments[0].domain if moments else "live"
+    add(first, topics.events, dump_record(StreamEventRecord(stream_id=sid, ts_ms=first, type="start", domain=domain)))
     seq, last = 0, first
     for i, m in enumerate(moments):
         times = [c.start_ms for c in m.asr] + [k.ts_ms for k in m.keyframes]

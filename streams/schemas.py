@@ -64,6 +64,7 @@ class StreamEventRecord(_Record):
     ts_ms: int = Field(ge=0)
     type: Literal["start", "end", "product_switch", "idle_check"]
     product_hint: str | None = None
+    domain: Literal["live", "video"] = Field("live", description="On `start`: a live stream or a short video.")
 
 
 class ProductRecordMsg(_Record):
@@ -90,6 +91,7 @@ class WindowRecord(_Record):
     lang: str
     keyframes_b64: list[str]
     close_reason: Literal["watermark", "idle", "stream_end", "product_switch"]
+    domain: Literal["live", "video"] = "live"
     closed_at: float = Field(description="Wall-clock UNIX time the window closed.")
     product_hint: str | None = None
 

@@ -62,6 +62,7 @@ def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
         close_reason=cw.reason,  # type: ignore[arg-type]
         closed_at=closed_at,
         product_hint=cw.product_hint,
+        domain=cw.domain,  # type: ignore[arg-type]
     )
 
 
@@ -189,6 +190,24 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
             )
         )
     return IndexedBatch(objects, records)
+
+
+def moment_batches(recs: Sequence[SummaryRecordMsg], emb: Embeddings, timings: dict[str, float]) -> IndexedBatch:
+    """Like ``moment_objects`` for a batch mixing live and short-video windows (kind = window domain)."""
+    out = IndexedBatch([], [])
+    for kind in ("live", "video"):
+        rows = [i for i, r in enumerate(recs) if r.window.domain == kind]
+        if rows:
+            part = moment_objects([recs[i] for i in rows], _take(emb, rows), kind, timings)
+            out.objects += part.objects
+            out.records += part.records
+    return out
+
+
+def _take(emb: Embeddings, rows: list[int]) -> Embeddings:
+    return Embeddings(
+        emb.fused[rows], emb.visual[rows], emb.text[rows], emb.visual_mask[rows], emb.text_mask[rows], emb.model_version
+    )
 
 
 def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> IndexedBatch:

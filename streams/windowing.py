@@ -64,6 +64,7 @@ class ClosedWindow:
     keyframes: list[FrameCandidate]
     reason: CloseReason
     product_hint: str | None = None
+    domain: str = "live"
 
 
 @dataclass
@@ -90,6 +91,7 @@ class StreamState:
     last_wall: float = 0.0
     lang: str = "en"
     product_hint: str | None = None
+    domain: str = "live"
     windows: dict[int, OpenWindow] = field(default_factory=dict)
 
     # --- (de)serialization for the table -------------------------------------------------
@@ -105,6 +107,7 @@ class StreamState:
             "last_wall": self.last_wall,
             "lang": self.lang,
             "product_hint": self.product_hint,
+            "domain": self.domain,
             "windows": [
                 {
                     "start_ms": w.start_ms,
@@ -133,6 +136,7 @@ class StreamState:
             last_wall=d["last_wall"],
             lang=d.get("lang", "en"),
             product_hint=d.get("product_hint"),
+            domain=d.get("domain", "live"),
         )
         for w in d["windows"]:
             ow = OpenWindow(w["start_ms"], w["end_ms"])
@@ -210,6 +214,7 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
         keyframes=select_keyframes(w.frames, cfg.max_keyframes),
         reason=reason,
         product_hint=st.product_hint,
+        domain=st.domain,
     )
 
 

@@ -61,7 +61,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def publish(
         dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
-        streams: Annotated[str | None, typer.Option(help="Comma-separated stream ids (default: all live streams).")] = None,
+        streams: Annotated[
+            str | None, typer.Option(help="Comma-separated stream or short-video ids (default: all live streams).")
+        ] = None,
         speed: Annotated[float, typer.Option(help="1 = real time, 10 = 10x faster, 0 = as fast as possible.")] = 1.0,
         catalog: Annotated[bool, typer.Option("--catalog", help="Publish the catalog instead of streams.")] = False,
     ) -> None:
@@ -86,8 +88,8 @@ def register(app: typer.Typer) -> None:
             n = asyncio.run(send_all(s.kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products]))
             console.print(f"published {n} products to {topics.products}")
             return
-        all_streams = {k: v for k, v in ds.streams().items() if v and v[0].domain == "live"}
-        ids = streams.split(",") if streams else sorted(all_streams)
+        all_streams = {k: v for k, v in ds.streams().items() if v}
+        ids = streams.split(",") if streams else sorted(k for k, v in all_streams.items() if v[0].domain == "live")
         unknown = [i for i in ids if i not in all_streams]
         if unknown:
             raise typer.BadParameter(f"unknown stream ids: {', '.join(unknown)}")

@@ -36,7 +36,7 @@ def _photo(color: tuple[int, int, int], shape: str, rng: np.random.Generator, ji
 
 
 def make_mini_dataset(root: Path, seed: int = 7, seconds_per_product: int = 14) -> Dataset:
-    """Write 4 products and 2 live streams (2 products each, product switches mid-stream)."""
+    """Write 4 products, 2 live streams (2 products each, product switches mid-stream) and 1 short video."""
     rng = np.random.default_rng(seed)
     rnd = random.Random(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
@@ -61,6 +61,12 @@ def make_mini_dataset(root: Path, seed: int = 7, seconds_per_product: int = 14) 
                 frames.append(Keyframe(t + k, rel))
             moments.append(MomentRecord(f"live-{s}-{pid}", "live", f"live-{s}", pid, asr, frames))
             t += seconds_per_product * 1000
+    pid, title, _, attrs, color, shape = PRODUCTS[1]
+    rel = "images/video-0.jpg"
+    _photo(color, shape, rng, jitter=True).save(root / rel, quality=80)
+    moments.append(
+        MomentRecord("video-0", "video", "video-0", pid, [AsrChunk(0, 3000, f"new {attrs['color']} {title.lower()}")], [Keyframe(1000, rel)])
+    )
     ds = Dataset(root, products, moments)
     ds.save()
     return ds

@@ -48,10 +48,10 @@ def _settings(kafka_bootstrap: str, weaviate_server, summarizer: str) -> Setting
     )
 
 
-def expected_windows(ds: Dataset, settings: Settings) -> set[tuple[str, int, int]]:
+def expected_windows(ds: Dataset, settings: Settings, streams: list[str] = STREAMS) -> set[tuple[str, int, int]]:
     """The windows the worker must produce, computed offline with the same pure functions."""
     topics, cfg = TopicNames(settings.topic_prefix), window_config(settings)
-    timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
+    timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in streams])
     states: dict = {}
     out = set()
     for _, m in timeline:
@@ -70,8 +70,8 @@ def _store(settings: Settings) -> WeaviateStore:
     return store
 
 
-def _stored_windows(store: WeaviateStore) -> list[tuple[str, int, int]]:
-    coll = store.client.collections.get(store.name("live"))
+def _stored_windows(store: WeaviateStore, kind: str = "live") -> list[tuple[str, int, int]]:
+    coll = store.client.collections.get(store.name(kind))
     return [(o.properties["stream_id"], o.properties["start_ms"], o.properties["end_ms"]) for o in coll.iterator()]
 
 
@@ -107,6 +107,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data")
     expected = expected_windows(ds, settings)
+    expected_video = expected_windows(ds, settings, ["video-0"])
     ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
     store = _store(settings)
     worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
@@ -124,7 +125,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
                 (topics.events, b"ghost", b'{"stream_id": "ghost", "ts_ms": 1, "type": "end"}'),
             ],
         )
-        timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
+        timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in [*STREAMS, "video-0"]])
         await replay(kafka_bootstrap, timeline, speed=0)
         await sub.wait_done(settle_s=8, timeout_s=900, alive=lambda: worker.poll() is None)
         await sub.stop()
@@ -137,9 +138,10 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
         _stop(worker)
     rep = sub.report
     ids = [e["object_id"] for e in rep.embeddings]
-    assert len(ids) == len(set(ids)) == len(expected), "each window once on ampere.embeddings"
-    stored = _stored_windows(store)
-    assert sorted(stored) == sorted(expected), "each window exactly once in Weaviate"
+    assert len(ids) == len(set(ids)) == len(expected) + len(expected_video), "each window once on ampere.embeddings"
+    assert sorted(_stored_windows(store)) == sorted(expected), "each live window exactly once in Weaviate"
+    assert sorted(_stored_windows(store, "video")) == sorted(expected_video), "short videos in VideoMoment"
+    assert {e["kind"] for e in rep.embeddings} == {"live", "video"}
     for e in rep.embeddings:
         v = np.asarray(e["vector"], dtype=np.float32)
         assert v.shape == (128,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3

@@ -52,3 +52,10 @@ def test_product_message_inlines_photos(tmp_path) -> None:
     m = product_message(ds, ds.products[0], T)
     body = json.loads(m.value)
     assert m.key == b"p1" and len(body["images_b64"]) == 1 and body["title"] == "Shirt"
+
+
+def test_start_marker_carries_the_domain(tmp_path) -> None:
+    ds = _dataset(tmp_path)
+    video = [MomentRecord("v1", "video", "vid", "p1", [AsrChunk(0, 900, "tote")], [Keyframe(100, "images/a.jpg")])]
+    start = json.loads(stream_messages(ds, "vid", video, T)[0].value)
+    assert start["type"] == "start" and start["domain"] == "video"

@@ -154,3 +154,14 @@ def test_concat_embeddings_keeps_rows_and_masks() -> None:
     a, b = _emb(1, [True]), _emb(2, [False, True])
     c = stages.concat_embeddings([a, b])
     assert len(c) == 3 and c.text_mask.tolist() == [True, False, True] and c.model_version == "m-v1"
+
+
+def test_video_windows_are_indexed_as_video_moments() -> None:
+    live = _window()
+    video = _window().model_copy(update={"window_id": "v@0-1000", "stream_id": "v", "domain": "video"})
+    recs = stages.summary_records([live, video], [Summary(has_product=False)] * 2, now=101.0)
+    batch = stages.moment_batches(recs, _emb(2, [False, False]), {})
+    kinds = {o.properties["stream_id"]: o.kind for o in batch.objects}
+    assert kinds == {"s": "live", "v": "video"}
+    assert {r.kind for r in batch.records} == {"live", "video"}
+    assert stages.moment_item(recs[1], "video").domain == "video"
