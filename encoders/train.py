@@ -365,12 +365,12 @@ def training_note(metrics: dict, model_version: str) -> str:
         "",
         "## Data",
         "",
-        f"- dataset folder `{ds['dir_name']}`: {ds['products']} products, {ds['moments']} moments; train split "
-        f"{ds['train_products']} products / {ds['train_moments']} moments",
-        f"- recipe (from the folder's dataset.json): {json.dumps(ds.get('recipe', {}))}; the folder is made by "
-        "`ampere simulate` (see `ampere simulate --help`)",
-        f"- moment text sources: {ds['moment_text']} (summary: from `summaries/{ds['summaries']}.jsonl`; "
-        "summary-computed: the same engine run by `ampere train` on moments that file lacks; asr: raw ASR)",
+        (f"- dataset folder `{ds['dir_name']}`: {ds['products']} products, {ds['moments']} moments; train split "
+        f"{ds['train_products']} products / {ds['train_moments']} moments"),
+        (f"- recipe (from the folder's dataset.json): {json.dumps(ds.get('recipe', {}))}; the folder is made by "
+        "`ampere simulate` (see `ampere simulate --help`)"),
+        (f"- moment text sources: {ds['moment_text']} (summary: from `summaries/{ds['summaries']}.jsonl`; "
+        "summary-computed: the same engine run by `ampere train` on moments that file lacks; asr: raw ASR)"),
         f"- train config: {json.dumps(tc)}",
         f"- wall time {metrics['seconds']} s",
         "",

@@ -63,8 +63,8 @@ def run_benchmark(engines: Sequence[str] = ("torch", "onnx", "onnx-int8"), batch
     for r in range(rounds):
         for batch in batches:
             for engine, enc in encoders.items():
-                img_run = lambda ims, e=enc: e.encode([EncodeItem("product", [im]) for im in ims])  # noqa: E731
-                txt_run = lambda ts, e=enc: e.encode([EncodeItem("product", [], t) for t in ts])  # noqa: E731
+                img_run = lambda ims, e=enc: e.encode([EncodeItem("product", [im]) for im in ims])
+                txt_run = lambda ts, e=enc: e.encode([EncodeItem("product", [], t) for t in ts])
                 row = best.setdefault((engine, batch), {"engine": engine, "batch": batch,
                                                         "images_per_s": 0.0, "texts_per_s": 0.0})
                 row["images_per_s"] = max(row["images_per_s"], round(_throughput(img_run, images, batch, min_items), 2))
@@ -98,9 +98,9 @@ def run_benchmark(engines: Sequence[str] = ("torch", "onnx", "onnx-int8"), batch
 def markdown_table(result: dict) -> str:
     """The result as a markdown table (plus the int8 quality line)."""
     m = result["machine"]
-    lines = [f"Encoder throughput, {result.get('model_version')}, {m['threads']} threads on {m['cpu_count']} CPUs "
+    lines = [(f"Encoder throughput, {result.get('model_version')}, {m['threads']} threads on {m['cpu_count']} CPUs "
              f"(1-min load at start {m['loadavg_1m_at_start']}); end-to-end `encode` incl. preprocessing; "
-             f"best of {result.get('rounds', 1)} interleaved rounds.", "",
+             f"best of {result.get('rounds', 1)} interleaved rounds."), "",
              "| engine | batch | images/s | x torch | texts/s | x torch |", "| --- | --- | --- | --- | --- | --- |"]
     for r in result["rows"]:
         lines.append(f"| {r['engine']} | {r['batch']} | {r['images_per_s']} | {r.get('images_vs_torch', '')} | "

@@ -65,10 +65,10 @@ def test_training_runs_reproducibly_and_serves(tiny_dataset, tmp_path) -> None:
     assert out.fused.shape == (1, 128) and out.model_version.startswith("ampere-v1-")
 
 
-def test_summaries_are_computed_for_moments_the_dataset_lacks(tiny_dataset, tmp_path) -> None:  # noqa: ANN001
+def test_summaries_are_computed_for_moments_the_dataset_lacks(tiny_dataset, tmp_path) -> None:
     asked: list[str] = []
 
-    def summarize(moments):  # noqa: ANN001, ANN202
+    def summarize(moments):
         asked.extend(m.moment_id for m in moments)
         return {m.moment_id: ("" if m.moment_id.endswith("1") else f"product {m.product_id}") for m in moments}
 
