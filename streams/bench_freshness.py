@@ -64,7 +64,7 @@ def run_freshness(
         ratio = r["visible_p99_s"] / on["visible_p99_s"] if on and not r["batched"] and on["visible_p99_s"] else float("nan")
         lines.append(
             f"| {r['streams']} | {'on' if r['batched'] else 'off'} | {r['windows']} | {_fmt(r['windows_per_s'])} | "
-            f"{_fmt(r['queryable_p50_s'])} / - / {_fmt(r['queryable_p99_s'])} | "
+            f"{_fmt(r['queryable_p50_s'])} / {_fmt(r.get('queryable_p95_s'))} / {_fmt(r['queryable_p99_s'])} | "
             f"{_fmt(r['visible_p50_s'])} / {_fmt(r['visible_p95_s'])} / {_fmt(r['visible_p99_s'])} | "
             f"{_fmt(r['mean_stage_s']['summarize'])} | {_fmt(r['mean_stage_s']['encode'])} | {_fmt(ratio)} |"
         )

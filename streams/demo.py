@@ -280,6 +280,7 @@ def summarize_report(rep: RunReport) -> dict:
         "top3_hit": top3,
         "dlq": len(rep.dlq),
         "queryable_p50_s": percentile(rep.queryable_lag_s, 50),
+        "queryable_p95_s": percentile(rep.queryable_lag_s, 95),
         "queryable_p99_s": percentile(rep.queryable_lag_s, 99),
         "visible_p50_s": percentile(rep.visible_lag_s, 50),
         "visible_p95_s": percentile(rep.visible_lag_s, 95),
