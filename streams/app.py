@@ -168,17 +168,19 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                     good.append(parse_record(ev.value, WindowRecord))
                 except BadRecord as exc:
                     await to_dlq(ev, exc.reason)
-            if not good:
-                continue
-            try:
-                summaries = await stages.summarize_with_shedding(
-                    engines().summarizer, engines().fallback, good, time.time(), settings.summary_max_lag_ms / 1000
-                )
-            except Exception as exc:  # noqa: BLE001 - the engine broke its contract: never drop the windows
-                log.warning("summarizer failed (%s); using the extractive summary for %d windows", exc, len(good))
-                summaries = await engines().fallback.asummarize(stages.summary_requests(good))
-            for rec in stages.summary_records(good, summaries, time.time()):
-                await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
+            # with a lag bound, windows go one by one so the bound is checked before every LLM call
+            # and each summary is published as soon as it exists
+            groups = [[w] for w in good] if settings.summary_max_lag_ms > 0 else [good] if good else []
+            for group in groups:
+                try:
+                    summaries = await stages.summarize_with_shedding(
+                        engines().summarizer, engines().fallback, group, time.time(), settings.summary_max_lag_ms / 1000
+                    )
+                except Exception as exc:  # noqa: BLE001 - the engine broke its contract: never drop the windows
+                    log.warning("summarizer failed (%s); using the extractive summary for %d windows", exc, len(group))
+                    summaries = await engines().fallback.asummarize(stages.summary_requests(group))
+                for rec in stages.summary_records(group, summaries, time.time()):
+                    await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
 
     # ---------------------------------------------------------------- encode + index
     async def _encode(recs: list, items: list, evs: list) -> tuple[list, Any]:

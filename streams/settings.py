@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(2_000_000, description="Largest inline image accepted.")
     max_text_chars: int = Field(4_000, description="Largest ASR chunk text accepted.")
     summary_max_lag_ms: int = Field(
-        0, description="Windows that waited longer than this for the LLM get the extractive summary (0 = never)."
+        0,
+        description="Windows that waited longer than this for the LLM get the extractive summary (0 = never); "
+        "when set, windows are summarized one at a time so the bound holds before every LLM call.",
     )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
