@@ -159,7 +159,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
         streams: Annotated[int, typer.Option(help="How many sample live streams to replay.")] = 2,
-        speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 4.0,
+        speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 2.0,
         keep_services: Annotated[bool, typer.Option(help="Leave Kafka and Weaviate running afterwards.")] = True,
     ) -> None:
         """Services up, catalog in, sample live streams replayed, tags printed live, then a summary."""
@@ -177,7 +177,14 @@ def register(app: typer.Typer) -> None:
         rep = asyncio.run(
             run_replay(s, ds, live, speed=speed, console=console, worker_log=s.home / "logs" / "worker-demo.log")
         )
-        _print_summary(summarize_report(rep))
+        res = summarize_report(rep)
+        _print_summary(res)
+        if s.summarizer != "extractive" and res["visible_p99_s"] > 10:
+            console.print(
+                f"[yellow]Freshness is bound by the {s.summarizer} summarizer on this machine. For tags within "
+                "seconds: AMPERE_SUMMARY_MAX_LAG_MS=5000 AMPERE_LLM_TIMEOUT_S=5 (LLM when it keeps up, "
+                "extractive when it does not) or AMPERE_SUMMARIZER=extractive; in production, vLLM on a GPU.[/yellow]"
+            )
         if not keep_services:
             stack.down(s, list(stack.SERVICE_NAMES), console)
 
