@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import statistics
+from collections import Counter
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -286,6 +287,9 @@ def summarize_report(rep: RunReport) -> dict:
         "visible_p95_s": percentile(rep.visible_lag_s, 95),
         "visible_p99_s": percentile(rep.visible_lag_s, 99),
         "windows_per_s": rep.windows / rep.wall_s if rep.wall_s > 0 else float("nan"),
+        "summary_sources": dict(
+            Counter((e.get("summary") or {}).get("source", "?") for e in rep.embeddings if e.get("kind") == "live")
+        ),
         "mean_stage_s": {
             k: statistics.fmean([e.get("timings", {}).get(k, 0.0) for e in rep.embeddings]) if rep.embeddings else float("nan")
             for k in ("summarize", "encode")
