@@ -9,8 +9,8 @@ import math
 import os
 import signal
 import statistics
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
