@@ -223,5 +223,6 @@ def _print_summary(res: dict) -> None:
     t.add_row("truth in top-3", f"{res['top3_hit']}/{res['tags']}")
     t.add_row("close → queryable p50 / p99", f"{res['queryable_p50_s']:.2f}s / {res['queryable_p99_s']:.2f}s")
     t.add_row("close → on ampere.embeddings p50 / p99", f"{res['visible_p50_s']:.2f}s / {res['visible_p99_s']:.2f}s")
+    t.add_row("summaries by", ", ".join(f"{k} {v}" for k, v in sorted(res.get("summary_sources", {}).items())) or "-")
     t.add_row("dead letters", str(res["dlq"]))
     console.print(t)
