@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -174,11 +175,19 @@ def register(app: typer.Typer) -> None:
         live = sorted(k for k, v in ds.streams().items() if v and v[0].domain == "live")[:streams]
         console.rule("[bold]Ampere Stream demo")
         console.print(f"dataset {ds.root.name}: {len(ds.products)} products, streams {', '.join(live)}")
+        # each run replays the streams under fresh ids (live-000#<run>), so a second demo is not a replay
+        # of streams the index already finished
         rep = asyncio.run(
-            run_replay(s, ds, live, speed=speed, console=console, worker_log=s.home / "logs" / "worker-demo.log")
+            run_replay(
+                s, ds, live, speed=speed, console=console, worker_log=s.home / "logs" / "worker-demo.log",
+                run_tag=time.strftime("%Y%m%d%H%M%S-"),
+            )
         )
         res = summarize_report(rep)
         _print_summary(res)
+        if res["windows"] == 0:
+            console.print(f"[red]No window was indexed; see {s.home / 'logs' / 'worker-demo.log'}[/red]")
+            raise typer.Exit(1)
         if s.summarizer != "extractive" and res["visible_p99_s"] > 10:
             console.print(
                 f"[yellow]Freshness is bound by the {s.summarizer} summarizer on this machine. For tags within "
