@@ -67,6 +67,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         speed: Annotated[float, typer.Option(help="1 = real time, 10 = 10x faster, 0 = as fast as possible.")] = 1.0,
         catalog: Annotated[bool, typer.Option("--catalog", help="Publish the catalog instead of streams.")] = False,
+        suffix: Annotated[
+            str, typer.Option(help="Publish as '<id>#<suffix>': a new stream (the same id again is an idempotent replay).")
+        ] = "",
     ) -> None:
         """Replay sample live streams (or the catalog) into the input topics."""
         quiet_clients()
@@ -94,7 +97,9 @@ def register(app: typer.Typer) -> None:
         unknown = [i for i in ids if i not in all_streams]
         if unknown:
             raise typer.BadParameter(f"unknown stream ids: {', '.join(unknown)}")
-        timeline = merge_streams([stream_messages(ds, i, all_streams[i], topics) for i in ids])
+        timeline = merge_streams(
+            [stream_messages(ds, i, all_streams[i], topics, rename=f"{i}#{suffix}" if suffix else None) for i in ids]
+        )
         n = asyncio.run(replay(s.kafka_bootstrap, timeline, speed=speed))
         console.print(f"published {n} messages of {len(ids)} stream(s)")
 
