@@ -140,10 +140,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             now = time.time()
             for cw in applied.closed:
                 await deliver(t_windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now)))
-            if st_new is None:
-                if prev is not None:
-                    del state[stream_id]
-            elif not applied.duplicate or applied.closed:
+            if st_new is not None and (not applied.duplicate or applied.closed):
                 state[stream_id] = json.dumps(st_new.to_dict()).encode()
 
     @app.timer(interval=0.5)
@@ -199,7 +196,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 await to_dlq(ev, f"cannot encode: {type(exc).__name__}: {exc}")
         return kept, stages.concat_embeddings(parts) if parts else None
 
-    async def _index_and_publish(batch: stages.IndexedBatch, events_for: Sequence[faust.EventT]) -> None:
+    async def _index_and_publish(batch: stages.IndexedBatch) -> None:
         store = engines().store
         await retry_forever("store upsert", lambda: asyncio.to_thread(store.upsert, batch.objects))
         now = time.time()
@@ -236,7 +233,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             recs, emb = await _encode(recs, items, evs)
             if recs:
                 batch = stages.moment_batches(recs, emb, {"encode": time.time() - t0})
-                await _index_and_publish(batch, evs)
+                await _index_and_publish(batch)
 
     @app.agent(t_products)
     async def catalog(stream: faust.StreamT) -> None:
@@ -250,7 +247,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 continue
             recs, emb = await _encode(recs, items, evs)
             if recs:
-                await _index_and_publish(stages.product_objects(recs, emb), evs)
+                await _index_and_publish(stages.product_objects(recs, emb))
 
     # ---------------------------------------------------------------- tag
     @app.agent(t_embeddings)
