@@ -51,26 +51,44 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _cached_features(
+    store: FeatureStore,
+    keys: list[str],
+    items: Sequence,
+    build: Callable[[], Callable[[list], np.ndarray]],
+    feature_dim: int,
+    batch: int,
+    progress: Progress | None,
+) -> np.ndarray:
+    """Rows of ``store`` for ``keys``; the missing ones are computed in batches by the function that
+    ``build()`` returns (the backbone is loaded only when something is missing), then saved."""
+    todo = sorted({k: it for k, it in zip(keys, items, strict=True) if k not in store.data}.items())
+    if todo:
+        run = build()
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            feats = run([it for _, it in chunk])
+            for (k, _), f in zip(chunk, feats, strict=True):
+                store.data[k] = f.astype(np.float32)
+            if progress:
+                progress(min(start + batch, len(todo)), len(todo))
+        store.save()
+    return np.stack([store.data[k] for k in keys]) if keys else np.zeros((0, feature_dim), np.float32)
+
+
 @torch.inference_mode()
 def image_features(paths: Sequence[Path], cfg: VisualConfig, models_home: Path | None = None,
                    batch: int = 16, progress: Progress | None = None) -> np.ndarray:
     """Backbone features ``[N, feature_dim]`` of image files, computed once per distinct content."""
     home = models_home or default_models_home()
     store = FeatureStore(home / "features" / f"image-{backbone_key(cfg)}.npz")
-    keys = [_sha(Path(p).read_bytes()) for p in paths]
-    todo = sorted({k: p for k, p in zip(keys, paths, strict=True) if k not in store.data}.items())
-    if todo:
+
+    def build() -> Callable[[list], np.ndarray]:
         backbone = build_visual_backbone(cfg, models_home)
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            pixels = preprocess_images([Image.open(p) for _, p in chunk], cfg)
-            feats = backbone(torch.from_numpy(pixels)).numpy()
-            for (k, _), f in zip(chunk, feats, strict=True):
-                store.data[k] = f.astype(np.float32)
-            if progress:
-                progress(min(start + batch, len(todo)), len(todo))
-        store.save()
-    return np.stack([store.data[k] for k in keys]) if keys else np.zeros((0, cfg.feature_dim), np.float32)
+        return lambda ps: backbone(torch.from_numpy(preprocess_images([Image.open(p) for p in ps], cfg))).numpy()
+
+    keys = [_sha(Path(p).read_bytes()) for p in paths]
+    return _cached_features(store, keys, paths, build, cfg.feature_dim, batch, progress)
 
 
 @torch.inference_mode()
@@ -79,18 +97,16 @@ def text_features(texts: Sequence[str], cfg: TextConfig, models_home: Path | Non
     """Backbone features ``[N, feature_dim]`` of texts, computed once per distinct text."""
     home = models_home or default_models_home()
     store = FeatureStore(home / "features" / f"text-{backbone_key(cfg)}.npz")
-    keys = [_sha(t.encode("utf-8")) for t in texts]
-    todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in store.data}.items())
-    if todo:
+
+    def build() -> Callable[[list], np.ndarray]:
         backbone = build_text_backbone(cfg, models_home)
         tokenizer = TextTokenizer(resolve(cfg.tokenizer, models_home), cfg.max_length)
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            ids, mask = tokenizer([t for _, t in chunk])
-            feats = backbone(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
-            for (k, _), f in zip(chunk, feats, strict=True):
-                store.data[k] = f.astype(np.float32)
-            if progress:
-                progress(min(start + batch, len(todo)), len(todo))
-        store.save()
-    return np.stack([store.data[k] for k in keys]) if keys else np.zeros((0, cfg.feature_dim), np.float32)
+
+        def run(batch_texts: list) -> np.ndarray:
+            ids, mask = tokenizer(batch_texts)
+            return backbone(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+
+        return run
+
+    keys = [_sha(t.encode("utf-8")) for t in texts]
+    return _cached_features(store, keys, texts, build, cfg.feature_dim, batch, progress)
