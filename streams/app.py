@@ -27,7 +27,7 @@ import faust
 from engines.encode.base import Encoder
 from engines.store.weaviate_store import WeaviateStore
 from engines.summarize.base import Summarizer
-from streams import stages
+from streams import metrics, stages
 from streams.ingest import apply_message, window_config
 from streams.schemas import (
     BadRecord,
@@ -64,6 +64,7 @@ async def retry_forever(what: str, fn: Callable[[], Awaitable[Any]], max_backoff
             return await fn()
         except Exception as exc:  # noqa: BLE001 - any failure of the service is retried
             log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+            metrics.count_retry(what)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_backoff_s)
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
     t_tags = app.topic(topics.tags, value_serializer="raw", key_serializer="raw")
     t_dlq = app.topic(topics.dlq, value_serializer="raw", key_serializer="raw")
     state = app.Table("stream-state", default=None, key_type=str, value_type=bytes)
+    metrics.install(app, state)
 
     holder: dict[str, Engines] = {}
 
@@ -112,6 +114,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
     async def to_dlq(event: faust.EventT, reason: str) -> None:
         m = event.message
         log.warning("DLQ %s[%s]@%s: %s", m.topic, m.partition, m.offset, reason)
+        metrics.count_dlq(m.topic, reason)
         rec = stages.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, reason)
         await deliver(t_dlq, m.key, dump_record(rec))
 
@@ -138,6 +141,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             if applied.late:
                 await to_dlq(event, applied.late)
             now = time.time()
+            metrics.count_closed(applied.closed)
             for cw in applied.closed:
                 await deliver(t_windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now)))
             if st_new is not None and (not applied.duplicate or applied.closed):
@@ -169,12 +173,15 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             # and each summary is published as soon as it exists
             groups = [[w] for w in good] if settings.summary_max_lag_ms > 0 else [good] if good else []
             for group in groups:
+                elapsed = metrics.timed()
                 try:
                     summaries = await stages.summarize_with_shedding(
                         engines().summarizer, engines().fallback, group, time.time(), settings.summary_max_lag_ms / 1000
                     )
+                    metrics.observe_summaries(settings.summarizer, elapsed(), summaries)
                 except Exception as exc:  # noqa: BLE001 - the engine broke its contract: never drop the windows
                     log.warning("summarizer failed (%s); using the extractive summary for %d windows", exc, len(group))
+                    metrics.count_engine_failure(len(group))
                     summaries = await engines().fallback.asummarize(stages.summary_requests(group))
                 for rec in stages.summary_records(group, summaries, time.time()):
                     await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
@@ -267,6 +274,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                     lambda vec=rec.vector, store=store: asyncio.to_thread(store.near_vector, "product", vec, limit=settings.tag_top_k),
                 )
                 out = stages.tag_record(rec, hits, settings.tag_min_score, time.time())
+                metrics.count_tag(out.claimed)
                 await deliver(t_tags, rec.stream_id.encode() if rec.stream_id else None, dump_record(out))
 
     return app

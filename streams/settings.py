@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
     tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
 
+    # --- operations ----------------------------------------------------------------------------
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Worker port of /metrics, /livez, /readyz (0 = off).")
+    metrics_host: str = Field("127.0.0.1", description="Interface of the metrics port (0.0.0.0 in a container).")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as one JSON object each.")
+    dashboard_port: int = Field(8765, ge=0, le=65535, description="Port of the live dashboard (ampere dashboard).")
+    dashboard_host: str = Field("127.0.0.1", description="Interface of the live dashboard.")
+
     def summarizer_options(self, engine: str | None = None) -> dict:
         """Keyword options for ``engines.summarize.build_summarizer`` of ``engine`` (default: the setting)."""
         engine = engine or self.summarizer

@@ -6,8 +6,11 @@ import logging
 import os
 
 from engines.summarize import build_summarizer
+from streams import metrics
 from streams.admin import ensure_topics
 from streams.app import Engines, create_app
+from streams.health import WorkerStatus, start_for_worker
+from streams.instrumented import InstrumentedEncoder, InstrumentedStore
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.wiring import build_encoder_from, build_store_from, build_summarizer_from
@@ -20,8 +23,8 @@ def build_engines(settings: Settings) -> Engines:
     return Engines(
         summarizer=build_summarizer_from(settings),
         fallback=build_summarizer("extractive"),
-        encoder=build_encoder_from(settings),
-        store=build_store_from(settings),
+        encoder=InstrumentedEncoder(build_encoder_from(settings)),  # type: ignore[arg-type]
+        store=InstrumentedStore(build_store_from(settings)),  # type: ignore[arg-type]
     )
 
 
@@ -31,9 +34,17 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    status = WorkerStatus()
+    health = start_for_worker(settings, status)  # /livez answers while the models load
     ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
     (settings.home / "faust" / settings.topic_prefix).mkdir(parents=True, exist_ok=True)
     engines = build_engines(settings)  # fail fast, before joining the group
+    status.engines_loaded = True
+    metrics.ENGINES_LOADED.set(1)
     app = create_app(settings, lambda: engines)
     worker = faust.Worker(app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if health is not None:
+            health.stop()
