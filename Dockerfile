@@ -20,5 +20,8 @@ RUN if [ -n "$AMPERE_EXTRAS" ]; then pip install --no-cache-dir ".[${AMPERE_EXTR
 
 USER ampere
 VOLUME ["/var/lib/ampere"]
+EXPOSE 9464
+# /livez of the worker's metrics port (AMPERE_METRICS_PORT); compose waits on /readyz instead
+HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 CMD ["python", "-m", "streams.probe", "live"]
 ENTRYPOINT ["ampere"]
 CMD ["worker"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 
 from engines.summarize import build_summarizer
@@ -11,6 +12,7 @@ from streams.admin import ensure_topics
 from streams.app import Engines, create_app
 from streams.health import WorkerStatus, start_for_worker
 from streams.instrumented import InstrumentedEncoder, InstrumentedStore
+from streams.logs import capture_warnings, logging_config
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.wiring import build_encoder_from, build_store_from, build_summarizer_from
@@ -32,6 +34,9 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Create topics, build the app and block running it until stopped (SIGINT/SIGTERM)."""
     import faust
 
+    log_config = logging_config(loglevel, settings.log_format)
+    logging.config.dictConfig(log_config)  # this process's log is the worker's: warnings included
+    capture_warnings()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     status = WorkerStatus()
@@ -42,7 +47,10 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     status.engines_loaded = True
     metrics.ENGINES_LOADED.set(1)
     app = create_app(settings, lambda: engines)
-    worker = faust.Worker(app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(
+        app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False,
+        logging_config=log_config,
+    )
     try:
         worker.execute_from_commandline()
     finally:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
+from typing import Annotated
 
 import typer
 
-warnings.filterwarnings("ignore", message=".*httpx module is deprecated.*")
-warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party noise in a user's terminal
+from streams.logs import setup_cli_logging
+from streams.settings import get_settings
 
-from streams.cli import dashboard, data, infra, model, pipeline, summarize
-from streams.cli.bench import bench_app
+# before the commands import third-party clients: their import-time warnings go to the log, not the screen
+setup_cli_logging(get_settings().home, get_settings().log_format)
+
+from streams.cli import dashboard, data, infra, model, pipeline, summarize  # noqa: E402
+from streams.cli.bench import bench_app  # noqa: E402
 
 app = typer.Typer(
     name="ampere",
@@ -18,6 +21,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"ampere-stream {version('ampere-stream')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Ampere Stream: real-time multimodal product indexing for live-stream shopping."""
+
 
 for _module in (infra, model, summarize, data, pipeline, dashboard):
     _module.register(app)

@@ -57,3 +57,16 @@ def test_metrics_are_prometheus_text_with_lag_per_partition(server) -> None:
 def test_weaviate_check_reports_an_unreachable_server() -> None:
     problem = weaviate_problem("http://127.0.0.1:9", None, timeout_s=0.5)
     assert problem is not None and problem.startswith("weaviate http://127.0.0.1:9")
+
+
+def test_probe_exits_zero_only_when_the_endpoint_says_so(server, monkeypatch) -> None:
+    from streams.probe import main
+
+    srv, status, _ = server
+    monkeypatch.setenv("AMPERE_METRICS_PORT", str(srv.port))
+    assert main(["probe", "ready"]) == 1  # engines still loading
+    status.engines_loaded = True
+    assert main(["probe", "ready"]) == 0 and main(["probe", "live"]) == 0
+    assert main(["probe", "bogus"]) == 2
+    srv.stop()
+    assert main(["probe", "live"]) == 1  # nobody listens any more
