@@ -22,6 +22,9 @@ from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics, group_lag
 from streams.consume import follow, spawn_worker
+from streams.dashboard.launch import spawn_dashboard, wait_http
+from streams.dashboard.launch import stop as stop_process
+from streams.infra.ports import port_is_open
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -204,6 +207,23 @@ async def wait_for_products(store: WeaviateStore, n: int, timeout_s: float, cons
             await asyncio.sleep(1.0)
 
 
+def start_dashboard(settings: Settings, port: int, log_dir: Path, console: Console):
+    """Start the live dashboard beside the demo and print its URL (None when the port is taken)."""
+    url = f"http://{settings.dashboard_host}:{port}/"
+    if port_is_open(port, settings.dashboard_host):
+        console.print(f"[yellow]port {port} is taken; the dashboard is not started (AMPERE_DASHBOARD_PORT)[/yellow]")
+        return None
+    proc = spawn_dashboard(settings_env(settings), log_dir / "dashboard-demo.log", port, settings.dashboard_host)
+    try:
+        wait_http(url + "healthz", 60, proc)
+    except (TimeoutError, RuntimeError) as exc:
+        console.print(f"[yellow]dashboard did not start ({exc}); see {log_dir / 'dashboard-demo.log'}[/yellow]")
+        stop_process(proc)
+        return None
+    console.print(f"[bold]live dashboard: {url}[/bold]")
+    return proc
+
+
 def format_tag(rec: dict, truth: str | None) -> str:
     """One live line of the demo."""
     start, end = rec["window"]
@@ -228,6 +248,7 @@ async def run_replay(
     load_catalog: bool = True,
     live_lines: bool = True,
     run_tag: str = "",
+    dashboard_port: int | None = None,
 ) -> RunReport:
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
     topics = TopicNames(settings.topic_prefix)
@@ -238,6 +259,7 @@ async def run_replay(
     truth = {}
     worker = spawn_worker(settings_env(settings), worker_log)
     console.print(f"worker started (pid {worker.pid}, log {worker_log.name})")
+    dashboard = start_dashboard(settings, dashboard_port, worker_log.parent, console) if dashboard_port else None
 
     def on_tag(rec: dict) -> None:
         src, _, _ = rec["stream_id"].partition("#")
@@ -276,6 +298,9 @@ async def run_replay(
             except Exception:  # noqa: BLE001
                 worker.kill()
         store.close()
+        if dashboard is not None:
+            stop_process(dashboard)
+            console.print("dashboard stopped; `ampere dashboard` serves it again")
     sub.report.windows = len({r["object_id"] for r in sub.report.embeddings})
     sub.report.truth = truth  # type: ignore[attr-defined]
     return sub.report

@@ -74,8 +74,8 @@ class KafkaProbe:
         try:
             if self._consumer is not None:
                 self._consumer.close(autocommit=False)
-        except Exception:  # noqa: BLE001 - a broken client is dropped either way
-            pass
+        except Exception as exc:  # noqa: BLE001 - a broken client is dropped either way
+            log.debug("closing the kafka probe: %s", exc)
         self._consumer = None
 
     def problem(self) -> str | None:
@@ -133,7 +133,7 @@ class HealthServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     server.refresh_lag()

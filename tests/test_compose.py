@@ -114,5 +114,5 @@ def test_worker_health_checks_call_the_worker_endpoints(compose: dict) -> None:
     settings = Settings(**env)
     assert settings.metrics_port in _published(worker) and settings.metrics_host == "0.0.0.0"
     assert probe_url(settings, "ready") == f"http://127.0.0.1:{settings.metrics_port}/readyz"
-    docker_health = re.search(r"^HEALTHCHECK .*CMD (\[.*\])$", DOCKERFILE_PATH.read_text(), re.M)
+    docker_health = re.search(r"^HEALTHCHECK .*CMD (\[.*\])$", DOCKERFILE_PATH.read_text(), re.MULTILINE)
     assert docker_health and docker_health.group(1) == '["python", "-m", "streams.probe", "live"]'

@@ -12,8 +12,8 @@ from streams.settings import get_settings
 # before the commands import third-party clients: their import-time warnings go to the log, not the screen
 setup_cli_logging(get_settings().home, get_settings().log_format)
 
-from streams.cli import dashboard, data, infra, model, pipeline, summarize  # noqa: E402
-from streams.cli.bench import bench_app  # noqa: E402
+from streams.cli import dashboard, data, infra, model, pipeline, summarize
+from streams.cli.bench import bench_app
 
 app = typer.Typer(
     name="ampere",

@@ -185,7 +185,7 @@ def register(app: typer.Typer) -> None:
         rep = asyncio.run(
             run_replay(
                 s, ds, live, speed=speed, console=console, worker_log=s.home / "logs" / "worker-demo.log",
-                run_tag=time.strftime("%Y%m%d%H%M%S-"),
+                run_tag=time.strftime("%Y%m%d%H%M%S-"), dashboard_port=s.dashboard_port or None,
             )
         )
         res = summarize_report(rep)
