@@ -173,4 +173,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Run the dashboard until stopped (uvicorn, access log off)."""
     import uvicorn
 
-    uvicorn.run(create_dashboard(settings), host=host, port=port, log_level="warning", access_log=False)
+    # open event streams never end by themselves: give them 3 s on shutdown
+    uvicorn.run(create_dashboard(settings), host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=3)
