@@ -62,12 +62,15 @@ class KafkaProbe:
     def _client(self):
         from kafka import KafkaConsumer
 
+        from kafka.errors import KafkaConfigurationError
+
         if self._consumer is None:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
-                client_id="ampere-health", request_timeout_ms=self.timeout_ms + 1000,
-                api_version_auto_timeout_ms=self.timeout_ms,
-            )
+            common = {"bootstrap_servers": self.bootstrap, "group_id": self.group, "enable_auto_commit": False,
+                      "client_id": "ampere-health", "request_timeout_ms": self.timeout_ms + 1000}
+            try:  # kafka-python 3 names the first-connection timeout bootstrap_timeout_ms, 2.x otherwise
+                self._consumer = KafkaConsumer(**common, bootstrap_timeout_ms=self.timeout_ms)
+            except KafkaConfigurationError:
+                self._consumer = KafkaConsumer(**common, api_version_auto_timeout_ms=self.timeout_ms)
         return self._consumer
 
     def _reset(self) -> None:
