@@ -61,7 +61,6 @@ class KafkaProbe:
 
     def _client(self):
         from kafka import KafkaConsumer
-
         from kafka.errors import KafkaConfigurationError
 
         if self._consumer is None:
