@@ -231,7 +231,7 @@ async def run_replay(
 ) -> RunReport:
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
     topics = TopicNames(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key), settings.collection_prefix)
     store.ensure_collections()
     streams = ds.streams()
@@ -250,7 +250,7 @@ async def run_replay(
     try:
         await sub.start()
         if load_catalog:
-            n = await send_all(settings.kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+            n = await send_all(settings, [product_message(ds, p, topics) for p in ds.products])
             await wait_for_products(store, n, timeout_s=900, console=console)
             console.print(f"catalog: {n} products indexed")
         timelines = [
@@ -260,7 +260,7 @@ async def run_replay(
         ]
         t0 = time.time()
         console.print(f"replaying {len(timelines)} stream(s) at {speed:g}x ...")
-        await replay(settings.kafka_bootstrap, merge_streams(timelines), speed=speed)
+        await replay(settings, merge_streams(timelines), speed=speed)
         settle = settings.end_settle_ms / 1000 + 5
         try:
             await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: worker.poll() is None, lag_grace_s=60)

@@ -55,9 +55,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(loglevel: Annotated[str, typer.Option(help="Worker log level.")] = "warning") -> None:
         """Run the stream worker (all agents) until stopped."""
+        from streams.errors import KafkaUnavailable
         from streams.worker import run_worker
 
-        run_worker(get_settings(), loglevel)
+        try:
+            run_worker(get_settings(), loglevel)
+        except KafkaUnavailable as exc:
+            typer.secho(f"error: {exc}", err=True, fg="red")
+            raise typer.Exit(2) from None
 
     @app.command()
     def publish(
@@ -87,9 +92,9 @@ def register(app: typer.Typer) -> None:
         s = get_settings()
         ds = Dataset.load(ensure_sample(dataset))
         topics = TopicNames(s.topic_prefix)
-        ensure_topics(s.kafka_bootstrap, topics.all(), s.topic_partitions)
+        ensure_topics(s, topics.all(), s.topic_partitions)
         if catalog:
-            n = asyncio.run(send_all(s.kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products]))
+            n = asyncio.run(send_all(s, [product_message(ds, p, topics) for p in ds.products]))
             console.print(f"published {n} products to {topics.products}")
             return
         all_streams = {k: v for k, v in ds.streams().items() if v}
@@ -100,7 +105,7 @@ def register(app: typer.Typer) -> None:
         timeline = merge_streams(
             [stream_messages(ds, i, all_streams[i], topics, rename=f"{i}#{suffix}" if suffix else None) for i in ids]
         )
-        n = asyncio.run(replay(s.kafka_bootstrap, timeline, speed=speed))
+        n = asyncio.run(replay(s, timeline, speed=speed))
         console.print(f"published {n} messages of {len(ids)} stream(s)")
 
     @app.command()
@@ -121,7 +126,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("choose embeddings, tags or dlq")
 
         async def run() -> None:
-            async for rec in follow(s.kafka_bootstrap, names[what], from_beginning=from_beginning, idle_timeout_s=idle_exit):
+            async for rec in follow(s, names[what], from_beginning=from_beginning, idle_timeout_s=idle_exit):
                 if "vector" in rec:
                     rec["vector"] = rec["vector"][:4] + ["..."]
                 console.print_json(json.dumps(rec, ensure_ascii=False))
