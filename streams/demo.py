@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from encoders.dataset import Dataset, MomentRecord
@@ -33,6 +34,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """Environment that gives a child process exactly these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[f"AMPERE_{name.upper()}"] = str(value)
     env.setdefault("HF_HUB_OFFLINE", "1")
