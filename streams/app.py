@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,8 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
     state = app.Table("stream-state", default=None, key_type=str, value_type=bytes)
 
     holder: dict[str, Engines] = {}
+    counters: Counter[str] = Counter()  # refine_shed, refine_fallback, stale_skipped, batch_errors
+    app.ampere_counters = counters  # type: ignore[attr-defined]
 
     def engines() -> Engines:
         if "e" not in holder:
@@ -194,6 +197,12 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 await t_events.send(key=stream_id.encode(), value=dump_record(rec))
 
     # ---------------------------------------------------------------- summarize
+    # Two phases (AMPERE_TWO_PHASE, default on with an LLM summarizer): `summarize` gives every window
+    # the cheap extractive summary at once (revision 1, queryable within seconds) and `refine` sends the
+    # LLM summary later under the same object id (revision 2). One phase: `summarize` runs the configured
+    # summarizer (with optional load shedding) and there is no refinement.
+    two_phase = settings.two_phase and settings.summarizer != "extractive"
+
     @app.agent(t_windows)
     async def summarize(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_ms / 1000):
@@ -206,18 +215,51 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 good.append(parse_record(ev.value, WindowRecord))
             except BadRecord as exc:
                 await to_dlq(ev, exc.reason)
-        # with a lag bound, windows go one by one so the bound is checked before every LLM call
-        # and each summary is published as soon as it exists
-        groups = [[w] for w in good] if settings.summary_max_lag_ms > 0 else [good] if good else []
+        if two_phase:
+            groups = [good] if good else []
+        else:
+            # with a lag bound, windows go one by one so the bound is checked before every LLM call
+            # and each summary is published as soon as it exists
+            groups = [[w] for w in good] if settings.summary_max_lag_ms > 0 else [good] if good else []
         for group in groups:
             try:
-                summaries = await stages.summarize_with_shedding(
-                    engines().summarizer, engines().fallback, group, time.time(), settings.summary_max_lag_ms / 1000
-                )
+                if two_phase:
+                    summaries = await engines().fallback.asummarize(stages.summary_requests(group))
+                else:
+                    summaries = await stages.summarize_with_shedding(
+                        engines().summarizer, engines().fallback, group, time.time(), settings.summary_max_lag_ms / 1000
+                    )
             except Exception as exc:  # noqa: BLE001 - the engine broke its contract: never drop the windows
                 log.warning("summarizer failed (%s); using the extractive summary for %d windows", exc, len(group))
                 summaries = await stages.fallback_summaries(engines().fallback, group, exc)
-            for rec in stages.summary_records(group, summaries, time.time()):
+            for rec in stages.summary_records(group, summaries, time.time(), revision=1):
+                await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
+
+    if two_phase:
+
+        @app.agent(t_windows)
+        async def refine(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_ms / 1000):
+                await guarded(events, _refine_batch, dead_letter=False)
+
+    async def _refine_batch(events: list[faust.EventT]) -> None:
+        """Revision 2: the LLM summary, one window at a time; shed (counted) when it waited too long,
+        skipped when the LLM fell back (revision 1 already holds the extractive summary)."""
+        for ev in events:
+            try:
+                w = parse_record(ev.value, WindowRecord)
+            except BadRecord:
+                continue  # `summarize` dead-letters it
+            if not stages.refinement_due(w, time.time(), settings.refine_max_lag_ms / 1000):
+                counters["refine_shed"] += 1
+                log.info("refinement of %s shed: waited %.1fs", w.window_id, time.time() - w.closed_at)
+                continue
+            summary = (await engines().summarizer.asummarize(stages.summary_requests([w])))[0]
+            if summary.is_fallback:
+                counters["refine_fallback"] += 1
+                log.info("refinement of %s skipped: %s", w.window_id, summary.fallback_reason)
+                continue
+            for rec in stages.summary_records([w], [summary], time.time(), revision=2):
                 await deliver(t_summaries, rec.window.stream_id.encode(), dump_record(rec))
 
     # ---------------------------------------------------------------- encode + index
@@ -242,6 +284,12 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
         """Upsert a batch; objects the store refuses (while up) go to the DLQ one by one, the rest are
         published once stored."""
         store = engines().store
+        if any(r.kind != "product" for r in batch.records):
+            stored = await store_call("revision lookup", lambda: stages.stored_revisions(store, batch))
+            batch, stale = stages.drop_stale(batch, stored)
+            counters["stale_skipped"] += stale
+            if not batch.objects:
+                return
         try:
             await store_call("store upsert", lambda: store.upsert(batch.objects))
             kept = batch.records

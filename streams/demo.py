@@ -74,6 +74,7 @@ class RunReport:
     dlq: list[dict] = field(default_factory=list)
     visible_lag_s: list[float] = field(default_factory=list)
     queryable_lag_s: list[float] = field(default_factory=list)
+    refined_lag_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
 
 
@@ -134,7 +135,11 @@ class Subscriber:
         if rec.get("kind") == "product":
             return
         self.report.embeddings.append(rec)
-        if rec.get("closed_at"):
+        if not rec.get("closed_at"):
+            return
+        if rec.get("revision", 1) > 1:
+            self.report.refined_lag_s.append(rec["indexed_at"] - rec["closed_at"])
+        else:
             self.report.visible_lag_s.append(time.time() - rec["closed_at"])
             self.report.queryable_lag_s.append(rec["indexed_at"] - rec["closed_at"])
 
@@ -207,8 +212,18 @@ async def wait_for_products(store: WeaviateStore, n: int, timeout_s: float, cons
             await asyncio.sleep(1.0)
 
 
+def latest_tags(tags: Sequence[dict]) -> list[dict]:
+    """The newest revision of each window's tags (a refinement replaces the provisional tags)."""
+    best: dict[tuple, dict] = {}
+    for t in tags:
+        key = (t["stream_id"], tuple(t["window"]))
+        if key not in best or t.get("revision", 1) >= best[key].get("revision", 1):
+            best[key] = t
+    return list(best.values())
+
+
 def format_tag(rec: dict, truth: str | None) -> str:
-    """One live line of the demo."""
+    """One live line of the demo (``↻`` marks a refinement by the LLM summary)."""
     start, end = rec["window"]
     top = rec["products"][0] if rec["products"] else None
     if not rec["claimed"] or top is None:
@@ -216,7 +231,8 @@ def format_tag(rec: dict, truth: str | None) -> str:
     else:
         ok = "[green]✓[/green]" if truth == top["product_id"] else f"[red]✗[/red] (truth {truth})"
         verdict = f"[bold]{top['title']}[/bold] [cyan]{top['score']:.2f}[/cyan] {ok}"
-    return f"{rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}"
+    phase = "↻" if rec.get("revision", 1) > 1 else " "
+    return f"{phase} {rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}"
 
 
 async def run_replay(
@@ -287,14 +303,18 @@ async def run_replay(
 def summarize_report(rep: RunReport) -> dict:
     """Numbers of a run: windows, tags, accuracy vs ground truth, freshness percentiles, DLQ."""
     truth = getattr(rep, "truth", {})
-    claimed = [t for t in rep.tags if t["claimed"]]
+    tags = latest_tags(rep.tags)
+    claimed = [t for t in tags if t["claimed"]]
     top1 = sum(1 for t in claimed if t["products"][0]["product_id"] == truth.get((t["stream_id"], tuple(t["window"]))))
     top3 = sum(
-        1 for t in rep.tags if truth.get((t["stream_id"], tuple(t["window"]))) in [p["product_id"] for p in t["products"][:3]]
+        1 for t in tags if truth.get((t["stream_id"], tuple(t["window"]))) in [p["product_id"] for p in t["products"][:3]]
     )
     return {
         "windows": rep.windows,
-        "tags": len(rep.tags),
+        "tags": len(tags),
+        "refined": len(rep.refined_lag_s),
+        "refined_p50_s": percentile(rep.refined_lag_s, 50),
+        "refined_p99_s": percentile(rep.refined_lag_s, 99),
         "claimed": len(claimed),
         "top1_correct_of_claimed": top1,
         "top3_hit": top3,

@@ -142,6 +142,7 @@ class SummaryRecordMsg(_Record):
     window: WindowRecord
     summary: dict[str, Any]
     summarized_at: float
+    revision: int = Field(1, ge=1, description="1 = provisional (cheap summary at close), 2 = refined (LLM).")
 
 
 class EmbeddingRecord(_Record):
@@ -158,6 +159,11 @@ class EmbeddingRecord(_Record):
     closed_at: float | None = None
     indexed_at: float
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds spent per stage.")
+    revision: int = Field(
+        1, ge=1, description="Version of this object: 1 = provisional at window close, 2 = refined by the LLM "
+        "summary; the same object_id with a higher revision replaces the lower one."
+    )
+    summary_source: str | None = Field(None, description="Engine that produced the summary (moments only).")
 
 
 class TagRecord(_Record):
@@ -169,6 +175,7 @@ class TagRecord(_Record):
     products: list[dict[str, Any]] = Field(description="[{product_id, title, score}] best first.")
     claimed: bool = Field(description="False when no product scored above the threshold.")
     tagged_at: float
+    revision: int = Field(1, ge=1, description="Revision of the moment these tags were computed from.")
 
 
 class DeadLetter(_Record):

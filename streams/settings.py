@@ -112,6 +112,14 @@ class Settings(BaseSettings):
         description="Windows that waited longer than this for the LLM get the extractive summary (0 = never); "
         "when set, windows are summarized one at a time so the bound holds before every LLM call.",
     )
+    two_phase: bool = Field(
+        True,
+        description="Index each window at once with the extractive summary (revision 1) and refine it with "
+        "the LLM summary (revision 2); off = one phase with the configured summarizer.",
+    )
+    refine_max_lag_ms: int = Field(
+        120_000, ge=0, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
+    )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
 

@@ -129,11 +129,38 @@ def events_by_object_id(recs: Sequence, events: Sequence, model_version: str) ->
     return out
 
 
-def summary_records(windows: Sequence[WindowRecord], summaries: Sequence[Summary], now: float) -> list[SummaryRecordMsg]:
+def summary_records(
+    windows: Sequence[WindowRecord], summaries: Sequence[Summary], now: float, revision: int = 1
+) -> list[SummaryRecordMsg]:
     """Pair each window with its summary (same order)."""
     if len(windows) != len(summaries):
         raise ValueError(f"summarizer returned {len(summaries)} summaries for {len(windows)} windows")
-    return [SummaryRecordMsg(window=w, summary=s.model_dump(mode="json"), summarized_at=now) for w, s in zip(windows, summaries)]
+    return [
+        SummaryRecordMsg(window=w, summary=s.model_dump(mode="json"), summarized_at=now, revision=revision)
+        for w, s in zip(windows, summaries)
+    ]
+
+
+def refinement_due(w: WindowRecord, now: float, max_lag_s: float) -> bool:
+    """False when a window waited so long for the LLM that its refinement is shed (0 = never shed)."""
+    return max_lag_s <= 0 or now - w.closed_at <= max_lag_s
+
+
+def stored_revisions(store, batch: IndexedBatch) -> dict[str, int]:
+    """Revisions the store holds for the moments of a batch."""
+    out: dict[str, int] = {}
+    for kind in ("live", "video"):
+        ids = [o.object_id for o in batch.objects if o.kind == kind]
+        out.update(store.revisions(kind, ids))
+    return out
+
+
+def drop_stale(batch: IndexedBatch, stored: dict[str, int]) -> tuple[IndexedBatch, int]:
+    """Leave out objects whose stored revision is newer than the one at hand (a replayed provisional
+    version never overwrites a refined one); equal revisions overwrite (idempotent replay)."""
+    keep = [i for i, r in enumerate(batch.records) if stored.get(r.object_id, 0) <= r.revision]
+    kept = IndexedBatch([batch.objects[i] for i in keep], [batch.records[i] for i in keep])
+    return kept, len(batch.records) - len(keep)
 
 
 def moment_item(rec: SummaryRecordMsg, domain: str = "live") -> EncodeItem:
@@ -211,6 +238,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                     "summary_source": summary.source,
                     "model_version": emb.model_version,
                     "closed_at": w.closed_at,
+                    "revision": rec.revision,
                 },
                 vectors=_vectors(emb, i),
             )
@@ -227,6 +255,8 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 closed_at=w.closed_at,
                 indexed_at=0.0,
                 timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at)},
+                revision=rec.revision,
+                summary_source=summary.source,
             )
         )
     return IndexedBatch(objects, records)
@@ -300,4 +330,5 @@ def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], min_score: float, now:
         products=products,
         claimed=bool(products) and products[0]["score"] >= min_score,
         tagged_at=now,
+        revision=rec.revision,
     )

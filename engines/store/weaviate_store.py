@@ -31,6 +31,7 @@ _MOMENT_PROPS = [
     Property(name="summary_source", data_type=DataType.TEXT),
     Property(name="model_version", data_type=DataType.TEXT),
     Property(name="closed_at", data_type=DataType.NUMBER),
+    Property(name="revision", data_type=DataType.INT),
 ]
 _PRODUCT_PROPS = [
     Property(name="product_id", data_type=DataType.TEXT),
@@ -128,6 +129,18 @@ class WeaviateStore:
                     failed = {str(objs[i].uuid): e.message for i, e in res.errors.items()}
                     first = next(iter(failed.values()))
                     raise StoreError(f"{len(failed)} of {len(objs)} {kind} objects refused: {first}", failed)
+
+    def revisions(self, kind: str, object_ids: Sequence[str]) -> dict[str, int]:
+        """Stored revision of each of ``object_ids`` that exists (objects without one count as 1)."""
+        if not object_ids:
+            return {}
+        with self._lock:
+            res = self.client.collections.get(self.name(kind)).query.fetch_objects(
+                filters=Filter.by_id().contains_any(list(object_ids)),
+                return_properties=["revision"],
+                limit=len(object_ids),
+            )
+        return {str(o.uuid): int(o.properties.get("revision") or 1) for o in res.objects}
 
     def is_ready(self) -> bool:
         """True when the server answers its readiness probe (used to tell an outage from a refusal)."""

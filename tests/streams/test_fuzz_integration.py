@@ -25,10 +25,24 @@ from streams.admin import ensure_topics
 from streams.consume import follow, spawn_worker
 from streams.demo import Subscriber, settings_env
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
-from streams.schemas import AsrChunkRecord, BadRecord, KeyframeRecord, ProductRecordMsg, StreamEventRecord, parse_record
+from streams.schemas import (
+    AsrChunkRecord,
+    BadRecord,
+    KeyframeRecord,
+    ProductRecordMsg,
+    StreamEventRecord,
+    parse_record,
+)
 from streams.topics import TopicNames
 from tests.streams.mini_dataset import make_mini_dataset
-from tests.streams.test_pipeline_integration import _settings, _stop, _store, _stored_windows, _wait_products, expected_windows
+from tests.streams.test_pipeline_integration import (
+    _settings,
+    _stop,
+    _store,
+    _stored_windows,
+    _wait_products,
+    expected_windows,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -163,7 +177,7 @@ def _acceptable(shot: Shot, t: TopicNames) -> bool:
 
 
 def _peak_rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: PTH123, SIM115
+    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0

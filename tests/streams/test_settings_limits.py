@@ -7,7 +7,12 @@ from pydantic import ValidationError
 
 from streams.admin import topic_configs
 from streams.errors import KafkaUnavailable
-from streams.kafka_conn import aiokafka_options, faust_credentials, kafka_python_options, producer_max_request_size
+from streams.kafka_conn import (
+    aiokafka_options,
+    faust_credentials,
+    kafka_python_options,
+    producer_max_request_size,
+)
 from streams.settings import Settings
 
 

@@ -198,3 +198,27 @@ def test_video_windows_are_indexed_as_video_moments() -> None:
     assert kinds == {"s": "live", "v": "video"}
     assert {r.kind for r in batch.records} == {"live", "video"}
     assert stages.moment_item(recs[1], "video").domain == "video"
+
+
+def _batch(revs: list[int]) -> stages.IndexedBatch:
+    from engines.store.weaviate_store import StoredObject
+
+    objs = [StoredObject("live", f"o{i}", {"revision": r}) for i, r in enumerate(revs)]
+    recs = [EmbeddingRecord(object_id=f"o{i}", kind="live", model_version="m", vector=[1.0], indexed_at=0.0, revision=r)
+            for i, r in enumerate(revs)]
+    return stages.IndexedBatch(objs, recs)
+
+
+def test_an_older_revision_never_replaces_a_newer_one() -> None:
+    kept, stale = stages.drop_stale(_batch([1, 1, 2]), {"o0": 2, "o1": 1, "o2": 1})
+    assert [r.object_id for r in kept.records] == ["o1", "o2"] and stale == 1
+    assert [o.object_id for o in kept.objects] == ["o1", "o2"]
+    kept, stale = stages.drop_stale(_batch([2]), {"o0": 2})
+    assert len(kept.records) == 1 and stale == 0, "the same revision again overwrites (idempotent replay)"
+
+
+def test_refinement_is_shed_only_past_the_lag_bound() -> None:
+    w = WindowRecord(window_id="w", stream_id="s", start_ms=0, end_ms=1, text="t", lang="en",
+                     keyframes_b64=[], close_reason="idle", closed_at=100.0)
+    assert stages.refinement_due(w, 150.0, 60.0) and not stages.refinement_due(w, 161.0, 60.0)
+    assert stages.refinement_due(w, 10_000.0, 0)
