@@ -75,6 +75,7 @@ class RunReport:
     visible_lag_s: list[float] = field(default_factory=list)
     queryable_lag_s: list[float] = field(default_factory=list)
     refined_lag_s: list[float] = field(default_factory=list)
+    felt_lag_s: list[float] = field(default_factory=list)  # last record sent by the broadcaster → first queryable
     wall_s: float = 0.0
 
 
@@ -212,6 +213,20 @@ async def wait_for_products(store: WeaviateStore, n: int, timeout_s: float, cons
             await asyncio.sleep(1.0)
 
 
+def felt_lags(embeddings: Sequence[dict], sent: dict[str, list[tuple[int, float]]]) -> list[float]:
+    """Per first-indexed window: seconds from the wall time its last record was sent (the broadcaster's
+    view, so grace, idle and settle waits count) to the time it became queryable."""
+    out = []
+    for e in embeddings:
+        if e.get("revision", 1) != 1 or not e.get("window") or e.get("stream_id") not in sent:
+            continue
+        start, end = e["window"]
+        walls = [w for ts, w in sent[e["stream_id"]] if start <= ts < end]
+        if walls:
+            out.append(e["indexed_at"] - max(walls))
+    return out
+
+
 def latest_tags(tags: Sequence[dict]) -> list[dict]:
     """The newest revision of each window's tags (a refinement replaces the provisional tags)."""
     best: dict[tuple, dict] = {}
@@ -273,13 +288,21 @@ async def run_replay(
             await wait_for_products(store, n, timeout_s=900, console=console)
             console.print(f"catalog: {n} products indexed")
         timelines = [
-            stream_messages(ds, sid, streams[sid], topics, rename=f"{sid}#{run_tag}{c}" if copies > 1 or run_tag else None)
+            stream_messages(
+                ds, sid, streams[sid], topics,
+                rename=f"{sid}#{run_tag}{c}-{i}" if copies > 1 or run_tag or len(set(stream_ids)) < len(stream_ids) else None,
+            )
             for c in range(copies)
-            for sid in stream_ids
+            for i, sid in enumerate(stream_ids)
         ]
         t0 = time.time()
         console.print(f"replaying {len(timelines)} stream(s) at {speed:g}x ...")
-        await replay(settings, merge_streams(timelines), speed=speed)
+        sent: dict[str, list[tuple[int, float]]] = {}
+
+        def on_sent(m) -> None:
+            sent.setdefault(m.key.decode(), []).append((m.ts_ms, time.time()))
+
+        await replay(settings, merge_streams(timelines), speed=speed, on_sent=on_sent)
         settle = settings.end_settle_ms / 1000 + 5
         try:
             await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: worker.poll() is None, lag_grace_s=60)
@@ -296,6 +319,7 @@ async def run_replay(
                 worker.kill()
         store.close()
     sub.report.windows = len({r["object_id"] for r in sub.report.embeddings})
+    sub.report.felt_lag_s = felt_lags(sub.report.embeddings, sent)
     sub.report.truth = truth  # type: ignore[attr-defined]
     return sub.report
 
@@ -312,6 +336,8 @@ def summarize_report(rep: RunReport) -> dict:
     return {
         "windows": rep.windows,
         "tags": len(tags),
+        "felt_p50_s": percentile(rep.felt_lag_s, 50),
+        "felt_p99_s": percentile(rep.felt_lag_s, 99),
         "refined": len(rep.refined_lag_s),
         "refined_p50_s": percentile(rep.refined_lag_s, 50),
         "refined_p99_s": percentile(rep.refined_lag_s, 99),

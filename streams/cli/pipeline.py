@@ -218,8 +218,9 @@ def register_bench() -> None:
         speed: Annotated[float, typer.Option(help="Replay speed of every stream.")] = 4.0,
         dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
         out: Annotated[Path, typer.Option(help="Folder for freshness.json / freshness.md.")] = Path("bench/results"),
+        compare_batching: Annotated[bool, typer.Option(help="Also run every count with batching off.")] = False,
     ) -> None:
-        """Window close → queryable in Weaviate / visible on ampere.embeddings, batching on vs off."""
+        """Close → first queryable / refined, last record sent → queryable, and the knee (p99 ≤ 2 s)."""
         quiet_clients()
         from encoders.dataset import Dataset
         from streams.bench_freshness import run_freshness
@@ -228,7 +229,7 @@ def register_bench() -> None:
         s = get_settings()
         stack.up(s, stack.build_services(s), console)
         ds = Dataset.load(ensure_sample(dataset))
-        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out)
+        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out, compare_batching)
 
 
 register_bench()
