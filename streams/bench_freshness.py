@@ -85,8 +85,10 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
             f"batch {settings.batch_size}/{settings.batch_wait_ms}ms."
         ),
         "",
-        "| streams | real-time streams | batching | windows | windows/s | close→first queryable p50 / p99 s | "
-        "last record sent→queryable p50 / p99 s | close→refined p50 / p99 s (n) | encode s (mean) |",
+        (
+            "| streams | real-time streams | batching | windows | windows/s | close→first queryable p50 / p99 s | "
+            "last record sent→queryable p50 / p99 s | close→refined p50 / p99 s (n) | encode s (mean) |"
+        ),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
