@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-rom encoders.registry import sha256_file
+from encoders.registry import sha256_file
 
 
 @dataclass(frozen=True)
