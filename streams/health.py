@@ -20,6 +20,7 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
+from streams.kafka_conn import KafkaTarget, bootstrap_of, kafka_python_options
 
 log = logging.getLogger("ampere.health")
 
@@ -53,8 +54,8 @@ class KafkaProbe:
     the group's committed offsets and the partitions' end offsets, so it never joins the group.
     """
 
-    def __init__(self, bootstrap: str, group: str, topics: Sequence[str], timeout_s: float = 3.0) -> None:
-        self.bootstrap, self.group, self.topics = bootstrap, group, list(topics)
+    def __init__(self, target: KafkaTarget, group: str, topics: Sequence[str], timeout_s: float = 3.0) -> None:
+        self.target, self.bootstrap, self.group, self.topics = target, bootstrap_of(target), group, list(topics)
         self.timeout_ms = int(timeout_s * 1000)
         self._lock = threading.Lock()
         self._consumer = None
@@ -64,7 +65,7 @@ class KafkaProbe:
         from kafka.errors import KafkaConfigurationError
 
         if self._consumer is None:
-            common = {"bootstrap_servers": self.bootstrap, "group_id": self.group, "enable_auto_commit": False,
+            common = {**kafka_python_options(self.target), "group_id": self.group, "enable_auto_commit": False,
                       "client_id": "ampere-health", "request_timeout_ms": self.timeout_ms + 1000}
             try:  # kafka-python 3 names the first-connection timeout bootstrap_timeout_ms, 2.x otherwise
                 self._consumer = KafkaConsumer(**common, bootstrap_timeout_ms=self.timeout_ms)
@@ -212,7 +213,7 @@ def start_for_worker(settings, status: WorkerStatus) -> HealthServer | None:
         return None
     topics = TopicNames(settings.topic_prefix)
     consumed = [*topics.inputs(), topics.windows, topics.summaries, topics.embeddings]
-    probe = KafkaProbe(settings.kafka_bootstrap, f"{settings.topic_prefix}-worker", consumed)
+    probe = KafkaProbe(settings, f"{settings.topic_prefix}-worker", consumed)
     checks: dict[str, Check] = {
         "kafka": probe.problem,
         "weaviate": lambda: weaviate_problem(settings.weaviate_url, settings.weaviate_api_key),

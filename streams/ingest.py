@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from streams.keyframes import decode_image, load_image_bytes, make_candidate
+from streams.image_source import load_image_bytes, uri_policy
+from streams.keyframes import decode_image, make_candidate
 from streams.schemas import (
     AsrChunkRecord,
     BadRecord,
@@ -47,7 +48,9 @@ def apply_message(
     Raises BadRecord for anything malformed.
     """
     if event_topic == topics.asr:
-        c = parse_record(raw, AsrChunkRecord, max_bytes=settings.max_text_chars * 4 + 1024)
+        # a character may take 12 bytes as JSON (an escaped surrogate pair): the byte guard never
+        # rejects text within the character limit, which is the one users see
+        c = parse_record(raw, AsrChunkRecord, max_bytes=settings.max_text_chars * 12 + 4096)
         if len(c.text) > settings.max_text_chars:
             raise BadRecord(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
         if c.end_ms < c.start_ms:
@@ -55,8 +58,8 @@ def apply_message(
         st = st or new_state(c.stream_id, c.start_ms, cfg)
         return st, apply_chunk(st, c.model_dump(), cfg, now), c.stream_id
     if event_topic == topics.keyframes:
-        k = parse_record(raw, KeyframeRecord, max_bytes=settings.max_image_bytes * 2 + 4096)
-        img = decode_image(load_image_bytes(k.image_b64, k.uri, max_bytes=settings.max_image_bytes))
+        k = parse_record(raw, KeyframeRecord, max_bytes=settings.max_message_bytes)
+        img = decode_image(load_image_bytes(k.image_b64, k.uri, uri_policy(settings)), settings.max_image_pixels)
         st = st or new_state(k.stream_id, k.ts_ms, cfg)
         return st, apply_frame(st, make_candidate(k.ts_ms, img), cfg, now), k.stream_id
     e = parse_record(raw, StreamEventRecord)

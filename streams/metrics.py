@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -224,9 +225,31 @@ def last_heartbeat() -> float:
     return _heartbeat[0]
 
 
-def install(app: Any, table: Any, interval_s: float = 2.0) -> None:
-    """Add a timer to the Faust app that beats the loop heartbeat and samples the window table, and
-    Faust's own Prometheus sensor."""
+class _AgentCounters:
+    """``ampere_worker_events_total{event}`` from the counters the agents keep (a plain ``Counter``)."""
+
+    def __init__(self) -> None:
+        self.source: Mapping[str, int] = {}
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        fam = CounterMetricFamily(
+            "ampere_worker_events",
+            "Events the agents count: refinements shed or skipped, stale revisions skipped, failed batches.",
+            labels=["event"],
+        )
+        for event, n in sorted(self.source.items()):
+            fam.add_metric([event], n)
+        yield fam
+
+
+_AGENT_COUNTERS = _AgentCounters()
+REGISTRY.register(_AGENT_COUNTERS)
+
+
+def install(app: Any, table: Any, counters: Mapping[str, int] | None = None, interval_s: float = 2.0) -> None:
+    """Add a timer to the Faust app that beats the loop heartbeat and samples the window table, export
+    the agents' ``counters``, and set Faust's own Prometheus sensor."""
+    _AGENT_COUNTERS.source = counters if counters is not None else {}
 
     async def sample() -> None:
         beat()

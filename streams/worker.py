@@ -12,6 +12,7 @@ from streams.admin import ensure_topics
 from streams.app import Engines, create_app
 from streams.health import WorkerStatus, start_for_worker
 from streams.instrumented import InstrumentedEncoder, InstrumentedStore
+from streams.kafka_conn import check_reachable
 from streams.logs import capture_warnings, logging_config
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -39,9 +40,10 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     capture_warnings()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    check_reachable(settings)  # wrong address, credentials or TLS: one clear error, not a retry loop
     status = WorkerStatus()
     health = start_for_worker(settings, status)  # /livez answers while the models load
-    ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
+    ensure_topics(settings, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
     (settings.home / "faust" / settings.topic_prefix).mkdir(parents=True, exist_ok=True)
     engines = build_engines(settings)  # fail fast, before joining the group
     status.engines_loaded = True

@@ -11,14 +11,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.dashboard.state import DashboardState
+from streams.kafka_conn import KafkaTarget, aiokafka_options
 from streams.topics import TopicNames
 
 log = logging.getLogger("ampere.dashboard")
 
 
-async def tail(bootstrap: str, topic: str, last: int | None, ready: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
+async def tail(target: KafkaTarget, topic: str, last: int | None, ready: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
     """Decoded JSON records of ``topic``: the last ``last`` per partition (None = all), then live ones."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+    consumer = AIOKafkaConsumer(**aiokafka_options(target), enable_auto_commit=False, group_id=None,
                                 max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
     await consumer.start()
     try:
@@ -50,8 +51,8 @@ async def tail(bootstrap: str, topic: str, last: int | None, ready: asyncio.Even
 class Feed:
     """Runs one follower per topic; ``subscribe()`` gives a queue of the updates for one browser."""
 
-    def __init__(self, bootstrap: str, topics: TopicNames, state: DashboardState, history: int = 200) -> None:
-        self.bootstrap, self.topics, self.state, self.history = bootstrap, topics, state, history
+    def __init__(self, target: KafkaTarget, topics: TopicNames, state: DashboardState, history: int = 200) -> None:
+        self.target, self.topics, self.state, self.history = target, topics, state, history
         self.queues: set[asyncio.Queue] = set()
         self.tasks: list[asyncio.Task] = []
         self.ready: list[asyncio.Event] = []
@@ -75,7 +76,7 @@ class Feed:
     async def _run(self, topic: str, last: int | None, handler: Callable[[dict], dict | None], ready: asyncio.Event) -> None:
         while True:
             try:
-                async for rec in tail(self.bootstrap, topic, last, ready):
+                async for rec in tail(self.target, topic, last, ready):
                     update = handler(rec)
                     if update is not None:
                         self.publish(update)

@@ -97,7 +97,7 @@ def parse_query(body: dict[str, Any]) -> tuple[str | None, Image.Image | None]:
 def create_dashboard(settings: Settings, state: DashboardState | None = None, history: int = 200) -> Starlette:
     """The ASGI app; it follows the topics of ``settings.topic_prefix`` while it runs."""
     state = state or DashboardState()
-    feed = Feed(settings.kafka_bootstrap, TopicNames(settings.topic_prefix), state, history)
+    feed = Feed(settings, TopicNames(settings.topic_prefix), state, history)
     searcher = Searcher(settings)
 
     @contextlib.asynccontextmanager

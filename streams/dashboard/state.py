@@ -56,6 +56,8 @@ class WindowView:
     queryable_s: float | None = None
     products: list[dict[str, Any]] = field(default_factory=list)
     claimed: bool | None = None
+    revision: int = 0
+    tag_revision: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class WindowView:
             "object_id": self.object_id, "thumb": self.thumb, "sentence": self.sentence,
             "product_name": self.product_name, "summary_source": self.summary_source,
             "queryable_s": self.queryable_s, "products": self.products, "claimed": self.claimed,
+            "revision": self.revision,
         }
 
 
@@ -77,6 +80,7 @@ class DashboardState:
         self.catalog: dict[str, dict[str, Any]] = {}
         self.queryable_s: deque[float] = deque(maxlen=freshness_samples)
         self.tagged_s: deque[float] = deque(maxlen=freshness_samples)
+        self.refined_s: deque[float] = deque(maxlen=freshness_samples)
         self.dlq_times: deque[float] = deque(maxlen=10_000)
         self.dlq_total = 0
         self.dlq_last: list[dict[str, Any]] = []
@@ -121,6 +125,9 @@ class DashboardState:
             return None
         start, end = rec["window"]
         w = self._window(rec["stream_id"], start, end)
+        revision = int(rec.get("revision") or 1)
+        if revision < w.revision:
+            return None  # a replayed older revision never replaces a newer one
         summary = rec.get("summary") or {}
         w.object_id = rec.get("object_id")
         w.sentence = summary.get("sentence") or ""
@@ -128,9 +135,15 @@ class DashboardState:
         w.summary_source = summary.get("source") or ""
         w.closed_at = rec.get("closed_at") or w.closed_at
         if rec.get("closed_at") and rec.get("indexed_at"):
-            w.queryable_s = max(0.0, rec["indexed_at"] - rec["closed_at"])
-            self.queryable_s.append(w.queryable_s)
-        self.windows_total += 1
+            lag = max(0.0, rec["indexed_at"] - rec["closed_at"])
+            if revision == 1:
+                w.queryable_s = lag
+                self.queryable_s.append(lag)
+            else:
+                self.refined_s.append(lag)
+        if w.revision == 0:
+            self.windows_total += 1
+        w.revision = revision
         return {"type": "window", "window": w.to_json(), "freshness": self.freshness(now)}
 
     def on_tag(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
@@ -138,13 +151,18 @@ class DashboardState:
             return None
         start, end = rec["window"]
         w = self._window(rec["stream_id"], start, end)
+        revision = int(rec.get("revision") or 1)
+        if revision < w.tag_revision:
+            return None
         w.products = [
             {**p, "thumb": (self.catalog.get(p.get("product_id")) or {}).get("thumb")} for p in rec.get("products", [])[:3]
         ]
         w.claimed = bool(rec.get("claimed"))
-        if w.closed_at and rec.get("tagged_at"):
+        if w.closed_at and rec.get("tagged_at") and revision == 1:
             self.tagged_s.append(max(0.0, rec["tagged_at"] - w.closed_at))
-        self.tags_total += 1
+        if w.tag_revision == 0:
+            self.tags_total += 1
+        w.tag_revision = revision
         return {"type": "window", "window": w.to_json(), "freshness": self.freshness(now)}
 
     def on_dlq(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
@@ -156,10 +174,11 @@ class DashboardState:
 
     # --------------------------------------------------------------------------- views out
     def freshness(self, now: float | None = None) -> dict[str, Any]:
-        q, t = list(self.queryable_s), list(self.tagged_s)
+        q, t, r = list(self.queryable_s), list(self.tagged_s), list(self.refined_s)
         return {
             "queryable_p50_s": percentile(q, 50), "queryable_p95_s": percentile(q, 95),
             "tagged_p50_s": percentile(t, 50), "tagged_p95_s": percentile(t, 95),
+            "refined_p50_s": percentile(r, 50), "refined_p95_s": percentile(r, 95),
             "windows": self.windows_total, "tags": self.tags_total,
         }
 

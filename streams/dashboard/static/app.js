@@ -27,7 +27,7 @@ function windowCard(w) {
   return `<div class="window-card" data-stream="${esc(w.stream_id)}" data-window="${w.start_ms}-${w.end_ms}">
     ${w.thumb ? `<img class="kf" src="${w.thumb}" alt="keyframe">` : `<div class="kf"></div>`}
     <div class="when"><span>${(w.start_ms / 1000).toFixed(0)}–${(w.end_ms / 1000).toFixed(0)}s</span>
-      <span>${w.summary_source ? `<span class="badge">${esc(w.summary_source)}</span>` : ""}
+      <span>${w.summary_source ? `<span class="badge">${esc(w.summary_source)}${w.revision > 1 ? " ↻" : ""}</span>` : ""}
       ${w.queryable_s !== null && w.queryable_s !== undefined ? "queryable in " + fmtS(w.queryable_s) : ""}</span></div>
     <div class="sentence">${esc(w.sentence || "…")}</div>${claim}<div class="tags">${prods}</div></div>`;
 }
@@ -48,6 +48,7 @@ function setFreshness(f) {
   $("st-windows").textContent = f.windows; $("st-tags").textContent = f.tags;
   $("st-q").textContent = fmtS(f.queryable_p50_s) + " / " + fmtS(f.queryable_p95_s);
   $("st-t").textContent = fmtS(f.tagged_p50_s) + " / " + fmtS(f.tagged_p95_s);
+  $("st-r").textContent = fmtS(f.refined_p50_s) + " / " + fmtS(f.refined_p95_s);
 }
 
 function setDlq(d) {

@@ -70,3 +70,18 @@ def test_search_query_needs_text_or_a_decodable_image() -> None:
                      ({"image_b64": base64.b64encode(b"abc").decode()}, "undecodable image")):
         with pytest.raises(ValueError, match=why):
             parse_query(bad)
+
+
+def test_a_refined_revision_replaces_the_first_and_never_the_other_way() -> None:
+    s = DashboardState()
+    base = {"kind": "live", "stream_id": "s", "window": [0, 10], "object_id": "o", "closed_at": 100.0}
+    s.on_embedding({**base, "revision": 1, "indexed_at": 100.5, "summary": {"sentence": "quick", "source": "extractive"}})
+    up = s.on_embedding({**base, "revision": 2, "indexed_at": 108.0, "summary": {"sentence": "refined", "source": "llamacpp"}})
+    assert up["window"]["sentence"] == "refined" and up["window"]["revision"] == 2
+    assert s.on_embedding({**base, "revision": 1, "indexed_at": 200.0, "summary": {"sentence": "old"}}) is None
+    f = s.freshness()
+    assert f["queryable_p50_s"] == pytest.approx(0.5) and f["refined_p50_s"] == pytest.approx(8.0) and f["windows"] == 1
+    tag = {"stream_id": "s", "window": [0, 10], "claimed": True, "tagged_at": 101.0}
+    s.on_tag({**tag, "revision": 2, "products": [{"product_id": "b", "title": "B", "score": 0.9}]})
+    assert s.on_tag({**tag, "revision": 1, "products": [{"product_id": "a", "title": "A", "score": 0.5}]}) is None
+    assert s.snapshot()["streams"][0]["windows"][0]["products"][0]["product_id"] == "b"

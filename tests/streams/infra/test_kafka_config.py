@@ -47,3 +47,12 @@ def test_service_layout_and_not_installed_in_empty_home(tmp_path: Path) -> None:
     command = service.command()
     assert command[0] == "java" and "kafka.Kafka" in command
     assert f"{service.libs_dir}/*" in command
+
+
+def test_message_size_limit_and_scram_listener(tmp_path: Path) -> None:
+    from streams.infra.kafka import server_properties
+
+    props = server_properties(1, 9092, 9093, tmp_path, message_max_bytes=5_000_000, sasl_port=9094)
+    assert "message.max.bytes=5000000\n" in props and "replica.fetch.max.bytes=5000000\n" in props
+    assert "SASL_PLAINTEXT://127.0.0.1:9094" in props and "sasl.enabled.mechanisms=SCRAM-SHA-512\n" in props
+    assert "SASL" not in server_properties(1, 9092, 9093, tmp_path)
