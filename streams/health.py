@@ -20,7 +20,7 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
-from streams.kafka_conn import KafkaTarget, bootstrap_of, kafka_python_options
+from streams.kafka_conn import KafkaTarget, bootstrap_of, first_connect_timeout, kafka_python_options
 
 log = logging.getLogger("ampere.health")
 
@@ -62,15 +62,12 @@ class KafkaProbe:
 
     def _client(self):
         from kafka import KafkaConsumer
-        from kafka.errors import KafkaConfigurationError
-
         if self._consumer is None:
-            common = {**kafka_python_options(self.target), "group_id": self.group, "enable_auto_commit": False,
-                      "client_id": "ampere-health", "request_timeout_ms": self.timeout_ms + 1000}
-            try:  # kafka-python 3 names the first-connection timeout bootstrap_timeout_ms, 2.x otherwise
-                self._consumer = KafkaConsumer(**common, bootstrap_timeout_ms=self.timeout_ms)
-            except KafkaConfigurationError:
-                self._consumer = KafkaConsumer(**common, api_version_auto_timeout_ms=self.timeout_ms)
+            self._consumer = KafkaConsumer(
+                **kafka_python_options(self.target), group_id=self.group, enable_auto_commit=False,
+                client_id="ampere-health", request_timeout_ms=self.timeout_ms + 1000,
+                **first_connect_timeout(KafkaConsumer, self.timeout_ms),
+            )
         return self._consumer
 
     def _reset(self) -> None:
