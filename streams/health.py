@@ -20,7 +20,12 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics
-from streams.kafka_conn import KafkaTarget, bootstrap_of, first_connect_timeout, kafka_python_options
+from streams.kafka_conn import (
+    KafkaTarget,
+    bootstrap_of,
+    first_connect_timeout,
+    kafka_python_options,
+)
 
 log = logging.getLogger("ampere.health")
 
