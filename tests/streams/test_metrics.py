@@ -22,6 +22,11 @@ def test_dlq_reasons_fall_into_bounded_classes() -> None:
         "message of 9000000 bytes exceeds the limit of 8000000": "too_large",
         "unexpected KeyError: 'x'": "unexpected",
         "cannot encode: RuntimeError: boom": "encode_failed",
+        "image uri not allowed (see AMPERE_IMAGE_URI_ALLOW)": "uri_not_allowed",
+        "image uri could not be fetched": "bad_image",
+        "image exceeds the pixel limit: too big": "too_large",
+        "store upsert refused after 3 tries: StoreError: bad vector": "store_refused",
+        "end_ms is before start_ms": "schema",
         "something nobody expected to read": "other",
     }
     for reason, cls in cases.items():
