@@ -86,7 +86,12 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
             return sub
 
         sub = asyncio.run(run())
+        t0 = time.perf_counter()
         after = scrape(f"{base}/metrics")
+        scrape_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
+        readyz_s = time.perf_counter() - t0
         lag_left = asyncio.run(group_lag(kafka_bootstrap, f"{settings.topic_prefix}-worker", topics.inputs()))
     finally:
         stop(worker)
@@ -113,6 +118,6 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
     lag = {dict(ls)["topic"] + ":" + dict(ls)["partition"]: v for (n, ls), v in after.items() if n == "ampere_consumer_lag_messages"}
     assert {f"{t}:{p}" for t in topics.inputs() for p in (0, 1)} <= set(lag), lag
     assert sum(v for k, v in lag.items() if k.rsplit(":", 1)[0] in topics.inputs()) == lag_left == 0
-    print(f"worker ready after {ready_s:.1f}s")
+    print(f"worker ready after {ready_s:.1f}s; /metrics scrape {scrape_s * 1000:.0f} ms; /readyz {readyz_s * 1000:.0f} ms")
     store.drop()
     store.close()
