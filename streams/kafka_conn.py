@@ -117,7 +117,6 @@ def check_reachable(target: KafkaTarget, timeout_s: float = 15.0) -> None:
     try:
         admin = KafkaAdminClient(
             **kafka_python_options(target), client_id="ampere-check", request_timeout_ms=int(timeout_s * 1000),
-            api_version_auto_timeout_ms=int(timeout_s * 1000),
         )
         try:
             if not admin.describe_cluster().get("brokers"):

@@ -13,6 +13,7 @@ from weaviate.classes.config import Configure, DataType, Property, VectorDistanc
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.exceptions import WeaviateInsertManyAllFailedError
 
 from engines.errors import PermanentError
 
@@ -124,7 +125,12 @@ class WeaviateStore:
             by_kind.setdefault(o.kind, []).append(DataObject(properties=o.properties, uuid=o.object_id, vector=vecs))
         with self._lock:
             for kind, objs in by_kind.items():
-                res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
+                try:
+                    res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
+                except WeaviateInsertManyAllFailedError as exc:  # every object refused: name them all
+                    reason = str(exc)[:1000]
+                    raise StoreError(f"{len(objs)} of {len(objs)} {kind} objects refused: {reason}",
+                                     {str(o.uuid): reason for o in objs}) from None
                 if res.has_errors:
                     failed = {str(objs[i].uuid): e.message for i, e in res.errors.items()}
                     first = next(iter(failed.values()))
