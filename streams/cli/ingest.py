@@ -47,7 +47,7 @@ def video(
     stream_id: Annotated[str | None, typer.Option(help="Stream id (default: the file name without extension).")] = None,
     mode: Annotated[str, typer.Option(help="Keyframes by 'scene' change or at a fixed 'rate'.")] = "scene",
     every_ms: Annotated[int, typer.Option(help="rate mode: one keyframe per this many ms.")] = 2000,
-    threshold: Annotated[float, typer.Option(help="scene mode: color-histogram distance of a cut (0..1).")] = 0.3,
+    threshold: Annotated[float, typer.Option(help="scene mode: color-histogram distance of a cut (0..1).")] = 0.2,
     max_frames: Annotated[int, typer.Option(help="At most this many keyframes.")] = 200,
 ) -> None:
     """Publish a video file as a `video` domain stream: keyframes + the transcript as ASR chunks."""

@@ -27,7 +27,7 @@ class PickConfig:
 
     mode: Literal["scene", "rate"] = "scene"
     every_ms: int = 2_000  # rate mode: one frame per this many ms
-    threshold: float = 0.3  # scene mode: histogram distance (0..1) that counts as a new shot
+    threshold: float = 0.2  # scene mode: histogram distance (0..1) that counts as a new shot
     min_gap_ms: int = 500  # scene mode: no two picks closer than this
     max_gap_ms: int = 5_000  # scene mode: a long shot still gets a frame this often
     max_frames: int = 200

@@ -9,7 +9,8 @@ from streams.cli import app
 
 runner = CliRunner()
 
-COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"]]
+COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"],
+            ["ingest", "serve"], ["ingest", "video"], ["schema", "export"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "ampere")
