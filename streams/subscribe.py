@@ -150,6 +150,8 @@ class Subscription:
                 await self._consumer.seek_to_beginning(*tps)
             else:
                 await self._consumer.seek_to_end(*tps)
+            for tp in tps:  # resolve the positions now: nothing sent after this returns is missed
+                await self._consumer.position(tp)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
