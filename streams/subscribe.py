@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -134,7 +134,7 @@ class Subscription:
         self._pending: tuple[TopicPartition, int] | None = None
         self._buffer: list = []
 
-    async def __aenter__(self) -> Subscription:
+    async def __aenter__(self) -> Self:
         await self._consumer.start()
         if self.group is not None:
             self._consumer.subscribe([self.topic], listener=_Seek(self._consumer, self.start))

@@ -67,7 +67,7 @@ def video(
     cfg = PickConfig(mode=mode, every_ms=every_ms, threshold=threshold, max_frames=max_frames)  # type: ignore[arg-type]
     try:
         frames = keyframes(file, cfg)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's problem
+    except Exception as exc:  # any decoder failure is the file's problem
         console.print(f"[red]cannot decode {file.name}:[/red] {exc}")
         raise typer.Exit(1) from exc
     sid = stream_id or file.stem

@@ -163,7 +163,7 @@ def test_websocket_acks_each_message_and_reports_errors_in_band(gw) -> None:
 
 
 def test_websocket_needs_the_key(gw) -> None:
-    client, pub, _, _ = gw
+    client, _, _, _ = gw
     from starlette.websockets import WebSocketDisconnect
 
     with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect("/v1/streams/w/ws") as ws:
