@@ -16,12 +16,16 @@ skipped; keep the ``(object_id, revision)`` rule in your own store to make repla
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+log = logging.getLogger("ampere.subscribe")
 
 StartAt = Literal["committed", "beginning", "end"]
 
@@ -171,7 +175,10 @@ class Subscription:
     async def commit(self) -> None:
         """Commit the offsets of every handled record (a no-op without a group)."""
         if self.group is not None and self._handled:
-            await self._consumer.commit(dict(self._handled))
+            try:
+                await self._consumer.commit(dict(self._handled))
+            except (CommitFailedError, IllegalStateError) as exc:  # partitions moved to another member
+                log.warning("commit failed (%s); those records will be delivered again", exc)
             self._handled.clear()
 
     def __aiter__(self) -> Subscription:

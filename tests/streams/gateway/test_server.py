@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from streams.gateway.limits import RateLimiter
 from streams.gateway.publisher import Ack, PublishError
 from streams.gateway.server import create_gateway
 from streams.schemas import KeyframeRecord, parse_record
@@ -122,8 +123,7 @@ def test_api_key_required(gw) -> None:
 
 def test_per_stream_rate_limit_with_retry_after(gw) -> None:
     client, pub, _, clock = gw
-    gateway = client.app.state.gateway
-    gateway.limiter.__init__(rate_per_s=1.0, burst=2)
+    client.app.state.gateway.limiter = RateLimiter(rate_per_s=1.0, burst=2)
     body = {"ts_ms": 1, "type": "product_switch"}
     codes = [client.post("/v1/streams/a/events", json=body, headers=AUTH).status_code for _ in range(3)]
     assert codes == [202, 202, 429]
