@@ -36,22 +36,28 @@ class KafkaPublisher:
     """An idempotent aiokafka producer (``acks=all``); ``publish`` waits for the broker's ack."""
 
     def __init__(self, bootstrap: str, max_request_bytes: int, timeout_s: float = 15.0) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            max_request_size=max_request_bytes,
-            request_timeout_ms=int(timeout_s * 1000),
-        )
+        self._options = {
+            "bootstrap_servers": bootstrap,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 2,
+            "max_request_size": max_request_bytes,
+            "request_timeout_ms": int(timeout_s * 1000),
+        }
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        self._producer = AIOKafkaProducer(**self._options)  # made here: it binds to the running loop
         await self._producer.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> Ack:
+        if self._producer is None:
+            raise PublishError("the publisher is not started")
         try:
             md = await self._producer.send_and_wait(topic, value, key=key)
         except KafkaError as exc:
