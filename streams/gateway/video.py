@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -43,9 +43,20 @@ class PickedFrame:
     reason: str
 
 
-def color_hist(img: Image.Image) -> np.ndarray:
-    """Normalized per-channel color histogram of a small copy of the frame."""
-    a = np.asarray(img.convert("RGB").resize((64, 64)))
+def _thumb(frame: Any) -> np.ndarray:
+    """A 64×64 RGB array of a PIL image or a PyAV frame (scaled by FFmpeg: no full-size conversion)."""
+    if isinstance(frame, Image.Image):
+        return np.asarray(frame.convert("RGB").resize((64, 64)))
+    return frame.to_ndarray(width=64, height=64, format="rgb24")
+
+
+def _image(frame: Any) -> Image.Image:
+    return frame if isinstance(frame, Image.Image) else frame.to_image()
+
+
+def color_hist(frame: Any) -> np.ndarray:
+    """Normalized per-channel color histogram of a small copy of the frame (PIL image or PyAV frame)."""
+    a = _thumb(frame)
     h = np.concatenate([np.histogram(a[..., c], bins=HIST_BINS, range=(0, 256))[0] for c in range(3)]).astype(np.float64)
     return h / h.sum()
 
@@ -55,8 +66,9 @@ def hist_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).sum() / 2 / 3)
 
 
-def pick(frames: Iterator[tuple[int, Image.Image]], cfg: PickConfig) -> list[tuple[int, Image.Image, str]]:
-    """Choose frames from ``(ts_ms, image)`` in time order: by scene change or at a fixed rate."""
+def pick(frames: Iterator[tuple[int, Any]], cfg: PickConfig) -> list[tuple[int, Image.Image, str]]:
+    """Choose frames from ``(ts_ms, frame)`` in time order (PIL images or PyAV frames): by scene change or
+    at a fixed rate. Only chosen frames are converted to full-size images."""
     out: list[tuple[int, Image.Image, str]] = []
     prev_hist, last_ms, due = None, None, 0
     for ts, img in frames:
@@ -64,7 +76,7 @@ def pick(frames: Iterator[tuple[int, Image.Image]], cfg: PickConfig) -> list[tup
             break
         if cfg.mode == "rate":
             if ts >= due:
-                out.append((ts, img, "rate"))
+                out.append((ts, _image(img), "rate"))
                 due = (ts // cfg.every_ms + 1) * cfg.every_ms
             continue
         h = color_hist(img)
@@ -78,25 +90,26 @@ def pick(frames: Iterator[tuple[int, Image.Image]], cfg: PickConfig) -> list[tup
             reason = None
         prev_hist = h
         if reason:
-            out.append((ts, img, reason))
+            out.append((ts, _image(img), reason))
             last_ms = ts
     return out
 
 
-def decode_frames(path: Path) -> Iterator[tuple[int, Image.Image]]:
-    """Every frame of the first video stream as (ms since start, RGB image)."""
+def decode_frames(path: Path) -> Iterator[tuple[int, Any]]:
+    """Every frame of the first video stream as (ms since start, PyAV frame)."""
     import av
 
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError(f"{path.name} has no video stream")
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
         start = None
         for frame in container.decode(stream):
             if frame.time is None:
                 continue
             start = frame.time if start is None else start
-            yield round((frame.time - start) * 1000), frame.to_image()
+            yield round((frame.time - start) * 1000), frame
 
 
 def to_jpeg(img: Image.Image, max_side: int, quality: int = 85) -> bytes:

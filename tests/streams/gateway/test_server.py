@@ -162,6 +162,13 @@ def test_websocket_acks_each_message_and_reports_errors_in_band(gw) -> None:
     assert {k for _, k, _ in pub.sent} == {b"w-1"}
 
 
+def test_kafka_publisher_can_be_built_before_the_event_loop_runs() -> None:
+    """The CLI builds it before uvicorn starts the loop; the producer itself is made in ``start``."""
+    from streams.gateway.publisher import KafkaPublisher
+
+    KafkaPublisher("127.0.0.1:1", max_request_bytes=1024)
+
+
 def test_websocket_needs_the_key(gw) -> None:
     client, _, _, _ = gw
     from starlette.websockets import WebSocketDisconnect
