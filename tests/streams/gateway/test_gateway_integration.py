@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from websockets.sync.client import connect as ws_connect
 
 from encoders.dataset import Dataset
@@ -237,3 +239,22 @@ def test_a_generated_video_file_is_indexed_end_to_end(pipeline: Pipeline, tmp_pa
     stored = [o.properties for o in coll.iterator() if o.properties["stream_id"] == sid]
     assert len(stored) == 1 and (stored[0]["start_ms"], stored[0]["end_ms"]) == (0, 10_000)
     assert not any(t["stream_id"] == sid for t in rep.tags)  # videos are indexed, not tagged
+
+
+def test_the_ingest_docs_curl_examples_are_accepted(pipeline: Pipeline, tmp_path: Path) -> None:
+    """docs/INGEST.md's curl session, run as written against the running gateway (its port, key, a new id)."""
+    doc = (ROOT / "docs" / "INGEST.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```bash\n(.*?)```", doc, flags=re.DOTALL) if "curl" in b]
+    sid = f"doc-{uuid.uuid4().hex[:6]}"
+    script = (block.replace("http://127.0.0.1:18400", pipeline.gateway_url)
+              .replace("change-me", API_KEY).replace("shop-42", sid))
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "frame.jpg")
+    out = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script], check=False, capture_output=True,
+                         text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    answers, dec, pos = [], json.JSONDecoder(), 0
+    while pos < len(out.stdout):
+        obj, pos = dec.raw_decode(out.stdout, pos)
+        answers.append(obj)
+    topics = pipeline.topics
+    assert [a.get("topic") for a in answers] == [topics.events, topics.asr, topics.keyframes, topics.events], answers
