@@ -9,7 +9,7 @@ import typer
 warnings.filterwarnings("ignore", message=".*httpx module is deprecated.*")
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party noise in a user's terminal
 
-from streams.cli import data, infra, ingest, model, pipeline, schema, summarize
+from streams.cli import data, infra, model, pipeline, summarize
 from streams.cli.bench import bench_app
 
 app = typer.Typer(
@@ -19,9 +19,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (infra, model, summarize, data, pipeline, ingest, schema):
+for _module in (infra, model, summarize, data, pipeline):
     _module.register(app)
 app.add_typer(bench_app, name="bench")
+
+from streams.cli import ingest, schema  # the outside-client commands
+
+ingest.register(app)
+schema.register(app)
 
 
 def main() -> None:
