@@ -9,8 +9,7 @@ from streams.cli import app
 
 runner = CliRunner()
 
-COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"],
-            ["ingest", "serve"], ["ingest", "video"], ["schema", "export"]]
+COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "ampere")
