@@ -242,7 +242,7 @@ def test_a_generated_video_file_is_indexed_end_to_end(pipeline: Pipeline, tmp_pa
 
 
 def test_the_ingest_docs_curl_examples_are_accepted(pipeline: Pipeline, tmp_path: Path) -> None:
-    """docs/INGEST.md's curl session, run as written against the running gateway (its port, key, a new id)."""
+    """docs/INGEST.md's curl calls, run as written against the running gateway (its port, key, a new id)."""
     doc = (ROOT / "docs" / "INGEST.md").read_text(encoding="utf-8")
     [block] = [b for b in re.findall(r"```bash\n(.*?)```", doc, flags=re.DOTALL) if "curl" in b]
     sid = f"doc-{uuid.uuid4().hex[:6]}"
