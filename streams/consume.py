@@ -1,4 +1,5 @@
-"""Subscriber side: read output topics (embeddings, tags, dlq) from now on or from the beginning."""
+"""Tooling side: read output topics (embeddings, tags, dlq) from now on or from the beginning, without a
+consumer group (demo, benchmarks, tests). Subscribers use the public SDK, ``streams.subscribe.follow``."""
 
 from __future__ import annotations
 

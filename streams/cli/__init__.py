@@ -44,6 +44,11 @@ for _module in (infra, model, summarize, data, pipeline, dashboard):
     _module.register(app)
 app.add_typer(bench_app, name="bench")
 
+from streams.cli import ingest, schema  # the outside-client commands
+
+ingest.register(app)
+schema.register(app)
+
 
 def main() -> None:
     """Console-script entry point."""
