@@ -25,6 +25,14 @@ from tests.streams.mini_dataset import PRODUCTS, make_mini_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
+CARDS_JS = """
+return [...document.querySelectorAll('.window-card[data-stream="live-0"]')].map((c) => ({
+  products: [...c.querySelectorAll('.tag-product')].map((p) => ({
+    title: p.querySelector('.title').textContent, score: p.querySelector('.score').textContent,
+    img: p.querySelector('img').getAttribute('src') || ''})),
+  kf_width: (c.querySelector('img.kf') || {naturalWidth: 0}).naturalWidth,
+  sentence: c.querySelector('.sentence').textContent}));
+"""
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -77,23 +85,24 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
         t_replay = time.time()
         asyncio.run(replay(kafka_bootstrap, merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0))
 
-        def tagged(b):
-            cards = b.find_elements(By.CSS_SELECTOR, '.window-card[data-stream="live-0"]')
-            return len(cards) >= 2 and all(c.find_elements(By.CSS_SELECTOR, ".tag-product") for c in cards)
+        def cards() -> list[dict]:
+            # one atomic read: the page re-renders as updates arrive, so elements found earlier go stale
+            return browser.execute_script(CARDS_JS)
 
-        WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged)
+        def tagged(_) -> list[dict] | bool:
+            now = cards()
+            done = len(now) >= 2 and all(c["products"] and c["kf_width"] > 0 for c in now)
+            return now if done else False
+
+        seen = WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged)
         seen_s = time.time() - t_replay
         titles = {t for _, t, *_ in PRODUCTS}
-        cards = browser.find_elements(By.CSS_SELECTOR, '.window-card[data-stream="live-0"]')
-        for card in cards:
-            rows = card.find_elements(By.CSS_SELECTOR, ".tag-product")
+        for card in seen:
+            rows = card["products"]
             assert 1 <= len(rows) <= 3
-            assert rows[0].find_element(By.CSS_SELECTOR, ".title").text in titles
-            assert float(rows[0].find_element(By.CSS_SELECTOR, ".score").text) > 0
-            assert rows[0].find_element(By.TAG_NAME, "img").get_attribute("src").startswith("data:image/jpeg")  # catalog photo
-            kf = card.find_element(By.CSS_SELECTOR, "img.kf")
-            assert browser.execute_script("return arguments[0].naturalWidth", kf) > 0  # keyframe thumbnail
-        sentences = [c.find_element(By.CSS_SELECTOR, ".sentence").text for c in cards]
+            assert rows[0]["title"] in titles and float(rows[0]["score"]) > 0
+            assert rows[0]["img"].startswith("data:image/jpeg")  # catalog photo
+        sentences = [c["sentence"] for c in seen]
         assert any(t not in ("", "…") for t in sentences), sentences  # a window may have an empty summary
         assert browser.find_element(By.ID, "st-q").text != "–"
 
