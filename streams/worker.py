@@ -39,3 +39,21 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     app = create_app(settings, lambda: engines)
     worker = faust.Worker(app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+def main() -> None:
+    """``python -m streams.worker``: the worker alone, as the container image runs it (no tooling)."""
+    import sys
+
+    from streams.errors import KafkaUnavailable
+    from streams.settings import get_settings
+
+    try:
+        run_worker(get_settings(), os.environ.get("AMPERE_LOG_LEVEL", "warning"))
+    except KafkaUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

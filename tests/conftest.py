@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from streams.infra import KafkaService, ServiceError, WeaviateService, free_ports
+from tooling.infra import KafkaService, ServiceError, WeaviateService, free_ports
 from streams.settings import Settings
 
 READY_TIMEOUT_S = 180.0

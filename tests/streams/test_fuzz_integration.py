@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaProducer
 from PIL import Image
 
 from streams.admin import ensure_topics
-from streams.consume import follow, spawn_worker
-from streams.demo import Subscriber, settings_env
+from tooling.consume import follow, spawn_worker
+from tooling.demo import Subscriber, settings_env
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.schemas import (
     AsrChunkRecord,

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from streams.consume import spawn_worker
-from streams.demo import Subscriber, settings_env
+from tooling.consume import spawn_worker
+from tooling.demo import Subscriber, settings_env
 from streams.ingest import apply_message, window_config
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings

@@ -16,8 +16,8 @@ from PIL import Image
 from engines.summarize import build_summarizer
 from engines.summarize.schema import SummaryRequest
 from streams.admin import ensure_topics, group_lag
-from streams.consume import spawn_worker
-from streams.demo import settings_env
+from tooling.consume import spawn_worker
+from tooling.demo import settings_env
 from streams.publish import Outgoing, send_all
 from streams.schemas import SummaryRecordMsg, WindowRecord, dump_record
 from streams.topics import TopicNames

@@ -25,9 +25,9 @@ from websockets.sync.client import connect as ws_connect
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from streams.consume import spawn_worker
-from streams.demo import Subscriber, settings_env
-from streams.infra import free_ports
+from tooling.consume import spawn_worker
+from tooling.demo import Subscriber, settings_env
+from tooling.infra import free_ports
 from streams.ingest import apply_message, window_config
 from streams.publish import Outgoing, product_message, send_all, stream_messages
 from streams.settings import Settings
