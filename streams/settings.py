@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
     tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
 
+    # --- operations --------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="Log level of `python -m streams.worker` (the container entry point)."
+    )
+
     # --- ingest gateway (HTTP / WebSocket) ----------------------------------------------------------
     ingest_host: str = Field("127.0.0.1", description="Address the ingest gateway listens on.")
     ingest_port: int = Field(18400, ge=1, le=65535, description="Port of the ingest gateway.")

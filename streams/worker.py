@@ -49,7 +49,8 @@ def main() -> None:
     from streams.settings import get_settings
 
     try:
-        run_worker(get_settings(), os.environ.get("AMPERE_LOG_LEVEL", "warning"))
+        settings = get_settings()
+        run_worker(settings, settings.log_level)
     except KafkaUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -22,10 +22,10 @@ from rich.console import Console
 from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics, group_lag
-from tooling.consume import follow, spawn_worker
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
+from tooling.consume import follow, spawn_worker
 
 log = logging.getLogger("ampere.demo")
 

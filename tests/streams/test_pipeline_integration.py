@@ -15,14 +15,14 @@ from aiokafka import AIOKafkaProducer
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from tooling.consume import spawn_worker
-from tooling.demo import Subscriber, settings_env
 from streams.ingest import apply_message, window_config
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.windowing import close_all
 from tests.streams.mini_dataset import make_mini_dataset
+from tooling.consume import spawn_worker
+from tooling.demo import Subscriber, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

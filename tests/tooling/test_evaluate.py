@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from encoders.dataset import AsrChunk, Dataset, Keyframe, MomentRecord, ProductRecord
+from engines.encode.base import Embeddings, EncodeItem
+from engines.summarize.schema import Summary
 from tooling.evaluate import (
     EvalConfig,
     ablations,
@@ -18,8 +20,6 @@ from tooling.evaluate import (
     splice_results,
     write_reports,
 )
-from engines.encode.base import Embeddings, EncodeItem
-from engines.summarize.schema import Summary
 
 COLORS = {"red": (220, 20, 20), "blue": (20, 20, 220), "green": (20, 200, 20)}
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 
 from encoders.dataset import Dataset
-from tooling.demo import run_replay, summarize_report
 from streams.settings import Settings
+from tooling.demo import run_replay, summarize_report
 
 #: First-queryable p99 a configuration must hold to count towards the knee.
 KNEE_P99_S = 2.0

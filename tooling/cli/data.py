@@ -118,8 +118,8 @@ def eval_cmd(
 ) -> None:
     """Retrieval metrics with AMPere's ablation rows (visual / text / raw ASR / summarized ASR)."""
     from encoders.dataset import Dataset
-    from tooling.evaluate import EvalConfig, evaluate, write_reports
     from engines.encode import load_encoder
+    from tooling.evaluate import EvalConfig, evaluate, write_reports
 
     ds = Dataset.load(dataset or default_dataset_dir("sample"))
     names = [e.strip() for e in engines.split(",") if e.strip()]

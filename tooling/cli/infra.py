@@ -8,10 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from streams.settings import get_settings
 from tooling.infra import stack
 from tooling.infra.build import BuildError
 from tooling.infra.service import ServiceError
-from streams.settings import get_settings
 
 infra_app = typer.Typer(help="Local real services: Kafka (KRaft) and Weaviate.", no_args_is_help=True)
 console = Console()

@@ -116,8 +116,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print an output topic as JSON lines (vectors shortened)."""
         quiet_clients()
-        from tooling.consume import follow
         from streams.topics import TopicNames
+        from tooling.consume import follow
 
         s = get_settings()
         topics = TopicNames(s.topic_prefix)

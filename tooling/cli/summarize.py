@@ -141,8 +141,8 @@ def bench_summarizer_cmd(
 ) -> None:
     """windows/s and tokens/s per batch size on this machine, cache-hit speed, openai vs a local llama.cpp server."""
     from engines.summarize.model_fetch import fetch_llm
-    from tooling.summaries import moment_request
     from tooling.bench.summarizer import markdown_table, run_benchmark
+    from tooling.summaries import moment_request
 
     settings = get_settings()
     ds = _dataset(dataset or settings.home / "data" / "sample")

@@ -9,14 +9,14 @@ from urllib.parse import urlparse
 
 from rich.console import Console
 
+from streams.kafka_conn import BATCH_OVERHEAD_BYTES
+from streams.settings import Settings
 from tooling.infra.kafka import KafkaService
 from tooling.infra.ports import port_is_open
 from tooling.infra.process import pid_alive, stop_pid
 from tooling.infra.service import Service, ServiceError
 from tooling.infra.state import clear_state, load_state, save_state
 from tooling.infra.weaviate import WeaviateService
-from streams.kafka_conn import BATCH_OVERHEAD_BYTES
-from streams.settings import Settings
 
 SERVICE_NAMES = ("kafka", "weaviate")
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tooling.cli import app
 from streams.settings import get_settings
+from tooling.cli import app
 
 
 @pytest.fixture

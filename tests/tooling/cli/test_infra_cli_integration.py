@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from streams.settings import Settings, get_settings
 from tooling.cli import app
 from tooling.infra import free_ports
 from tooling.infra.process import pid_alive
 from tooling.infra.stack import build_services
 from tooling.infra.state import load_state
-from streams.settings import Settings, get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

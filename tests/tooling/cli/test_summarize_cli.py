@@ -2,8 +2,8 @@ import json
 
 from typer.testing import CliRunner
 
-from tooling.cli import app
 from tests.tooling.test_summaries import make_dataset
+from tooling.cli import app
 
 
 def test_summarize_writes_the_engine_file(tmp_path):

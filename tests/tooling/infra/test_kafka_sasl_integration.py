@@ -14,14 +14,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.admin import ensure_topics
-from tooling.consume import follow, spawn_worker
-from tooling.demo import settings_env
 from streams.errors import KafkaUnavailable
-from tooling.infra import KafkaService, free_ports
 from streams.kafka_conn import aiokafka_options, check_reachable
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.conftest import _start_ready
+from tooling.consume import follow, spawn_worker
+from tooling.demo import settings_env
+from tooling.infra import KafkaService, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

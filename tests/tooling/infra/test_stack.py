@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from streams.settings import Settings
 from tooling.infra import stack
 from tooling.infra.service import ServiceError
 from tooling.infra.state import ServiceState, load_state, save_state
-from streams.settings import Settings
 
 
 def _settings(tmp_path: Path, **overrides) -> Settings:

@@ -5,8 +5,8 @@ import typer
 from typer.testing import CliRunner
 
 from encoders.dataset import Dataset
-from tooling.cli import data
 from streams.settings import get_settings
+from tooling.cli import data
 
 app = typer.Typer()
 data.register(app)
