@@ -142,6 +142,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     assert {e["summary_source"] for e in rep.embeddings if e["revision"] == 1} <= {"extractive", "empty"}
     refined = [e for e in rep.embeddings if e["revision"] == 2]
     assert len({e["object_id"] for e in refined}) == len(refined) and {e["object_id"] for e in refined} <= set(first)
+    assert refined, "the LLM refined windows (revision 2)"
     assert all(e["summary_source"] == "llamacpp" for e in refined), "revision 2 carries the LLM summary"
     assert sorted(_stored_windows(store)) == sorted(expected), "each live window exactly once in Weaviate"
     assert sorted(_stored_windows(store, "video")) == sorted(expected_video), "short videos in VideoMoment"
