@@ -90,7 +90,6 @@ class Subscriber:
         self.closed: set[tuple[str, int, int]] = set()
         self.skipped: set[tuple[str, int, int]] = set()
         self.videos: set[tuple[str, int, int]] = set()
-        self.uncommitted = 0
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -182,7 +181,6 @@ class Subscriber:
             if left and lag_grace_s is not None and quiet > lag_grace_s and not self.pending():
                 log.warning("every closed window is indexed, but %s offsets of group %s are still uncommitted "
                             "after %.0fs of quiet; not waiting for them", left, group, quiet)
-                self.uncommitted = left
                 return 0
             return left
 
