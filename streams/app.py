@@ -137,14 +137,19 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
             except Exception as exc:  # noqa: BLE001 - the broker is down: keep the message uncommitted
                 log.error("dead letter still failing (%s: %s); retry %d", type(exc).__name__, exc, attempt)
 
-    async def guarded(events: list[faust.EventT], body: Callable[[list[faust.EventT]], Any]) -> None:
-        """Run a batch body; if it raises, dead-letter the batch's events with the reason and go on."""
+    async def guarded(
+        events: list[faust.EventT], body: Callable[[list[faust.EventT]], Any], *, dead_letter: bool = True
+    ) -> None:
+        """Run a batch body; if it raises, dead-letter the batch's events with the reason and go on
+        (``dead_letter=False``: an optional stage, whose failure is logged and counted only)."""
         try:
             await body(events)
         except Exception as exc:
             log.exception("batch of %d failed", len(events))
-            for ev in events:
-                await to_dlq(ev, _unexpected(exc))
+            counters["batch_errors"] += 1
+            if dead_letter:
+                for ev in events:
+                    await to_dlq(ev, _unexpected(exc))
 
     async def store_up() -> bool:
         return await asyncio.to_thread(engines().store.is_ready)

@@ -127,19 +127,22 @@ class Settings(BaseSettings):
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
     tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
 
+    # --- operations --------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="Log level of `python -m streams.worker` (the container entry point)."
+    )
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Worker port of /metrics, /livez, /readyz (0 = off).")
+    metrics_host: str = Field("127.0.0.1", description="Interface of the metrics port (0.0.0.0 in a container).")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as one JSON object each.")
+    dashboard_port: int = Field(8765, ge=0, le=65535, description="Port of the live dashboard (ampere dashboard).")
+    dashboard_host: str = Field("127.0.0.1", description="Interface of the live dashboard.")
+
     # --- ingest gateway (HTTP / WebSocket) ----------------------------------------------------------
     ingest_host: str = Field("127.0.0.1", description="Address the ingest gateway listens on.")
     ingest_port: int = Field(18400, ge=1, le=65535, description="Port of the ingest gateway.")
     ingest_api_key: str | None = Field(None, description="API key broadcasters must send; None = open (loopback only).")
     ingest_rate_per_s: float = Field(50.0, gt=0, description="Messages per second accepted per stream (token bucket).")
     ingest_burst: int = Field(200, ge=1, description="Messages a stream may send at once above its rate.")
-
-    # --- operations ----------------------------------------------------------------------------
-    metrics_port: int = Field(9464, ge=0, le=65535, description="Worker port of /metrics, /livez, /readyz (0 = off).")
-    metrics_host: str = Field("127.0.0.1", description="Interface of the metrics port (0.0.0.0 in a container).")
-    log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as one JSON object each.")
-    dashboard_port: int = Field(8765, ge=0, le=65535, description="Port of the live dashboard (ampere dashboard).")
-    dashboard_host: str = Field("127.0.0.1", description="Interface of the live dashboard.")
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Settings:

@@ -58,3 +58,22 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     finally:
         if health is not None:
             health.stop()
+
+
+def main() -> None:
+    """``python -m streams.worker``: the worker alone, as the container image runs it (no tooling)."""
+    import sys
+
+    from streams.errors import KafkaUnavailable
+    from streams.settings import get_settings
+
+    try:
+        settings = get_settings()
+        run_worker(settings, settings.log_level)
+    except KafkaUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

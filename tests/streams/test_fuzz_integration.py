@@ -22,8 +22,6 @@ from aiokafka import AIOKafkaProducer
 from PIL import Image
 
 from streams.admin import ensure_topics
-from streams.consume import follow, spawn_worker
-from streams.demo import Subscriber, settings_env
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.schemas import (
     AsrChunkRecord,
@@ -43,6 +41,8 @@ from tests.streams.test_pipeline_integration import (
     _wait_products,
     expected_windows,
 )
+from tooling.consume import follow, spawn_worker
+from tooling.demo import Subscriber, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

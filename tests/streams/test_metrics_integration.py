@@ -14,14 +14,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics, group_lag
-from streams.consume import spawn_worker
-from streams.dashboard.launch import stop, wait_http
-from streams.demo import Subscriber, settings_env
-from streams.infra import free_port
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.streams.mini_dataset import make_mini_dataset
+from tooling.consume import spawn_worker
+from tooling.dashboard.launch import stop, wait_http
+from tooling.demo import Subscriber, settings_env
+from tooling.infra import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

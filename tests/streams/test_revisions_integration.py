@@ -16,12 +16,12 @@ from PIL import Image
 from engines.summarize import build_summarizer
 from engines.summarize.schema import SummaryRequest
 from streams.admin import ensure_topics, group_lag
-from streams.consume import spawn_worker
-from streams.demo import settings_env
 from streams.publish import Outgoing, send_all
 from streams.schemas import SummaryRecordMsg, WindowRecord, dump_record
 from streams.topics import TopicNames
 from tests.streams.test_pipeline_integration import _settings, _stop, _store
+from tooling.consume import spawn_worker
+from tooling.demo import settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -25,9 +25,6 @@ from websockets.sync.client import connect as ws_connect
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from streams.consume import spawn_worker
-from streams.demo import Subscriber, settings_env
-from streams.infra import free_ports
 from streams.ingest import apply_message, window_config
 from streams.publish import Outgoing, product_message, send_all, stream_messages
 from streams.settings import Settings
@@ -35,6 +32,9 @@ from streams.topics import TopicNames
 from streams.windowing import close_all
 from tests.streams.gateway.video_maker import make_video
 from tests.streams.mini_dataset import make_mini_dataset
+from tooling.consume import spawn_worker
+from tooling.demo import Subscriber, settings_env
+from tooling.infra import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
