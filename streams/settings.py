@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
+    window_sources_live: str = Field(
+        "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a live window."
+    )
+    window_sources_video: str = Field(
+        "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a short-video window."
+    )
+    window_retain_closed: int = Field(4, description="Windows closed on quiet kept per stream to reopen if content arrives.")
+    window_tick_ms: int = Field(500, description="Period of the window stage's idle check (and longest fetch wait).")
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
