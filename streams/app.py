@@ -1,6 +1,6 @@
 """The Faust app: thin agents that parse, call the stage functions, and forward bytes.
 
-    asr.chunks ─┐
+    asr.chunks ─┐  (aiokafka, explicit commits)
     keyframes  ─┼─▶ window ─▶ windows ─▶ summarize ─▶ summaries ─▶ embed+index ─▶ embeddings ─▶ tag ─▶ tags
     stream.events┘                                                                   ▲
     products ─────────────────────────────────────────────▶ catalog (embed+index) ──┘
@@ -8,14 +8,13 @@
 
 Offsets are committed only after a batch's body finished (``take_events`` acks then), and the
 bodies only finish after the store accepted the upsert and the outputs were delivered.
-Window state lives in a changelog-backed table; Faust flushes the changelog before it commits
-source offsets, and replayed events are idempotent (see ``streams.windowing``).
+The window stage is stateful and runs on its own aiokafka consumer with explicit commits, since
+faust-streaming's consumer can commit past records it never delivered (``streams.window_stage``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,12 +27,10 @@ from engines.encode.base import Encoder
 from engines.store.weaviate_store import WeaviateStore
 from engines.summarize.base import Summarizer
 from streams import stages
-from streams.ingest import apply_message, window_config
 from streams.schemas import (
     BadRecord,
     EmbeddingRecord,
     ProductRecordMsg,
-    StreamEventRecord,
     SummaryRecordMsg,
     WindowRecord,
     dump_record,
@@ -41,7 +38,7 @@ from streams.schemas import (
 )
 from streams.settings import Settings
 from streams.topics import TopicNames
-from streams.windowing import StreamState
+from streams.window_stage import WindowStage
 
 log = logging.getLogger("ampere.worker")
 
@@ -71,7 +68,6 @@ async def retry_forever(what: str, fn: Callable[[], Awaitable[Any]], max_backoff
 def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> faust.App:
     """The worker app; ``engines_factory`` is called once, on first use, in the worker."""
     topics = TopicNames(settings.topic_prefix)
-    cfg = window_config(settings)
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -87,15 +83,12 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
         producer_max_request_size=8 * 1024 * 1024,
         stream_wait_empty=False,
     )
-    t_in = app.topic(topics.asr, topics.keyframes, topics.events, value_serializer="raw", key_serializer="raw")
-    t_events = app.topic(topics.events, value_serializer="raw", key_serializer="raw")
     t_products = app.topic(topics.products, value_serializer="raw", key_serializer="raw")
     t_windows = app.topic(topics.windows, value_serializer="raw", key_serializer="raw")
     t_summaries = app.topic(topics.summaries, value_serializer="raw", key_serializer="raw")
     t_embeddings = app.topic(topics.embeddings, value_serializer="raw", key_serializer="raw")
     t_tags = app.topic(topics.tags, value_serializer="raw", key_serializer="raw")
     t_dlq = app.topic(topics.dlq, value_serializer="raw", key_serializer="raw")
-    state = app.Table("stream-state", default=None, key_type=str, value_type=bytes)
 
     holder: dict[str, Engines] = {}
 
@@ -116,44 +109,16 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
         await deliver(t_dlq, m.key, dump_record(rec))
 
     # ---------------------------------------------------------------- window
-    @app.agent(t_in)
-    async def window(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            m = event.message
-            key = m.key or b""
-            try:
-                prev = state.get(key.decode("utf-8", "replace"))
-                st = StreamState.from_dict(json.loads(prev)) if prev else None
-                st_new, applied, stream_id = await asyncio.to_thread(
-                    apply_message, m.topic, event.value, st, time.time(), settings, cfg, topics
-                )
-                if key.decode() != stream_id:
-                    raise BadRecord(f"message key {key!r} differs from stream_id {stream_id!r}")
-            except BadRecord as exc:
-                await to_dlq(event, exc.reason)
-                continue
-            except Exception as exc:  # noqa: BLE001 - a poison message must not stop the worker
-                await to_dlq(event, f"unexpected {type(exc).__name__}: {exc}")
-                continue
-            if applied.late:
-                await to_dlq(event, applied.late)
-            now = time.time()
-            for cw in applied.closed:
-                await deliver(t_windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now)))
-            if st_new is not None and (not applied.duplicate or applied.closed):
-                state[stream_id] = json.dumps(st_new.to_dict()).encode()
-
-    @app.timer(interval=0.5)
-    async def idle_sweep() -> None:
-        """Ask the window agent (through the log, so state stays partition-safe) to check idle streams."""
-        now = time.time()
-        for stream_id, raw in list(state.items()):
-            d = json.loads(raw) if raw else None
-            quiet_ms = cfg.end_settle_ms if d and d.get("ended") else cfg.idle_close_ms
-            if d and d.get("windows") and (now - d["last_wall"]) * 1000 >= quiet_ms:
-                ts = max(d["watermarks"].values(), default=0)
-                rec = StreamEventRecord(stream_id=stream_id, ts_ms=ts, type="idle_check")
-                await t_events.send(key=stream_id.encode(), value=dump_record(rec))
+    @app.task
+    async def window() -> None:
+        """The stateful window stage runs on its own consumer with explicit commits (streams/window_stage.py)."""
+        try:
+            await WindowStage(settings).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fail loudly: stop the worker rather than run without it
+            log.critical("window stage stopped: %s: %s", type(exc).__name__, exc)
+            await app.crash(exc)
 
     # ---------------------------------------------------------------- summarize
     @app.agent(t_windows)

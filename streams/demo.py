@@ -22,9 +22,12 @@ from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics, group_lag
 from streams.consume import follow, spawn_worker
+from streams.counters import read_all as read_counters
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
+from streams.window_stage import counters_path
+from streams.window_stage import group_id as window_group
 
 log = logging.getLogger("ampere.demo")
 
@@ -72,6 +75,7 @@ class RunReport:
     visible_lag_s: list[float] = field(default_factory=list)
     queryable_lag_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    loss: dict[str, int] = field(default_factory=dict)  # the worker's loss counters (streams.counters)
 
 
 class Subscriber:
@@ -158,12 +162,16 @@ class Subscriber:
         Raises TimeoutError after ``timeout_s``, RuntimeError when ``alive()`` turns false.
         """
         t0 = time.time()
-        group = f"{self.topics.prefix}-worker"
-        consumed = [*self.topics.inputs(), self.topics.windows, self.topics.summaries, self.topics.embeddings]
+        t = self.topics
+        group = f"{t.prefix}-worker"
+        consumed = {  # the window stage commits as its own group
+            window_group(t.prefix): [t.asr, t.keyframes, t.events],
+            group: [t.products, t.windows, t.summaries, t.embeddings],
+        }
 
         async def lag() -> int:
             try:
-                return await group_lag(self.bootstrap, group, consumed)
+                return sum([await group_lag(self.bootstrap, g, tps) for g, tps in consumed.items()])
             except Exception:  # noqa: BLE001 - metadata not there yet: not done
                 return -1
 
@@ -236,6 +244,7 @@ async def run_replay(
     store.ensure_collections()
     streams = ds.streams()
     truth = {}
+    started = time.time()
     worker = spawn_worker(settings_env(settings), worker_log)
     console.print(f"worker started (pid {worker.pid}, log {worker_log.name})")
 
@@ -276,6 +285,7 @@ async def run_replay(
             except Exception:  # noqa: BLE001
                 worker.kill()
         store.close()
+    sub.report.loss = read_counters(counters_path(settings).parent, since=started)
     sub.report.windows = len({r["object_id"] for r in sub.report.embeddings})
     sub.report.truth = truth  # type: ignore[attr-defined]
     return sub.report
@@ -296,6 +306,7 @@ def summarize_report(rep: RunReport) -> dict:
         "top1_correct_of_claimed": top1,
         "top3_hit": top3,
         "dlq": len(rep.dlq),
+        "loss": rep.loss,
         "queryable_p50_s": percentile(rep.queryable_lag_s, 50),
         "queryable_p95_s": percentile(rep.queryable_lag_s, 95),
         "queryable_p99_s": percentile(rep.queryable_lag_s, 99),

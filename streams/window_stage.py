@@ -1,0 +1,403 @@
+"""The window stage on aiokafka with explicit commits: input topics → per-stream state → windows topic.
+
+Commit protocol, one fetched batch at a time (under a lock that rebalances wait for):
+
+1. Every record must carry the next offset of its partition. A jump makes the consumer seek back and
+   fetch again; a jump that is still there after seeking back is a hole in the log itself: it is
+   logged as an error and counted (``offsets_skipped``), never passed silently.
+2. Each record is applied to its stream's state. The state remembers the offset it applied last per
+   input topic, so a record fetched again after a crash or a rebalance changes nothing. Anything that
+   fails for one record (malformed, late, internal event type) goes to the DLQ with its reason.
+3. Closed windows and dead letters are sent and acknowledged by the broker.
+4. The changed states (offsets inside) are written to the compacted changelog topic and acknowledged.
+5. Only then are the offsets of the records handled in steps 1-2 committed.
+
+On assignment the states of the assigned partitions are read back from the changelog and fetching
+resumes at the committed offsets. Idle closes run on a per-partition clock that only advances while
+the stage owns the partition, reaches the broker and has read the partition to its end, so an outage
+or a rebalance never makes a live stream look idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
+
+from streams import stages
+from streams.counters import COUNTERS, LossCounters
+from streams.ingest import apply_message, window_config
+from streams.schemas import BadRecord, DeadLetter, dump_record
+from streams.settings import Settings
+from streams.topics import TopicNames
+from streams.windowing import Applied, StreamState, close_idle
+
+log = logging.getLogger("ampere.window")
+
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+PROBE_TIMEOUT_S = 2.0
+COUNTERS_EVERY_S = 10.0
+
+
+def group_id(prefix: str) -> str:
+    """Consumer group of the window stage (apart from the Faust agents' group)."""
+    return f"{prefix}-window"
+
+
+def changelog_topic(topics: TopicNames) -> str:
+    """Compacted topic holding every stream's window state, partitioned like the inputs."""
+    return f"{topics.prefix}.window-state"
+
+
+def ensure_changelog(bootstrap: str, topics: TopicNames, partitions: int) -> None:
+    """Create the compacted state topic if it is missing."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ampere-admin")
+    try:
+        name = changelog_topic(topics)
+        if name not in set(admin.list_topics()):
+            try:
+                admin.create_topics([NewTopic(name, partitions, 1, topic_configs={"cleanup.policy": "compact"})])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+@dataclass
+class PartitionClock:
+    """Seconds during which the stage owned the partition, reached the broker and was caught up."""
+
+    now: float = 0.0
+    prev_end: dict[str, int] = field(default_factory=dict)  # end offset per input topic at the last probe
+
+
+@dataclass
+class Outgoing:
+    """One record to send: topic, key, value and (for the changelog) an explicit partition."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+
+
+class WindowStage:
+    """Runs the window stage until cancelled; one instance per worker process."""
+
+    def __init__(self, settings: Settings, counters: LossCounters = COUNTERS) -> None:
+        self.settings = settings
+        self.topics = TopicNames(settings.topic_prefix)
+        self.cfg = window_config(settings)
+        self.inputs = [self.topics.asr, self.topics.keyframes, self.topics.events]
+        self.changelog = changelog_topic(self.topics)
+        self.counters = counters
+        self.lock = asyncio.Lock()
+        self.states: dict[int, dict[str, StreamState]] = {}  # partition -> stream id -> state
+        self.next: dict[TopicPartition, int] = {}  # next offset to process, per owned input partition
+        self.clocks: dict[int, PartitionClock] = {}
+        self._gap: dict[TopicPartition, tuple[int, int]] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._last_tick = time.monotonic()
+        self._lag = 0
+        self._logged: dict[str, int] = {}
+        self._logged_at = 0.0
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.reader: AIOKafkaConsumer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Consume, apply, send, persist, commit, check idle; forever."""
+        s = self.settings
+        ensure_changelog(s.kafka_bootstrap, self.topics, s.topic_partitions)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True, max_request_size=MAX_REQUEST_BYTES
+        )
+        self.reader = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=group_id(s.topic_prefix),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),  # asr, keyframes, events partition p together
+            max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+            fetch_max_bytes=4 * MAX_REQUEST_BYTES,
+        )
+        await self.producer.start()
+        await self.reader.start()
+        await self.consumer.start()
+        self.consumer.subscribe(self.inputs, listener=_Listener(self))
+        try:
+            while True:
+                batch = await self.consumer.getmany(timeout_ms=s.window_tick_ms, max_records=500)
+                async with self.lock:
+                    if batch:
+                        await self._process(batch)
+                    await self._tick()
+        finally:
+            for client in (self.consumer, self.reader, self.producer):
+                try:
+                    await client.stop()
+                except Exception as exc:  # noqa: BLE001 - stopping a client of a dead broker
+                    log.warning("stopping a Kafka client failed: %s", exc)
+            self.write_counters()
+
+    def write_counters(self) -> None:
+        """Log the loss counters and write them beside the worker's other state."""
+        snap = self.counters.snapshot()
+        log.warning("window stage counters: %s", json.dumps(snap, sort_keys=True))
+        try:
+            self.counters.write(counters_path(self.settings))
+        except OSError as exc:
+            log.warning("cannot write the counters file: %s", exc)
+
+    # ------------------------------------------------------------------ rebalance
+    async def on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """Forget the state of revoked partitions; the batch in flight finished (lock) and committed."""
+        async with self.lock:
+            for tp in revoked:
+                self.next.pop(tp, None)
+                self._gap.pop(tp, None)
+                self._committed.pop(tp, None)
+            owned = {tp.partition for tp in self.next}
+            for p in list(self.states):
+                if p not in owned:
+                    del self.states[p]
+                    self.clocks.pop(p, None)
+
+    async def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Read the states of the assigned partitions back from the changelog; resume at the committed offsets."""
+        assert self.consumer is not None
+        async with self.lock:
+            self.counters.add("rebalances")
+            tps = sorted(assigned)
+            parts = sorted({tp.partition for tp in tps})
+            self.states = {p: self.states[p] for p in parts if p in self.states}
+            missing = [p for p in parts if p not in self.states]
+            restored = await _retry("restore window state", lambda: self._restore(missing))
+            self.states.update(restored)
+            for p in parts:
+                self.clocks[p] = PartitionClock()
+                for st in self.states[p].values():
+                    st.last_clock = 0.0  # a full idle period after every assignment
+            for tp in tps:
+                self.next[tp] = await self.consumer.position(tp)
+                self._committed[tp] = self.next[tp]
+            log.info("window stage owns %s (%d streams restored)", parts, sum(len(self.states[p]) for p in parts))
+
+    async def _restore(self, parts: list[int]) -> dict[int, dict[str, StreamState]]:
+        assert self.reader is not None
+        out: dict[int, dict[str, StreamState]] = {p: {} for p in parts}
+        if not parts:
+            return out
+        tps = [TopicPartition(self.changelog, p) for p in parts]
+        self.reader.assign(tps)
+        await self.reader.seek_to_beginning(*tps)
+        ends = await self.reader.end_offsets(tps)
+        todo = {tp for tp in tps if ends[tp] > 0}
+        while todo:
+            batch = await self.reader.getmany(*todo, timeout_ms=1000)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    sid = m.key.decode()
+                    if m.value is None:
+                        out[tp.partition].pop(sid, None)
+                    else:
+                        out[tp.partition][sid] = StreamState.from_dict(json.loads(m.value))
+            for tp in list(todo):
+                if await self.reader.position(tp) >= ends[tp]:
+                    todo.discard(tp)
+        return out
+
+    # ------------------------------------------------------------------ steps 1-5
+    async def _process(self, batch: dict[TopicPartition, list]) -> None:
+        assert self.consumer is not None
+        sends: list[Outgoing] = []
+        dirty: dict[tuple[int, str], StreamState] = {}
+        for tp, msgs in batch.items():
+            if tp not in self.next:
+                continue  # fetched before a revocation: the new owner handles it
+            expected = self.next[tp]
+            for m in msgs:
+                if m.offset < expected:
+                    continue
+                if m.offset > expected and not self._accept_gap(tp, expected, m.offset):
+                    self.consumer.seek(tp, expected)
+                    break
+                self._apply(tp, m, sends, dirty)
+                expected = m.offset + 1
+            self.next[tp] = expected
+        await self._persist(sends, dirty)
+        await self._commit()
+
+    def _accept_gap(self, tp: TopicPartition, expected: int, got: int) -> bool:
+        """First sight of a jump: seek back (False). The same jump again: a hole in the log (True, loud)."""
+        if self._gap.get(tp) == (expected, got):
+            log.error("offsets %d..%d of %s[%d] do not exist in the log; %d offsets skipped",
+                      expected, got - 1, tp.topic, tp.partition, got - expected)
+            self.counters.add("offsets_skipped", got - expected)
+            self._gap.pop(tp, None)
+            return True
+        log.warning("offset jump in %s[%d]: expected %d, got %d; seeking back", tp.topic, tp.partition, expected, got)
+        self.counters.add("offset_gaps_sought_back")
+        self._gap[tp] = (expected, got)
+        return False
+
+    def _apply(self, tp: TopicPartition, m, sends: list[Outgoing], dirty: dict) -> None:
+        states = self.states[tp.partition]
+        clock = self.clocks[tp.partition].now
+        key = (m.key or b"").decode("utf-8", "replace")
+        try:
+            st_new, applied, stream_id = apply_message(
+                tp.topic, m.value, states.get(key), clock, self.settings, self.cfg, self.topics, offset=m.offset
+            )
+            if key != stream_id:
+                raise BadRecord(f"message key {m.key!r} differs from stream_id {stream_id!r}")
+        except BadRecord as exc:
+            sends.append(self._dead_letter(tp, m, exc.reason))
+            return
+        except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
+            sends.append(self._dead_letter(tp, m, f"unexpected {type(exc).__name__}: {exc}"))
+            return
+        self.counters.add("records_replayed" if applied.duplicate and not applied.closed else "records_applied")
+        if applied.late:
+            self.counters.add(f"late_{applied.late_kind}")
+            sends.append(self._dead_letter(tp, m, applied.late))
+        self.counters.add("windows_reopened", applied.reopened)
+        sends += self._windows(applied)
+        if st_new is not None:
+            states[stream_id] = st_new
+            dirty[(tp.partition, stream_id)] = st_new
+
+    def _windows(self, applied: Applied) -> list[Outgoing]:
+        now = time.time()
+        out = []
+        for cw in applied.closed:
+            self.counters.add("windows_closed")
+            out.append(Outgoing(self.topics.windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now))))
+        return out
+
+    def _dead_letter(self, tp: TopicPartition, m, reason: str) -> Outgoing:
+        """A DLQ record; if the full one cannot be built, a reason-only one (this never raises)."""
+        self.counters.add("dead_letters")
+        log.warning("DLQ %s[%s]@%s: %s", tp.topic, tp.partition, m.offset, reason[:300])
+        try:
+            value = dump_record(stages.dead_letter(tp.topic, tp.partition, m.offset, m.key, m.value, reason))
+            if len(value) > MAX_REQUEST_BYTES // 2:
+                raise ValueError(f"dead letter of {len(value)} bytes")
+        except Exception as exc:  # noqa: BLE001
+            rec = DeadLetter(topic=tp.topic, partition=tp.partition, offset=m.offset, key_b64=None, value_b64="",
+                             reason=f"{reason[:1000]} (original value not kept: {type(exc).__name__})", failed_at=time.time())
+            value = dump_record(rec)
+        return Outgoing(self.topics.dlq, m.key if m.key and len(m.key) < 1024 else None, value)
+
+    async def _persist(self, sends: list[Outgoing], dirty: dict[tuple[int, str], StreamState]) -> None:
+        """Steps 3 and 4: outputs first, then the states (a crash in between replays, never loses)."""
+        if sends:
+            await _retry("send windows and dead letters", lambda: self._send(sends))
+        if dirty:
+            states = [
+                Outgoing(self.changelog, sid.encode(), json.dumps(st.to_dict()).encode(), partition=p)
+                for (p, sid), st in dirty.items()
+            ]
+            await _retry("write window state", lambda: self._send(states))
+
+    async def _send(self, records: list[Outgoing]) -> None:
+        assert self.producer is not None
+        futs = [await self.producer.send(r.topic, r.value, key=r.key, partition=r.partition) for r in records]
+        await asyncio.gather(*futs)
+
+    async def _commit(self) -> None:
+        """Step 5: commit the next offset of every partition that moved, only over processed records."""
+        assert self.consumer is not None
+        moved = {tp: off for tp, off in self.next.items() if self._committed.get(tp) != off}
+        if not moved:
+            return
+        try:
+            await self.consumer.commit(moved)
+            self._committed.update(moved)
+        except KafkaError as exc:  # a rebalance or an outage: the records are fetched again, never skipped
+            self.counters.add("commits_failed")
+            log.warning("offset commit failed (%s); will commit again", exc)
+
+    # ------------------------------------------------------------------ idle
+    async def _tick(self) -> None:
+        """Advance the clocks of caught-up partitions, then close the windows of quiet streams."""
+        now = time.monotonic()
+        dt, self._last_tick = now - self._last_tick, now
+        if not self.next:
+            return
+        ends = await self._probe()
+        if ends is not None:
+            self._lag = sum(max(0, ends[tp] - off) for tp, off in self.next.items())
+            if dt <= 4 * self.settings.window_tick_ms / 1000:  # a stalled loop does not count as quiet time
+                for p, clock in self.clocks.items():
+                    mine = [tp for tp in self.next if tp.partition == p]
+                    if all(self.next[tp] >= clock.prev_end.get(tp.topic, ends[tp]) for tp in mine):
+                        clock.now += dt
+                    clock.prev_end = {tp.topic: ends[tp] for tp in mine}
+        sends: list[Outgoing] = []
+        dirty: dict[tuple[int, str], StreamState] = {}
+        for p, states in self.states.items():
+            clock = self.clocks[p].now
+            for sid, st in states.items():
+                closed = close_idle(st, clock, self.cfg)
+                if closed:
+                    dirty[(p, sid)] = st
+                    self.counters.add("idle_closes", len(closed))
+                    if self._lag:
+                        self.counters.add("idle_closes_while_lagging", len(closed))
+                    sends += self._windows(Applied(closed=closed))
+        if sends or dirty:
+            await self._persist(sends, dirty)
+        snap = self.counters.snapshot()
+        if snap != self._logged and now - self._logged_at >= COUNTERS_EVERY_S:
+            self._logged, self._logged_at = snap, now
+            self.write_counters()
+
+    async def _probe(self) -> dict[TopicPartition, int] | None:
+        """End offsets of the owned input partitions, or None when the broker does not answer in time."""
+        assert self.consumer is not None
+        try:
+            return await asyncio.wait_for(self.consumer.end_offsets(list(self.next)), PROBE_TIMEOUT_S)
+        except (TimeoutError, KafkaError, OSError):
+            return None
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, stage: WindowStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self.stage.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.stage.on_assigned(assigned)
+
+
+async def _retry(what: str, fn, max_backoff_s: float = 5.0):
+    """Retry a broker call until it works (outage): the batch waits, nothing is dropped or committed."""
+    delay = 0.2
+    while True:
+        try:
+            return await fn()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff_s)
+
+
+def counters_path(settings: Settings):
+    """Where this worker process writes its loss counters."""
+    return settings.home / "counters" / settings.topic_prefix / f"window-{os.getpid()}.json"
