@@ -80,6 +80,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
         producer_max_request_size=8 * 1024 * 1024,
         stream_wait_empty=False,
     )

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     kafka_version: str = Field("3.9.1", description="Apache Kafka version resolved with Maven.")
     topic_prefix: str = Field("ampere", description="Common prefix of every topic name.")
     topic_partitions: int = Field(4, description="Partitions of topics created by Ampere.")
+    kafka_session_timeout_ms: int = Field(
+        60_000, description="Consumer group session timeout: how long a silent member keeps its partitions."
+    )
 
     # --- Weaviate ----------------------------------------------------------------------------
     weaviate_url: str = Field("http://127.0.0.1:18080", description="Weaviate REST endpoint.")

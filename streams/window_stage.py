@@ -133,6 +133,7 @@ class WindowStage:
             partition_assignment_strategy=(RangePartitionAssignor,),  # asr, keyframes, events partition p together
             max_partition_fetch_bytes=MAX_REQUEST_BYTES,
             fetch_max_bytes=4 * MAX_REQUEST_BYTES,
+            session_timeout_ms=s.kafka_session_timeout_ms,
         )
         await self.producer.start()
         await self.reader.start()

@@ -46,8 +46,8 @@ class Consumer:
         return {tp: self.ends.get(tp, 0) for tp in tps}
 
 
-def stage() -> WindowStage:
-    st = WindowStage(S, counters=LossCounters())
+def stage(home) -> WindowStage:
+    st = WindowStage(S.model_copy(update={"home": home}), counters=LossCounters())
     st.producer = Producer()
     st.consumer = Consumer(st.producer)
     st.states, st.clocks = {0: {}}, {0: PartitionClock()}
@@ -65,16 +65,16 @@ def topics_sent(st: WindowStage) -> list[str]:
     return [t.rsplit(".", 1)[-1] for t, _, _ in st.producer.sent]
 
 
-def test_commit_follows_the_sends_and_covers_only_processed_offsets() -> None:
-    st = stage()
+def test_commit_follows_the_sends_and_covers_only_processed_offsets(tmp_path) -> None:
+    st = stage(tmp_path)
     asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}))
     assert topics_sent(st) == ["windows", "window-state"]  # window out first, then the state
     assert st.consumer.commits == [({ASR: 2}, 2)]
     assert st.states[0]["s"].offsets == {"asr": 1}
 
 
-def test_an_offset_jump_seeks_back_and_is_not_committed_past() -> None:
-    st = stage()
+def test_an_offset_jump_seeks_back_and_is_not_committed_past(tmp_path) -> None:
+    st = stage(tmp_path)
     asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(5, 1, 1_000)]}))
     assert st.consumer.seeks == [(ASR, 1)] and st.next[ASR] == 1
     assert st.consumer.commits[-1][0] == {ASR: 1}
@@ -83,8 +83,8 @@ def test_an_offset_jump_seeks_back_and_is_not_committed_past() -> None:
     assert st.counters.get("offsets_skipped") == 4 and st.next[ASR] == 6
 
 
-def test_records_fetched_again_change_nothing() -> None:
-    st = stage()
+def test_records_fetched_again_change_nothing(tmp_path) -> None:
+    st = stage(tmp_path)
     asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 1_000)]}))
     before = json.dumps(st.states[0]["s"].to_dict())
     st.next[ASR] = 0  # fetched again after a rebalance
@@ -93,8 +93,8 @@ def test_records_fetched_again_change_nothing() -> None:
     assert st.counters.get("records_replayed") == 2 and not any("dlq" in t for t in topics_sent(st))
 
 
-def test_idle_check_from_outside_goes_to_the_dlq() -> None:
-    st = stage()
+def test_idle_check_from_outside_goes_to_the_dlq(tmp_path) -> None:
+    st = stage(tmp_path)
     asyncio.run(st._process({ASR: [rec(0, 0, 0)]}))
     bad = SimpleNamespace(offset=0, key=b"s", value=b'{"stream_id": "s", "ts_ms": 99000, "type": "idle_check"}')
     asyncio.run(st._process({EV: [bad]}))
@@ -103,8 +103,8 @@ def test_idle_check_from_outside_goes_to_the_dlq() -> None:
     assert st.next[EV] == 1 and st.states[0]["s"].windows
 
 
-def test_idle_clock_stops_while_the_broker_is_unreachable_or_input_unread() -> None:
-    st = stage()
+def test_idle_clock_stops_while_the_broker_is_unreachable_or_input_unread(tmp_path) -> None:
+    st = stage(tmp_path)
     asyncio.run(st._process({ASR: [rec(0, 0, 0)]}))
 
     async def ticks(n: int) -> None:
