@@ -45,6 +45,12 @@ log = logging.getLogger("ampere.window")
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 PROBE_TIMEOUT_S = 2.0
 COUNTERS_EVERY_S = 10.0
+CHANGELOG_CONFIG = {  # compacted in small segments, so a restore reads little more than the latest states
+    "cleanup.policy": "compact",
+    "segment.bytes": str(16 * 1024 * 1024),
+    "min.cleanable.dirty.ratio": "0.2",
+    "max.message.bytes": str(MAX_REQUEST_BYTES),
+}
 
 
 def group_id(prefix: str) -> str:
@@ -67,7 +73,7 @@ def ensure_changelog(bootstrap: str, topics: TopicNames, partitions: int) -> Non
         name = changelog_topic(topics)
         if name not in set(admin.list_topics()):
             try:
-                admin.create_topics([NewTopic(name, partitions, 1, topic_configs={"cleanup.policy": "compact"})])
+                admin.create_topics([NewTopic(name, partitions, 1, topic_configs=CHANGELOG_CONFIG)])
             except TopicAlreadyExistsError:
                 pass
     finally:
@@ -336,6 +342,8 @@ class WindowStage:
     async def _tick(self) -> None:
         """Advance the clocks of caught-up partitions, then close the windows of quiet streams."""
         now = time.monotonic()
+        if now - self._last_tick < self.settings.window_tick_ms / 1000:
+            return  # one probe and one idle check per period, however many batches arrive
         dt, self._last_tick = now - self._last_tick, now
         if not self.next:
             return
