@@ -232,6 +232,16 @@ class WindowStage:
         assert self.consumer is not None
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
+        # decoding images is CPU work: off the event loop, so heartbeats and the Faust agents go on
+        seeks = await asyncio.to_thread(self._apply_batch, batch, sends, dirty)
+        for tp, offset in seeks:
+            self.consumer.seek(tp, offset)
+        await self._persist(sends, dirty)
+        await self._commit()
+
+    def _apply_batch(self, batch: dict[TopicPartition, list], sends: list[Outgoing], dirty: dict) -> list:
+        """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to."""
+        seeks = []
         for tp, msgs in batch.items():
             if tp not in self.next:
                 continue  # fetched before a revocation: the new owner handles it
@@ -240,13 +250,12 @@ class WindowStage:
                 if m.offset < expected:
                     continue
                 if m.offset > expected and not self._accept_gap(tp, expected, m.offset):
-                    self.consumer.seek(tp, expected)
+                    seeks.append((tp, expected))
                     break
                 self._apply(tp, m, sends, dirty)
                 expected = m.offset + 1
             self.next[tp] = expected
-        await self._persist(sends, dirty)
-        await self._commit()
+        return seeks
 
     def _accept_gap(self, tp: TopicPartition, expected: int, got: int) -> bool:
         """First sight of a jump: seek back (False). The same jump again: a hole in the log (True, loud)."""
