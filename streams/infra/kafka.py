@@ -119,7 +119,7 @@ class KafkaService(Service):
         return self.install_dir / "tools-libs"
 
     def tools_installed(self) -> bool:
-        return any(d.glob("kafka-tools-[0-9]*.jar") for d in (self.libs_dir, self.tools_dir))
+        return any(any(d.glob("kafka-tools-[0-9]*.jar")) for d in (self.libs_dir, self.tools_dir))
 
     def _resolve(self, staging: Path, console: Console | None) -> None:
         for tool in ("mvn", "java"):
