@@ -44,6 +44,7 @@ log = logging.getLogger("ampere.window")
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 PROBE_TIMEOUT_S = 2.0
+STALL_S = 5.0  # a gap between two ticks longer than this (a blocked loop) does not advance the idle clock
 COUNTERS_EVERY_S = 10.0
 CHANGELOG_CONFIG = {  # compacted in small segments, so a restore reads little more than the latest states
     "cleanup.policy": "compact",
@@ -359,7 +360,7 @@ class WindowStage:
         ends = await self._probe()
         if ends is not None:
             self._lag = sum(max(0, ends[tp] - off) for tp, off in self.next.items())
-            if dt <= 4 * self.settings.window_tick_ms / 1000:  # a stalled loop does not count as quiet time
+            if dt <= max(4 * self.settings.window_tick_ms / 1000, STALL_S):  # a stalled loop is not quiet time
                 for p, clock in self.clocks.items():
                     mine = [tp for tp in self.next if tp.partition == p]
                     if all(self.next[tp] >= clock.prev_end.get(tp.topic, ends[tp]) for tp in mine):
