@@ -129,10 +129,15 @@ async def _members(bootstrap: str, group: str) -> int:
     from kafka.admin import KafkaAdminClient
 
     def count() -> int:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="fault-test")
         try:
-            (desc,) = admin.describe_consumer_groups([group])
-            return len(desc.members) if desc.state == "Stable" else -1
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="fault-test")
+        except Exception:  # noqa: BLE001 - the broker is still starting
+            return -1
+        try:
+            desc = admin.describe_groups([group])[group]
+            return len(desc.get("members") or []) if desc.get("group_state") == "Stable" else -1
+        except Exception:  # noqa: BLE001 - no coordinator yet
+            return -1
         finally:
             admin.close()
 
