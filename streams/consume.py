@@ -11,9 +11,11 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.kafka_conn import KafkaTarget, aiokafka_options
+
 
 async def follow(
-    bootstrap: str,
+    bootstrap: KafkaTarget,
     topic: str,
     *,
     from_beginning: bool = False,
@@ -24,7 +26,7 @@ async def follow(
 
     ``ready`` is set once the start positions are fixed: records sent after that are all seen.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**aiokafka_options(bootstrap), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()  # fresh metadata, not the cached subset

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from encoders.dataset import Dataset, MomentRecord
@@ -36,6 +37,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """Environment that gives a child process exactly these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[f"AMPERE_{name.upper()}"] = str(value)
     env.setdefault("HF_HUB_OFFLINE", "1")
@@ -74,6 +77,8 @@ class RunReport:
     dlq: list[dict] = field(default_factory=list)
     visible_lag_s: list[float] = field(default_factory=list)
     queryable_lag_s: list[float] = field(default_factory=list)
+    refined_lag_s: list[float] = field(default_factory=list)
+    felt_lag_s: list[float] = field(default_factory=list)  # last record sent by the broadcaster → first queryable
     wall_s: float = 0.0
     loss: dict[str, int] = field(default_factory=dict)  # the worker's loss counters (streams.counters)
 
@@ -135,7 +140,11 @@ class Subscriber:
         if rec.get("kind") == "product":
             return
         self.report.embeddings.append(rec)
-        if rec.get("closed_at"):
+        if not rec.get("closed_at"):
+            return
+        if rec.get("revision", 1) > 1:
+            self.report.refined_lag_s.append(rec["indexed_at"] - rec["closed_at"])
+        else:
             self.report.visible_lag_s.append(time.time() - rec["closed_at"])
             self.report.queryable_lag_s.append(rec["indexed_at"] - rec["closed_at"])
 
@@ -212,8 +221,32 @@ async def wait_for_products(store: WeaviateStore, n: int, timeout_s: float, cons
             await asyncio.sleep(1.0)
 
 
+def felt_lags(embeddings: Sequence[dict], sent: dict[str, list[tuple[int, float]]]) -> list[float]:
+    """Per first-indexed window: seconds from the wall time its last record was sent (the broadcaster's
+    view, so grace, idle and settle waits count) to the time it became queryable."""
+    out = []
+    for e in embeddings:
+        if e.get("revision", 1) != 1 or not e.get("window") or e.get("stream_id") not in sent:
+            continue
+        start, end = e["window"]
+        walls = [w for ts, w in sent[e["stream_id"]] if start <= ts < end]
+        if walls:
+            out.append(e["indexed_at"] - max(walls))
+    return out
+
+
+def latest_tags(tags: Sequence[dict]) -> list[dict]:
+    """The newest revision of each window's tags (a refinement replaces the provisional tags)."""
+    best: dict[tuple, dict] = {}
+    for t in tags:
+        key = (t["stream_id"], tuple(t["window"]))
+        if key not in best or t.get("revision", 1) >= best[key].get("revision", 1):
+            best[key] = t
+    return list(best.values())
+
+
 def format_tag(rec: dict, truth: str | None) -> str:
-    """One live line of the demo."""
+    """One live line of the demo (``↻`` marks a refinement by the LLM summary)."""
     start, end = rec["window"]
     top = rec["products"][0] if rec["products"] else None
     if not rec["claimed"] or top is None:
@@ -221,7 +254,8 @@ def format_tag(rec: dict, truth: str | None) -> str:
     else:
         ok = "[green]✓[/green]" if truth == top["product_id"] else f"[red]✗[/red] (truth {truth})"
         verdict = f"[bold]{top['title']}[/bold] [cyan]{top['score']:.2f}[/cyan] {ok}"
-    return f"{rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}"
+    phase = "↻" if rec.get("revision", 1) > 1 else " "
+    return f"{phase} {rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}"
 
 
 async def run_replay(
@@ -239,7 +273,7 @@ async def run_replay(
 ) -> RunReport:
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
     topics = TopicNames(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key), settings.collection_prefix)
     store.ensure_collections()
     streams = ds.streams()
@@ -259,17 +293,25 @@ async def run_replay(
     try:
         await sub.start()
         if load_catalog:
-            n = await send_all(settings.kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+            n = await send_all(settings, [product_message(ds, p, topics) for p in ds.products])
             await wait_for_products(store, n, timeout_s=900, console=console)
             console.print(f"catalog: {n} products indexed")
         timelines = [
-            stream_messages(ds, sid, streams[sid], topics, rename=f"{sid}#{run_tag}{c}" if copies > 1 or run_tag else None)
+            stream_messages(
+                ds, sid, streams[sid], topics,
+                rename=f"{sid}#{run_tag}{c}-{i}" if copies > 1 or run_tag or len(set(stream_ids)) < len(stream_ids) else None,
+            )
             for c in range(copies)
-            for sid in stream_ids
+            for i, sid in enumerate(stream_ids)
         ]
         t0 = time.time()
         console.print(f"replaying {len(timelines)} stream(s) at {speed:g}x ...")
-        await replay(settings.kafka_bootstrap, merge_streams(timelines), speed=speed)
+        sent: dict[str, list[tuple[int, float]]] = {}
+
+        def on_sent(m) -> None:
+            sent.setdefault(m.key.decode(), []).append((m.ts_ms, time.time()))
+
+        await replay(settings, merge_streams(timelines), speed=speed, on_sent=on_sent)
         settle = settings.end_settle_ms / 1000 + 5
         try:
             await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: worker.poll() is None, lag_grace_s=60)
@@ -287,6 +329,7 @@ async def run_replay(
         store.close()
     sub.report.loss = read_counters(counters_path(settings).parent, since=started)
     sub.report.windows = len({r["object_id"] for r in sub.report.embeddings})
+    sub.report.felt_lag_s = felt_lags(sub.report.embeddings, sent)
     sub.report.truth = truth  # type: ignore[attr-defined]
     return sub.report
 
@@ -294,14 +337,20 @@ async def run_replay(
 def summarize_report(rep: RunReport) -> dict:
     """Numbers of a run: windows, tags, accuracy vs ground truth, freshness percentiles, DLQ."""
     truth = getattr(rep, "truth", {})
-    claimed = [t for t in rep.tags if t["claimed"]]
+    tags = latest_tags(rep.tags)
+    claimed = [t for t in tags if t["claimed"]]
     top1 = sum(1 for t in claimed if t["products"][0]["product_id"] == truth.get((t["stream_id"], tuple(t["window"]))))
     top3 = sum(
-        1 for t in rep.tags if truth.get((t["stream_id"], tuple(t["window"]))) in [p["product_id"] for p in t["products"][:3]]
+        1 for t in tags if truth.get((t["stream_id"], tuple(t["window"]))) in [p["product_id"] for p in t["products"][:3]]
     )
     return {
         "windows": rep.windows,
-        "tags": len(rep.tags),
+        "tags": len(tags),
+        "felt_p50_s": percentile(rep.felt_lag_s, 50),
+        "felt_p99_s": percentile(rep.felt_lag_s, 99),
+        "refined": len(rep.refined_lag_s),
+        "refined_p50_s": percentile(rep.refined_lag_s, 50),
+        "refined_p99_s": percentile(rep.refined_lag_s, 99),
         "claimed": len(claimed),
         "top1_correct_of_claimed": top1,
         "top3_hit": top3,

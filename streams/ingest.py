@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from streams.keyframes import decode_image, load_image_bytes, make_candidate
+from streams.image_source import load_image_bytes, uri_policy
+from streams.keyframes import decode_image, make_candidate
 from streams.schemas import (
     AsrChunkRecord,
     BadRecord,
@@ -71,7 +72,9 @@ def apply_message(
     """
     source = source_of(event_topic, topics)
     if source == "asr":
-        c = parse_record(raw, AsrChunkRecord, max_bytes=settings.max_text_chars * 4 + 1024)
+        # a character may take 12 bytes as JSON (an escaped surrogate pair): the byte guard never
+        # rejects text within the character limit, which is the one users see
+        c = parse_record(raw, AsrChunkRecord, max_bytes=settings.max_text_chars * 12 + 4096)
         if len(c.text) > settings.max_text_chars:
             raise BadRecord(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
         if c.end_ms < c.start_ms:
@@ -81,10 +84,10 @@ def apply_message(
             return st, Applied(duplicate=True), c.stream_id
         return st, _applied(st, source, offset, apply_chunk(st, c.model_dump(), cfg, clock)), c.stream_id
     if source == "keyframes":
-        k = parse_record(raw, KeyframeRecord, max_bytes=settings.max_image_bytes * 2 + 4096)
+        k = parse_record(raw, KeyframeRecord, max_bytes=settings.max_message_bytes)
         if st is not None and _replayed(st, source, offset):
             return st, Applied(duplicate=True), k.stream_id
-        img = decode_image(load_image_bytes(k.image_b64, k.uri, max_bytes=settings.max_image_bytes))
+        img = decode_image(load_image_bytes(k.image_b64, k.uri, uri_policy(settings)), settings.max_image_pixels)
         st = st or new_state(k.stream_id, k.ts_ms, cfg)
         return st, _applied(st, source, offset, apply_frame(st, make_candidate(k.ts_ms, img), cfg, clock)), k.stream_id
     e = parse_record(raw, StreamEventRecord)

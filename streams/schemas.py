@@ -7,19 +7,46 @@ Input records are parsed from raw bytes with :func:`parse_record`; anything malf
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypeVar
+import re
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import from_json
+
+from streams.errors import AmpereError
 
 SCHEMA_VERSION = 1
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-class BadRecord(ValueError):
+#: Largest timestamp accepted, in milliseconds since the Unix epoch (9999-12-31T23:59:59.999Z).
+MAX_TS_MS = 253_402_300_799_999
+TimestampMs = Annotated[int, Field(ge=0, le=MAX_TS_MS, description="Milliseconds since the Unix epoch (UTC).")]
+StreamId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BadRecord(AmpereError, ValueError):
     """A message that cannot be processed; ``reason`` says why (goes to the DLQ)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _check_utf8(value: Any, path: str = "") -> None:
+    """Raise ValueError when a string anywhere in ``value`` cannot be encoded as UTF-8 (lone surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{path or '<root>'}: text is not valid Unicode (lone surrogate at {exc.start})") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_utf8(k, path)
+            _check_utf8(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_utf8(v, f"{path}.{i}" if path else str(i))
 
 
 class _Record(BaseModel):
@@ -34,50 +61,63 @@ class _Record(BaseModel):
             raise ValueError(f"unsupported schema version {v} (this worker reads {SCHEMA_VERSION})")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        _check_utf8(data)
+        return data
 
-class AsrChunkRecord(_Record):
+
+class _InputRecord(_Record):
+    """A record written by clients outside the worker: strict JSON types (no ``true`` for an int,
+    no ``"1"`` for a number), bounded timestamps."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+class AsrChunkRecord(_InputRecord):
     """`ampere.asr.chunks`: one recognized speech chunk of a live stream."""
 
-    stream_id: str = Field(min_length=1, max_length=200)
-    seq: int = Field(ge=0)
-    start_ms: int = Field(ge=0)
-    end_ms: int = Field(ge=0)
+    stream_id: StreamId
+    seq: int = Field(ge=0, le=2**53)
+    start_ms: TimestampMs
+    end_ms: TimestampMs
     text: str
-    lang: str = "en"
+    lang: str = Field("en", max_length=35, description="BCP 47 language tag of the speech.")
 
 
-class KeyframeRecord(_Record):
-    """`ampere.keyframes`: one frame; inline base64 image bytes or a URI (file path, http(s))."""
+class KeyframeRecord(_InputRecord):
+    """`ampere.keyframes`: one frame; inline base64 image bytes or a URI (allow-listed, off by default)."""
 
-    stream_id: str = Field(min_length=1, max_length=200)
-    ts_ms: int = Field(ge=0)
+    stream_id: StreamId
+    ts_ms: TimestampMs
     image_b64: str | None = None
-    uri: str | None = None
-    width: int | None = None
-    height: int | None = None
+    uri: str | None = Field(None, max_length=2048)
+    width: int | None = Field(None, ge=0, le=1_000_000)
+    height: int | None = Field(None, ge=0, le=1_000_000)
 
 
-class StreamEventRecord(_Record):
+class StreamEventRecord(_InputRecord):
     """`ampere.stream.events`: broadcaster markers."""
 
-    stream_id: str = Field(min_length=1, max_length=200)
-    ts_ms: int = Field(ge=0)
+    stream_id: StreamId
+    ts_ms: TimestampMs
     type: Literal["start", "end", "product_switch", "idle_check"]
-    product_hint: str | None = None
+    product_hint: str | None = Field(None, max_length=500)
     domain: Literal["live", "video"] = Field("live", description="On `start`: a live stream or a short video.")
 
 
-class ProductRecordMsg(_Record):
-    """`ampere.products`: one catalog product (images inline base64 or URIs)."""
+class ProductRecordMsg(_InputRecord):
+    """`ampere.products`: one catalog product (images inline base64 or allow-listed URIs)."""
 
-    product_id: str = Field(min_length=1, max_length=200)
-    title: str = Field(min_length=1)
-    description: str = ""
-    category: str = ""
-    brand: str = ""
-    attributes: dict[str, str] = Field(default_factory=dict)
-    images_b64: list[str] = Field(default_factory=list)
-    image_uris: list[str] = Field(default_factory=list)
+    product_id: StreamId
+    title: str = Field(min_length=1, max_length=1000)
+    description: str = Field("", max_length=20_000)
+    category: str = Field("", max_length=500)
+    brand: str = Field("", max_length=500)
+    attributes: dict[str, str] = Field(default_factory=dict, max_length=100)
+    images_b64: list[str] = Field(default_factory=list, max_length=16)
+    image_uris: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=16)
 
 
 class WindowRecord(_Record):
@@ -102,6 +142,7 @@ class SummaryRecordMsg(_Record):
     window: WindowRecord
     summary: dict[str, Any]
     summarized_at: float
+    revision: int = Field(1, ge=1, description="1 = provisional (cheap summary at close), 2 = refined (LLM).")
 
 
 class EmbeddingRecord(_Record):
@@ -118,6 +159,11 @@ class EmbeddingRecord(_Record):
     closed_at: float | None = None
     indexed_at: float
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds spent per stage.")
+    revision: int = Field(
+        1, ge=1, description="Version of this object: 1 = provisional at window close, 2 = refined by the LLM "
+        "summary; the same object_id with a higher revision replaces the lower one."
+    )
+    summary_source: str | None = Field(None, description="Engine that produced the summary (moments only).")
 
 
 class TagRecord(_Record):
@@ -129,10 +175,15 @@ class TagRecord(_Record):
     products: list[dict[str, Any]] = Field(description="[{product_id, title, score}] best first.")
     claimed: bool = Field(description="False when no product scored above the threshold.")
     tagged_at: float
+    revision: int = Field(1, ge=1, description="Revision of the moment these tags were computed from.")
 
 
 class DeadLetter(_Record):
-    """`ampere.dlq`: a message that could not be processed, with its origin and the reason."""
+    """`ampere.dlq`: a message that could not be processed, with its origin and the reason.
+
+    The original value is kept up to a cap (``value_truncated`` says when it was cut); its size and
+    SHA-256 always describe the whole original value, so a producer can find the message it sent.
+    """
 
     topic: str
     partition: int | None
@@ -141,6 +192,9 @@ class DeadLetter(_Record):
     value_b64: str
     reason: str
     failed_at: float
+    value_size: int = Field(0, description="Bytes of the original value.")
+    value_sha256: str = Field("", description="SHA-256 (hex) of the whole original value.")
+    value_truncated: bool = Field(False, description="True when value_b64 holds only the first bytes.")
 
 
 R = TypeVar("R", bound=_Record)
@@ -153,18 +207,25 @@ def parse_record(raw: bytes | str | None, model: type[R], *, max_bytes: int | No
     if max_bytes is not None and len(raw) > max_bytes:
         raise BadRecord(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRecord(f"not valid JSON: {exc}") from exc
+        data = from_json(raw, allow_inf_nan=False, cache_strings=False)
+    except ValueError as exc:  # invalid UTF-8, invalid JSON, NaN/Infinity, nesting too deep
+        raise BadRecord(f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise BadRecord(f"expected a JSON object, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=None)
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
-        raise BadRecord(f"does not match {model.__name__} v{SCHEMA_VERSION}: {errs}") from exc
+        errs = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
+        )
+        raise BadRecord(f"does not match {model.__name__} v{SCHEMA_VERSION}: {errs}"[:1000]) from None
 
 
 def dump_record(record: _Record) -> bytes:
-    """Serialize a record to compact UTF-8 JSON bytes."""
-    return record.model_dump_json().encode("utf-8")
+    """Serialize a record to compact UTF-8 JSON bytes; never raises on text that is not valid Unicode
+    (a lone surrogate, e.g. in state written by an older version, becomes U+FFFD)."""
+    try:
+        return record.model_dump_json().encode("utf-8")
+    except ValueError:  # pydantic-core refuses to serialize a lone surrogate
+        text = json.dumps(record.model_dump(mode="python"), ensure_ascii=False, separators=(",", ":"), default=str)
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,7 +32,27 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(19093, description="Port of the local KRaft controller.")
     kafka_version: str = Field("3.9.1", description="Apache Kafka version resolved with Maven.")
     topic_prefix: str = Field("ampere", description="Common prefix of every topic name.")
-    topic_partitions: int = Field(4, description="Partitions of topics created by Ampere.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of topics created by Ampere.")
+    topic_replication_factor: int = Field(1, ge=1, description="Replication factor of topics created by Ampere.")
+    topic_min_insync_replicas: int = Field(1, ge=1, description="min.insync.replicas of topics created by Ampere.")
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest Kafka message (uncompressed value): broker message.max.bytes, topic "
+        "max.message.bytes, producer max_request_size and consumer fetch size all follow it.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client connects (SASL_SSL in production)."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle that signs the brokers' certificates (SSL/SASL_SSL).")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
     kafka_session_timeout_ms: int = Field(
         60_000, description="Consumer group session timeout: how long a silent member keeps its partitions."
     )
@@ -73,12 +93,35 @@ class Settings(BaseSettings):
     idle_close_ms: int = Field(10_000, description="Close a stream's open window after this idle time.")
     end_settle_ms: int = Field(1_500, description="After a stream-end marker, close the rest once quiet this long.")
     max_keyframes: int = Field(4, description="Keyframes kept per window (sharp, diverse).")
-    max_image_bytes: int = Field(2_000_000, description="Largest inline image accepted.")
-    max_text_chars: int = Field(4_000, description="Largest ASR chunk text accepted.")
+    max_image_bytes: int = Field(2_000_000, ge=1024, description="Largest image accepted (encoded bytes).")
+    max_image_pixels: int = Field(
+        40_000_000, ge=10_000, description="Largest image accepted (width x height): decompression-bomb guard."
+    )
+    max_text_chars: int = Field(4_000, ge=1, description="Largest ASR chunk text accepted, in characters.")
+    image_uri_allow: str = Field(
+        "",
+        description="Comma-separated URI prefixes a keyframe/product `uri` may point at, e.g. "
+        "'https://cdn.example.com/frames/,file:///srv/frames/'; empty = image URIs are refused.",
+    )
+    image_fetch_timeout_s: float = Field(5.0, gt=0, le=120, description="Total deadline of one image URI fetch.")
+    dlq_max_value_bytes: int = Field(
+        256 * 1024, ge=0, description="Bytes of the original value kept in a dead letter (size + SHA-256 always kept)."
+    )
+    store_permanent_tries: int = Field(
+        3, ge=1, le=20, description="Tries of an upsert the store rejects (while up) before it goes to the DLQ."
+    )
     summary_max_lag_ms: int = Field(
         0,
         description="Windows that waited longer than this for the LLM get the extractive summary (0 = never); "
         "when set, windows are summarized one at a time so the bound holds before every LLM call.",
+    )
+    two_phase: bool = Field(
+        True,
+        description="Index each window at once with the extractive summary (revision 1) and refine it with "
+        "the LLM summary (revision 2); off = one phase with the configured summarizer.",
+    )
+    refine_max_lag_ms: int = Field(
+        120_000, ge=0, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
     )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
@@ -94,6 +137,21 @@ class Settings(BaseSettings):
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
     tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
+
+    @model_validator(mode="after")
+    def _limits_fit(self) -> Settings:
+        inline = (self.max_image_bytes + 2) // 3 * 4 + 64 * 1024
+        if inline > self.max_message_bytes:
+            raise ValueError(
+                f"AMPERE_MAX_MESSAGE_BYTES={self.max_message_bytes} cannot carry an inline image of "
+                f"AMPERE_MAX_IMAGE_BYTES={self.max_image_bytes} (needs >= {inline} with base64 and headroom)"
+            )
+        return self
+
+    @property
+    def image_uri_prefixes(self) -> list[str]:
+        """The allow-list of image URI prefixes (empty = URIs refused)."""
+        return [p.strip() for p in self.image_uri_allow.split(",") if p.strip()]
 
     def summarizer_options(self, engine: str | None = None) -> dict:
         """Keyword options for ``engines.summarize.build_summarizer`` of ``engine`` (default: the setting)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -16,7 +17,8 @@ from engines.store.weaviate_store import Hit, StoredObject
 from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
-from streams.keyframes import decode_image, load_image_bytes
+from streams.image_source import UriPolicy, load_image_bytes
+from streams.keyframes import decode_image
 from streams.schemas import (
     BadRecord,
     DeadLetter,
@@ -36,16 +38,35 @@ def product_text(title: str, brand: str = "", attributes: dict[str, str] | None 
     return ProductRecord(product_id="", title=title, brand=brand, attributes=dict(attributes or {})).text
 
 
-def dead_letter(topic: str, partition: int | None, offset: int | None, key: bytes | None, value: bytes | None, reason: str) -> DeadLetter:
-    """A DLQ record keeping the original bytes and where they came from."""
+DLQ_KEY_BYTES = 1024
+DLQ_REASON_CHARS = 2000
+
+
+def dead_letter(
+    topic: str,
+    partition: int | None,
+    offset: int | None,
+    key: bytes | None,
+    value: bytes | None,
+    reason: str,
+    *,
+    max_value_bytes: int = 256 * 1024,
+) -> DeadLetter:
+    """A DLQ record keeping where the message came from, why it failed, and its first
+    ``max_value_bytes`` bytes (0 = reason only) with the size and SHA-256 of the whole value."""
+    value = value or b""
+    kept = value[: max(0, max_value_bytes)]
     return DeadLetter(
         topic=topic,
         partition=partition,
         offset=offset,
-        key_b64=base64.b64encode(key).decode() if key else None,
-        value_b64=base64.b64encode(value or b"").decode(),
-        reason=reason[:2000],
+        key_b64=base64.b64encode(key[:DLQ_KEY_BYTES]).decode() if key else None,
+        value_b64=base64.b64encode(kept).decode(),
+        reason=reason.encode("utf-8", "replace").decode("utf-8")[:DLQ_REASON_CHARS],
         failed_at=time.time(),
+        value_size=len(value),
+        value_sha256=hashlib.sha256(value).hexdigest(),
+        value_truncated=len(kept) < len(value),
     )
 
 
@@ -89,11 +110,57 @@ async def summarize_with_shedding(
     return [next(it_shed) if is_late else next(it_fresh) for is_late in late]
 
 
-def summary_records(windows: Sequence[WindowRecord], summaries: Sequence[Summary], now: float) -> list[SummaryRecordMsg]:
+async def fallback_summaries(fallback: Summarizer, windows: Sequence[WindowRecord], error: BaseException) -> list[Summary]:
+    """Fallback summaries of windows whose summarizer raised, each marked with why."""
+    reason = f"summarizer error: {type(error).__name__}: {str(error)[:300]}"
+    out = await fallback.asummarize(summary_requests(windows))
+    return [s.model_copy(update={"fallback_reason": s.fallback_reason or reason}) for s in out]
+
+
+def events_by_object_id(recs: Sequence, events: Sequence, model_version: str) -> dict:
+    """Map each store object id of encoded records (windows or products) to the event it came from."""
+    out = {}
+    for rec, ev in zip(recs, events):
+        if isinstance(rec, SummaryRecordMsg):
+            w = rec.window
+            out[moment_object_id(w.domain, w.stream_id, w.start_ms, w.end_ms, model_version)] = ev
+        else:
+            out[product_object_id(rec.product_id, model_version)] = ev
+    return out
+
+
+def summary_records(
+    windows: Sequence[WindowRecord], summaries: Sequence[Summary], now: float, revision: int = 1
+) -> list[SummaryRecordMsg]:
     """Pair each window with its summary (same order)."""
     if len(windows) != len(summaries):
         raise ValueError(f"summarizer returned {len(summaries)} summaries for {len(windows)} windows")
-    return [SummaryRecordMsg(window=w, summary=s.model_dump(mode="json"), summarized_at=now) for w, s in zip(windows, summaries)]
+    return [
+        SummaryRecordMsg(window=w, summary=s.model_dump(mode="json"), summarized_at=now, revision=revision)
+        for w, s in zip(windows, summaries)
+    ]
+
+
+def refinement_due(w: WindowRecord, now: float, max_lag_s: float) -> bool:
+    """False when a window waited so long for the LLM that its refinement is shed (0 = never shed)."""
+    return max_lag_s <= 0 or now - w.closed_at <= max_lag_s
+
+
+def stored_revisions(store, batch: IndexedBatch) -> dict[str, int]:
+    """Revisions the store holds for the moments of a batch."""
+    out: dict[str, int] = {}
+    for kind in ("live", "video"):
+        ids = [o.object_id for o in batch.objects if o.kind == kind]
+        out.update(store.revisions(kind, ids))
+    return out
+
+
+def drop_stale(batch: IndexedBatch, stored: dict[str, int]) -> tuple[IndexedBatch, int]:
+    """Leave out objects whose stored revision is newer than the one at hand (a replayed provisional
+    version never overwrites a refined one); equal revisions overwrite (idempotent replay)."""
+    keep = [i for i, r in enumerate(batch.records) if stored.get(r.object_id, 0) <= r.revision]
+    kept = IndexedBatch([batch.objects[i] for i in keep], [batch.records[i] for i in keep])
+    return kept, len(batch.records) - len(keep)
 
 
 def moment_item(rec: SummaryRecordMsg, domain: str = "live") -> EncodeItem:
@@ -105,13 +172,13 @@ def moment_item(rec: SummaryRecordMsg, domain: str = "live") -> EncodeItem:
     return EncodeItem(domain=domain, images=images, text=None if summary.is_empty else summary.sentence)  # type: ignore[arg-type]
 
 
-def product_item(rec: ProductRecordMsg, max_image_bytes: int) -> EncodeItem:
+def product_item(rec: ProductRecordMsg, policy: UriPolicy, max_pixels: int) -> EncodeItem:
     """Encoder input of a catalog product: its photos and its text."""
-    raws = [load_image_bytes(b, None, max_bytes=max_image_bytes) for b in rec.images_b64]
-    raws += [load_image_bytes(None, u, max_bytes=max_image_bytes) for u in rec.image_uris]
+    raws = [load_image_bytes(b, None, policy) for b in rec.images_b64]
+    raws += [load_image_bytes(None, u, policy) for u in rec.image_uris]
     return EncodeItem(
         domain="product",
-        images=[decode_image(r) for r in raws],
+        images=[decode_image(r, max_pixels) for r in raws],
         text=product_text(rec.title, rec.brand, rec.attributes),
     )
 
@@ -171,6 +238,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                     "summary_source": summary.source,
                     "model_version": emb.model_version,
                     "closed_at": w.closed_at,
+                    "revision": rec.revision,
                 },
                 vectors=_vectors(emb, i),
             )
@@ -187,6 +255,8 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 closed_at=w.closed_at,
                 indexed_at=0.0,
                 timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at)},
+                revision=rec.revision,
+                summary_source=summary.source,
             )
         )
     return IndexedBatch(objects, records)
@@ -260,4 +330,5 @@ def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], min_score: float, now:
         products=products,
         claimed=bool(products) and products[0]["score"] >= min_score,
         tagged_at=now,
+        revision=rec.revision,
     )

@@ -27,14 +27,17 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 
 from streams import stages
+from streams.admin import topic_configs
 from streams.counters import COUNTERS, LossCounters
 from streams.ingest import apply_message, window_config
+from streams.kafka_conn import aiokafka_options, kafka_python_options, producer_max_request_size
 from streams.schemas import BadRecord, DeadLetter, dump_record
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -42,7 +45,6 @@ from streams.windowing import Applied, StreamState, close_idle
 
 log = logging.getLogger("ampere.window")
 
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
 PROBE_TIMEOUT_S = 2.0
 STALL_S = 5.0  # a gap between two ticks longer than this (a blocked loop) does not advance the idle clock
 COUNTERS_EVERY_S = 10.0
@@ -50,7 +52,6 @@ CHANGELOG_CONFIG = {  # compacted in small segments, so a restore reads little m
     "cleanup.policy": "compact",
     "segment.bytes": str(16 * 1024 * 1024),
     "min.cleanable.dirty.ratio": "0.2",
-    "max.message.bytes": str(MAX_REQUEST_BYTES),
 }
 
 
@@ -64,17 +65,20 @@ def changelog_topic(topics: TopicNames) -> str:
     return f"{topics.prefix}.window-state"
 
 
-def ensure_changelog(bootstrap: str, topics: TopicNames, partitions: int) -> None:
-    """Create the compacted state topic if it is missing."""
+def ensure_changelog(settings: Settings, topics: TopicNames) -> None:
+    """Create the compacted state topic if it is missing (partitioned like the inputs)."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ampere-admin")
+    admin = KafkaAdminClient(**kafka_python_options(settings), client_id="ampere-admin")
     try:
         name = changelog_topic(topics)
         if name not in set(admin.list_topics()):
+            configs = {**topic_configs(settings), **CHANGELOG_CONFIG}
             try:
-                admin.create_topics([NewTopic(name, partitions, 1, topic_configs=CHANGELOG_CONFIG)])
+                admin.create_topics(
+                    [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor, topic_configs=configs)]
+                )
             except TopicAlreadyExistsError:
                 pass
     finally:
@@ -127,19 +131,22 @@ class WindowStage:
     async def run(self) -> None:
         """Consume, apply, send, persist, commit, check idle; forever."""
         s = self.settings
-        ensure_changelog(s.kafka_bootstrap, self.topics, s.topic_partitions)
+        ensure_changelog(s, self.topics)
+        size = producer_max_request_size(s)
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True, max_request_size=MAX_REQUEST_BYTES
+            **aiokafka_options(s), acks="all", enable_idempotence=True, max_request_size=size
         )
-        self.reader = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+        self.reader = AIOKafkaConsumer(
+            **aiokafka_options(s), group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=size
+        )
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
+            **aiokafka_options(s),
             group_id=group_id(s.topic_prefix),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),  # asr, keyframes, events partition p together
-            max_partition_fetch_bytes=MAX_REQUEST_BYTES,
-            fetch_max_bytes=4 * MAX_REQUEST_BYTES,
+            max_partition_fetch_bytes=size,
+            fetch_max_bytes=4 * size,
             session_timeout_ms=s.kafka_session_timeout_ms,
         )
         await self.producer.start()
@@ -281,43 +288,47 @@ class WindowStage:
             )
             if key != stream_id:
                 raise BadRecord(f"message key {m.key!r} differs from stream_id {stream_id!r}")
+            out = self._windows(applied)
         except BadRecord as exc:
             sends.append(self._dead_letter(tp, m, exc.reason))
             return
         except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
-            sends.append(self._dead_letter(tp, m, f"unexpected {type(exc).__name__}: {exc}"))
+            sends.append(self._dead_letter(tp, m, f"unexpected {type(exc).__name__}: {str(exc)[:500]}"))
             return
         self.counters.add("records_replayed" if applied.duplicate and not applied.closed else "records_applied")
         if applied.late:
             self.counters.add(f"late_{applied.late_kind}")
             sends.append(self._dead_letter(tp, m, applied.late))
         self.counters.add("windows_reopened", applied.reopened)
-        sends += self._windows(applied)
+        sends += out
         if st_new is not None:
             states[stream_id] = st_new
             dirty[(tp.partition, stream_id)] = st_new
 
     def _windows(self, applied: Applied) -> list[Outgoing]:
+        """The records of closed windows (raises if one cannot be written: the caller dead-letters)."""
         now = time.time()
-        out = []
-        for cw in applied.closed:
-            self.counters.add("windows_closed")
-            out.append(Outgoing(self.topics.windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now))))
+        out = [
+            Outgoing(self.topics.windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now)))
+            for cw in applied.closed
+        ]
+        self.counters.add("windows_closed", len(out))
         return out
 
     def _dead_letter(self, tp: TopicPartition, m, reason: str) -> Outgoing:
-        """A DLQ record; if the full one cannot be built, a reason-only one (this never raises)."""
+        """A DLQ record with a capped copy of the value; a reason-only one if that fails (never raises)."""
         self.counters.add("dead_letters")
         log.warning("DLQ %s[%s]@%s: %s", tp.topic, tp.partition, m.offset, reason[:300])
-        try:
-            value = dump_record(stages.dead_letter(tp.topic, tp.partition, m.offset, m.key, m.value, reason))
-            if len(value) > MAX_REQUEST_BYTES // 2:
-                raise ValueError(f"dead letter of {len(value)} bytes")
-        except Exception as exc:  # noqa: BLE001
-            rec = DeadLetter(topic=tp.topic, partition=tp.partition, offset=m.offset, key_b64=None, value_b64="",
-                             reason=f"{reason[:1000]} (original value not kept: {type(exc).__name__})", failed_at=time.time())
-            value = dump_record(rec)
-        return Outgoing(self.topics.dlq, m.key if m.key and len(m.key) < 1024 else None, value)
+        key = m.key[: stages.DLQ_KEY_BYTES] if m.key else None
+        for cap in (self.settings.dlq_max_value_bytes, 0):
+            try:
+                rec = stages.dead_letter(tp.topic, tp.partition, m.offset, m.key, m.value, reason, max_value_bytes=cap)
+                return Outgoing(self.topics.dlq, key, dump_record(rec))
+            except Exception as exc:  # noqa: BLE001 - fall back to the reason-only record
+                log.error("dead letter with %d value bytes failed (%s: %s)", cap, type(exc).__name__, exc)
+        rec = DeadLetter(topic=tp.topic, partition=tp.partition, offset=m.offset, key_b64=None, value_b64="",
+                         reason="unprintable reason", failed_at=time.time())
+        return Outgoing(self.topics.dlq, None, dump_record(rec))
 
     async def _persist(self, sends: list[Outgoing], dirty: dict[tuple[int, str], StreamState]) -> None:
         """Steps 3 and 4: outputs first, then the states (a crash in between replays, never loses)."""
@@ -377,13 +388,21 @@ class WindowStage:
                     self.counters.add("idle_closes", len(closed))
                     if self._lag:
                         self.counters.add("idle_closes_while_lagging", len(closed))
-                    sends += self._windows(Applied(closed=closed))
+                    sends += self._idle_windows(p, sid, closed)
         if sends or dirty:
             await self._persist(sends, dirty)
         snap = self.counters.snapshot()
         if snap != self._logged and now - self._logged_at >= COUNTERS_EVERY_S:
             self._logged, self._logged_at = snap, now
             self.write_counters()
+
+    def _idle_windows(self, p: int, sid: str, closed: list) -> list[Outgoing]:
+        try:
+            return self._windows(Applied(closed=closed))
+        except Exception as exc:  # noqa: BLE001 - a window that cannot be written goes to the DLQ, not away
+            reason = f"cannot write the windows of {sid!r} closed on idle: {type(exc).__name__}: {str(exc)[:300]}"
+            m = SimpleNamespace(offset=None, key=sid.encode("utf-8", "replace"), value=b"")
+            return [self._dead_letter(TopicPartition(self.topics.windows, p), m, reason)]
 
     async def _probe(self) -> dict[TopicPartition, int] | None:
         """End offsets of the owned input partitions, or None when the broker does not answer in time."""

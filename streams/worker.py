@@ -8,6 +8,7 @@ import os
 from engines.summarize import build_summarizer
 from streams.admin import ensure_topics
 from streams.app import Engines, create_app
+from streams.kafka_conn import check_reachable
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.wiring import build_encoder_from, build_store_from, build_summarizer_from
@@ -31,7 +32,8 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
+    check_reachable(settings)  # wrong address, credentials or TLS: one clear error, not a retry loop
+    ensure_topics(settings, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
     (settings.home / "faust" / settings.topic_prefix).mkdir(parents=True, exist_ok=True)
     engines = build_engines(settings)  # fail fast, before joining the group
     app = create_app(settings, lambda: engines)

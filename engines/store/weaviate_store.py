@@ -14,6 +14,8 @@ from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery
 
+from engines.errors import PermanentError
+
 VECTOR_NAMES = ("fused", "visual", "text")
 
 KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Product"}
@@ -29,6 +31,7 @@ _MOMENT_PROPS = [
     Property(name="summary_source", data_type=DataType.TEXT),
     Property(name="model_version", data_type=DataType.TEXT),
     Property(name="closed_at", data_type=DataType.NUMBER),
+    Property(name="revision", data_type=DataType.INT),
 ]
 _PRODUCT_PROPS = [
     Property(name="product_id", data_type=DataType.TEXT),
@@ -39,8 +42,12 @@ _PRODUCT_PROPS = [
 ]
 
 
-class StoreError(RuntimeError):
-    """An upsert or query the store refused."""
+class StoreError(PermanentError):
+    """An upsert or query the store refused while it was up; ``failed`` maps object ids to the reason."""
+
+    def __init__(self, reason: str, failed: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.failed = failed or {}
 
 
 @dataclass
@@ -119,8 +126,29 @@ class WeaviateStore:
             for kind, objs in by_kind.items():
                 res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
                 if res.has_errors:
-                    first = next(iter(res.errors.values()))
-                    raise StoreError(f"{len(res.errors)} of {len(objs)} {kind} objects failed: {first.message}")
+                    failed = {str(objs[i].uuid): e.message for i, e in res.errors.items()}
+                    first = next(iter(failed.values()))
+                    raise StoreError(f"{len(failed)} of {len(objs)} {kind} objects refused: {first}", failed)
+
+    def revisions(self, kind: str, object_ids: Sequence[str]) -> dict[str, int]:
+        """Stored revision of each of ``object_ids`` that exists (objects without one count as 1)."""
+        if not object_ids:
+            return {}
+        with self._lock:
+            res = self.client.collections.get(self.name(kind)).query.fetch_objects(
+                filters=Filter.by_id().contains_any(list(object_ids)),
+                return_properties=["revision"],
+                limit=len(object_ids),
+            )
+        return {str(o.uuid): int(o.properties.get("revision") or 1) for o in res.objects}
+
+    def is_ready(self) -> bool:
+        """True when the server answers its readiness probe (used to tell an outage from a refusal)."""
+        try:
+            with self._lock:
+                return bool(self.client.is_ready())
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
 
     def near_vector(
         self, kind: str, vector: Sequence[float], *, target: str = "fused", limit: int = 10, where: Filter | None = None
@@ -140,11 +168,6 @@ class WeaviateStore:
         """Number of objects of a kind."""
         with self._lock:
             return int(self.client.collections.get(self.name(kind)).aggregate.over_all(total_count=True).total_count or 0)
-
-    def exists(self, kind: str, object_id: str) -> bool:
-        """True when an object with this id is stored."""
-        with self._lock:
-            return self.client.collections.get(self.name(kind)).data.exists(object_id)
 
     def drop(self) -> None:
         """Delete this store's collections (tests and `ampere demo --fresh`)."""

@@ -14,7 +14,6 @@ A catalog source is pinned by package, version and the sha256 of its tarball. ``
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import shutil
@@ -23,6 +22,8 @@ import tarfile
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from encoders.registry import sha256_file
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,6 @@ class CatalogItem:
     images: list[str]
     variants: list[CatalogVariant]
     source: str
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _npm_pack(source: CatalogSource, dest: Path) -> Path:

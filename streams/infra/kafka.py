@@ -31,19 +31,48 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+#: The project's default largest message (AMPERE_MAX_MESSAGE_BYTES) plus record-batch overhead.
+DEFAULT_MESSAGE_MAX_BYTES = 4 * 1024 * 1024 + 64 * 1024
+
+
 def server_properties(
-    node_id: int, broker_port: int, controller_port: int, log_dirs: Path, default_partitions: int = 1
+    node_id: int,
+    broker_port: int,
+    controller_port: int,
+    log_dirs: Path,
+    default_partitions: int = 1,
+    *,
+    message_max_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
+    sasl_port: int | None = None,
 ) -> str:
-    """server.properties of a single-node KRaft broker+controller on loopback."""
+    """server.properties of a single-node KRaft broker+controller on loopback; with ``sasl_port``
+    a second listener there asks for SCRAM-SHA-512 credentials (SASL_PLAINTEXT)."""
+    listeners = f"PLAINTEXT://{LOOPBACK}:{broker_port},CONTROLLER://{LOOPBACK}:{controller_port}"
+    advertised = f"PLAINTEXT://{LOOPBACK}:{broker_port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    sasl: dict[str, object] = {}
+    if sasl_port:
+        listeners += f",SASL_PLAINTEXT://{LOOPBACK}:{sasl_port}"
+        advertised += f",SASL_PLAINTEXT://{LOOPBACK}:{sasl_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+        sasl = {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        }
     props = {
         "process.roles": "broker,controller",
         "node.id": node_id,
         "controller.quorum.voters": f"{node_id}@{LOOPBACK}:{controller_port}",
-        "listeners": f"PLAINTEXT://{LOOPBACK}:{broker_port},CONTROLLER://{LOOPBACK}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{broker_port}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
+        **sasl,
+        # one size limit everywhere: broker, replication fetches, topics (see docs/PIPELINE.md "Limits")
+        "message.max.bytes": message_max_bytes,
+        "replica.fetch.max.bytes": message_max_bytes,
         "log.dirs": log_dirs,
         "num.partitions": default_partitions,
         "auto.create.topics.enable": "true",
@@ -92,6 +121,9 @@ class KafkaService(Service):
         version: str = "3.9.1",
         heap: str = "512m",
         default_partitions: int = 1,
+        message_max_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
+        sasl_port: int | None = None,
+        scram_users: dict[str, str] | None = None,
     ) -> None:
         home = Path(home)
         super().__init__(home, Path(data_dir) if data_dir else home / "data" / "kafka")
@@ -100,6 +132,9 @@ class KafkaService(Service):
         self.version = version
         self.heap = heap
         self.default_partitions = default_partitions
+        self.message_max_bytes = message_max_bytes
+        self.sasl_port = sasl_port
+        self.scram_users = dict(scram_users or {})
 
     # --- install --------------------------------------------------------------------------
     @property
@@ -196,7 +231,10 @@ class KafkaService(Service):
         return f"{self.config_dir / 'server.properties'}"
 
     def ports(self) -> dict[str, int]:
-        return {"broker": self.broker_port, "controller": self.controller_port}
+        ports = {"broker": self.broker_port, "controller": self.controller_port}
+        if self.sasl_port:
+            ports["sasl"] = self.sasl_port
+        return ports
 
     def _java(self, main_class: str, *args: str) -> list[str]:
         return [
@@ -213,7 +251,10 @@ class KafkaService(Service):
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         log_dirs = self.data_dir / "kraft"
         (self.config_dir / "server.properties").write_text(
-            server_properties(1, self.broker_port, self.controller_port, log_dirs, self.default_partitions)
+            server_properties(
+                1, self.broker_port, self.controller_port, log_dirs, self.default_partitions,
+                message_max_bytes=self.message_max_bytes, sasl_port=self.sasl_port,
+            )
         )
         (self.config_dir / "log4j.properties").write_text(
             log4j_properties(self.data_dir / "logs" / "server.log")
@@ -223,6 +264,8 @@ class KafkaService(Service):
         cmd = self._java(
             "kafka.tools.StorageTool", "format", "-t", new_cluster_id(),
             "-c", str(self.config_dir / "server.properties"), "--ignore-formatted",
+            *[arg for user, pw in self.scram_users.items()
+              for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={pw}]")],
         )
         result = subprocess.run(
             cmd, check=False, capture_output=True, text=True, timeout=120, env=self.environment()

@@ -15,6 +15,7 @@ from streams.infra.process import pid_alive, stop_pid
 from streams.infra.service import Service, ServiceError
 from streams.infra.state import clear_state, load_state, save_state
 from streams.infra.weaviate import WeaviateService
+from streams.kafka_conn import BATCH_OVERHEAD_BYTES
 from streams.settings import Settings
 
 SERVICE_NAMES = ("kafka", "weaviate")
@@ -41,6 +42,7 @@ def build_services(settings: Settings, names: tuple[str, ...] | list[str] = SERV
         services.append(KafkaService(
             settings.home, settings.kafka_broker_port, settings.kafka_controller_port,
             version=settings.kafka_version, default_partitions=settings.topic_partitions,
+            message_max_bytes=settings.max_message_bytes + BATCH_OVERHEAD_BYTES,
         ))
     if "weaviate" in names:
         services.append(WeaviateService(

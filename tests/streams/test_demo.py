@@ -41,3 +41,39 @@ def test_report_counts_claims_against_truth() -> None:
     res = summarize_report(rep)
     assert (res["claimed"], res["top1_correct_of_claimed"], res["top3_hit"]) == (2, 1, 2)
     assert res["visible_p99_s"] == 2.0 and res["windows_per_s"] == 1.0
+
+
+def test_felt_lag_runs_from_the_last_record_of_the_window() -> None:
+    from streams.demo import felt_lags
+
+    sent = {"s": [(0, 100.0), (5_000, 105.0), (9_999, 109.0), (10_000, 110.0)]}
+    emb = [
+        {"stream_id": "s", "window": [0, 10_000], "indexed_at": 111.5, "revision": 1},
+        {"stream_id": "s", "window": [0, 10_000], "indexed_at": 150.0, "revision": 2},
+        {"stream_id": "x", "window": [0, 10_000], "indexed_at": 1.0, "revision": 1},
+    ]
+    assert felt_lags(emb, sent) == [2.5]
+
+
+def test_knee_is_the_most_realtime_streams_within_the_bound() -> None:
+    from streams.bench_freshness import knee
+
+    rows = [
+        {"realtime_streams": 4, "batched": True, "queryable_p99_s": 0.8},
+        {"realtime_streams": 40, "batched": True, "queryable_p99_s": 1.9},
+        {"realtime_streams": 200, "batched": True, "queryable_p99_s": 7.0},
+        {"realtime_streams": 400, "batched": False, "queryable_p99_s": 1.0},
+    ]
+    assert knee(rows) == 40
+    assert knee(rows[2:3]) is None
+
+
+def test_latest_tags_keep_the_refined_revision() -> None:
+    from streams.demo import latest_tags
+
+    tags = [
+        {"stream_id": "s", "window": [0, 1], "revision": 2, "products": ["b"]},
+        {"stream_id": "s", "window": [0, 1], "revision": 1, "products": ["a"]},
+        {"stream_id": "s", "window": [1, 2], "revision": 1, "products": ["c"]},
+    ]
+    assert sorted(t["products"][0] for t in latest_tags(tags)) == ["b", "c"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -12,7 +11,6 @@ from PIL import Image, ImageFilter
 from streams.keyframes import (
     FrameCandidate,
     decode_image,
-    load_image_bytes,
     make_candidate,
     select_keyframes,
     sharpness,
@@ -50,19 +48,28 @@ def test_select_returns_all_when_few() -> None:
     assert select_keyframes(cands, 0) == []
 
 
-def test_decode_and_limits(tmp_path) -> None:
+def test_decode_and_limits() -> None:
     buf = io.BytesIO()
     _img(3).save(buf, format="PNG")
-    raw = buf.getvalue()
-    assert decode_image(load_image_bytes(base64.b64encode(raw).decode(), None, max_bytes=10**6)).size == (96, 96)
-    p = tmp_path / "f.png"
-    p.write_bytes(raw)
-    assert load_image_bytes(None, str(p), max_bytes=10**6) == raw
-    with pytest.raises(BadRecord, match="over the limit"):
-        load_image_bytes(None, str(p), max_bytes=10)
+    assert decode_image(buf.getvalue()).size == (96, 96)
     with pytest.raises(BadRecord, match="undecodable"):
         decode_image(b"not an image")
-    with pytest.raises(BadRecord, match="neither"):
-        load_image_bytes(None, None, max_bytes=10)
-    with pytest.raises(BadRecord, match="not found"):
-        load_image_bytes(None, str(tmp_path / "missing.jpg"), max_bytes=10)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding() -> None:
+    """A 13k x 13k PNG is a few hundred KB on the wire; its header alone must sink it."""
+    buf = io.BytesIO()
+    Image.new("1", (13_000, 13_000)).save(buf, format="PNG")
+    assert len(buf.getvalue()) < 1_000_000
+    with pytest.raises(BadRecord, match="exceeds the (pixel )?limit"):
+        decode_image(buf.getvalue(), max_pixels=40_000_000)
+    small = io.BytesIO()
+    Image.new("RGB", (300, 300)).save(small, format="PNG")
+    with pytest.raises(BadRecord, match="exceeds the limit"):
+        decode_image(small.getvalue(), max_pixels=50_000)
+
+
+def test_only_plain_image_formats_are_opened() -> None:
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(BadRecord, match="undecodable"):
+        decode_image(eps)

@@ -137,8 +137,12 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     finally:
         _stop(worker)
     rep = sub.report
-    ids = [e["object_id"] for e in rep.embeddings]
-    assert len(ids) == len(set(ids)) == len(expected) + len(expected_video), "each window once on ampere.embeddings"
+    first = [e["object_id"] for e in rep.embeddings if e["revision"] == 1]
+    assert len(first) == len(set(first)) == len(expected) + len(expected_video), "each window once as revision 1"
+    assert {e["summary_source"] for e in rep.embeddings if e["revision"] == 1} <= {"extractive", "empty"}
+    refined = [e for e in rep.embeddings if e["revision"] == 2]
+    assert len({e["object_id"] for e in refined}) == len(refined) and {e["object_id"] for e in refined} <= set(first)
+    assert all(e["summary_source"] == "llamacpp" for e in refined), "revision 2 carries the LLM summary"
     assert sorted(_stored_windows(store)) == sorted(expected), "each live window exactly once in Weaviate"
     assert sorted(_stored_windows(store, "video")) == sorted(expected_video), "short videos in VideoMoment"
     assert {e["kind"] for e in rep.embeddings} == {"live", "video"}
@@ -146,7 +150,8 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
         v = np.asarray(e["vector"], dtype=np.float32)
         assert v.shape == (128,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
     catalog = {p.product_id for p in ds.products}
-    assert len(rep.tags) == len(expected)
+    assert len([t for t in rep.tags if t["revision"] == 1]) == len(expected)
+    assert len([t for t in rep.tags if t["revision"] == 2]) == len([e for e in refined if e["kind"] == "live"])
     assert all(t["products"] and t["products"][0]["product_id"] in catalog for t in rep.tags)
     reasons = sorted(d["reason"] for d in rep.dlq)
     assert len(reasons) == 3, reasons

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 
 import numpy as np
@@ -14,13 +15,16 @@ from engines.store.weaviate_store import Hit
 from engines.summarize.schema import Summary
 from streams import stages
 from streams.ids import moment_object_id
+from streams.image_source import UriPolicy
 from streams.keyframes import make_candidate
 from streams.schemas import (
     BadRecord,
     DeadLetter,
     EmbeddingRecord,
     ProductRecordMsg,
+    TagRecord,
     WindowRecord,
+    dump_record,
     parse_record,
 )
 from streams.windowing import ClosedWindow
@@ -80,7 +84,7 @@ def test_moment_objects_ids_are_deterministic_and_masked_vectors_left_out() -> N
 
 def test_product_item_and_text() -> None:
     rec = ProductRecordMsg(product_id="p1", title="Canvas Tote", brand="Acme", attributes={"color": "blue"}, images_b64=[_jpeg_b64((0, 0, 255))])
-    item = stages.product_item(rec, max_image_bytes=10**6)
+    item = stages.product_item(rec, UriPolicy(max_bytes=10**6), 40_000_000)
     assert item.domain == "product" and len(item.images) == 1
     assert "Canvas Tote" in item.text and "blue" in item.text and "Acme" in item.text
 
@@ -88,7 +92,7 @@ def test_product_item_and_text() -> None:
 def test_product_item_rejects_bad_image() -> None:
     rec = ProductRecordMsg(product_id="p1", title="x", images_b64=[base64.b64encode(b"nope").decode()])
     with pytest.raises(BadRecord):
-        stages.product_item(rec, max_image_bytes=10**6)
+        stages.product_item(rec, UriPolicy(max_bytes=10**6), 40_000_000)
 
 
 def test_tag_threshold() -> None:
@@ -104,6 +108,35 @@ def test_dead_letter_keeps_original_bytes() -> None:
     dl = stages.dead_letter("t", 1, 5, b"k", b"\xff\x00bad", "because")
     back = parse_record(dl.model_dump_json().encode(), DeadLetter)
     assert base64.b64decode(back.value_b64) == b"\xff\x00bad" and back.reason == "because" and back.offset == 5
+    assert back.value_size == 5 and not back.value_truncated
+
+
+def test_dead_letter_of_a_huge_value_is_capped_with_size_and_hash() -> None:
+    value = b"x" * 5_000_000
+    dl = stages.dead_letter("t", 0, 1, b"k" * 10_000, value, "bad \ud83d reason" * 1000, max_value_bytes=1000)
+    raw = dump_record(dl)
+    assert len(raw) < 10_000
+    back = parse_record(raw, DeadLetter)
+    assert back.value_truncated and back.value_size == 5_000_000
+    assert back.value_sha256 == hashlib.sha256(value).hexdigest()
+    assert len(base64.b64decode(back.value_b64)) == 1000
+    reason_only = stages.dead_letter("t", 0, 1, None, value, "why", max_value_bytes=0)
+    assert reason_only.value_b64 == "" and reason_only.value_truncated
+
+
+def test_dump_record_never_raises_on_a_lone_surrogate() -> None:
+    # built without validation, as state written by an older version could hold one
+    rec = TagRecord.model_construct(v=1, object_id="o", stream_id="s\ud83d", window=(0, 1), products=[], claimed=False, tagged_at=1.0)
+    assert "s\ufffd" in parse_record(dump_record(rec), TagRecord).stream_id
+
+
+async def test_summarizer_error_fallback_is_marked() -> None:
+    from engines.summarize import build_summarizer
+
+    w = WindowRecord(window_id="w", stream_id="s", start_ms=0, end_ms=1, text="a red cotton tee", lang="en",
+                     keyframes_b64=[], close_reason="idle", closed_at=1.0)
+    out = await stages.fallback_summaries(build_summarizer("extractive"), [w], RuntimeError("boom"))
+    assert out[0].fallback_reason and "boom" in out[0].fallback_reason
 
 
 @pytest.mark.parametrize(
@@ -165,3 +198,27 @@ def test_video_windows_are_indexed_as_video_moments() -> None:
     assert kinds == {"s": "live", "v": "video"}
     assert {r.kind for r in batch.records} == {"live", "video"}
     assert stages.moment_item(recs[1], "video").domain == "video"
+
+
+def _batch(revs: list[int]) -> stages.IndexedBatch:
+    from engines.store.weaviate_store import StoredObject
+
+    objs = [StoredObject("live", f"o{i}", {"revision": r}) for i, r in enumerate(revs)]
+    recs = [EmbeddingRecord(object_id=f"o{i}", kind="live", model_version="m", vector=[1.0], indexed_at=0.0, revision=r)
+            for i, r in enumerate(revs)]
+    return stages.IndexedBatch(objs, recs)
+
+
+def test_an_older_revision_never_replaces_a_newer_one() -> None:
+    kept, stale = stages.drop_stale(_batch([1, 1, 2]), {"o0": 2, "o1": 1, "o2": 1})
+    assert [r.object_id for r in kept.records] == ["o1", "o2"] and stale == 1
+    assert [o.object_id for o in kept.objects] == ["o1", "o2"]
+    kept, stale = stages.drop_stale(_batch([2]), {"o0": 2})
+    assert len(kept.records) == 1 and stale == 0, "the same revision again overwrites (idempotent replay)"
+
+
+def test_refinement_is_shed_only_past_the_lag_bound() -> None:
+    w = WindowRecord(window_id="w", stream_id="s", start_ms=0, end_ms=1, text="t", lang="en",
+                     keyframes_b64=[], close_reason="idle", closed_at=100.0)
+    assert stages.refinement_due(w, 150.0, 60.0) and not stages.refinement_due(w, 161.0, 60.0)
+    assert stages.refinement_due(w, 10_000.0, 0)

@@ -59,3 +59,12 @@ def test_tools_count_as_installed_only_with_the_tools_jar(tmp_path: Path) -> Non
     assert service.tools_installed()
     cmd = service.tool_command("consumer-groups", "--list")
     assert "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand" in cmd and cmd[-1] == "--list"
+
+
+def test_message_size_limit_and_scram_listener(tmp_path: Path) -> None:
+    from streams.infra.kafka import server_properties
+
+    props = server_properties(1, 9092, 9093, tmp_path, message_max_bytes=5_000_000, sasl_port=9094)
+    assert "message.max.bytes=5000000\n" in props and "replica.fetch.max.bytes=5000000\n" in props
+    assert "SASL_PLAINTEXT://127.0.0.1:9094" in props and "sasl.enabled.mechanisms=SCRAM-SHA-512\n" in props
+    assert "SASL" not in server_properties(1, 9092, 9093, tmp_path)
