@@ -115,10 +115,12 @@ def check_reachable(target: KafkaTarget, timeout_s: float = 15.0) -> None:
     kafka_logger.setLevel(logging.CRITICAL)
     proto = "PLAINTEXT" if isinstance(target, str) else target.kafka_security_protocol
     try:
-        admin = KafkaAdminClient(
-            **kafka_python_options(target), client_id="ampere-check", request_timeout_ms=int(timeout_s * 1000),
-            api_version_auto_timeout_ms=int(timeout_s * 1000),
-        )
+        timeouts = {  # kafka-python 2.x names the connect timeout api_version_auto_timeout_ms, 3.x bootstrap_timeout_ms
+            k: int(timeout_s * 1000)
+            for k in ("request_timeout_ms", "api_version_auto_timeout_ms", "bootstrap_timeout_ms")
+            if k in KafkaAdminClient.DEFAULT_CONFIG
+        }
+        admin = KafkaAdminClient(**kafka_python_options(target), client_id="ampere-check", **timeouts)
         try:
             if not admin.describe_cluster().get("brokers"):
                 raise KafkaUnavailable(f"Kafka at {bootstrap_of(target)} answered but lists no broker")
