@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -61,14 +62,14 @@ def weaviate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedWeavia
         server.stop()
 
 
-def _settings(kafka: KafkaService, weaviate: ManagedWeaviate, home: Path) -> Settings:
+def _settings(kafka: KafkaService, weaviate: ManagedWeaviate) -> Settings:
     tag = uuid.uuid4().hex[:8]
     ep = weaviate.endpoint
     return Settings(
         kafka_bootstrap=kafka.bootstrap, weaviate_url=ep.http_url, weaviate_grpc_port=ep.grpc_port,
         topic_prefix=f"f{tag}", collection_prefix=f"F{tag}", summarizer="extractive", encoder_engine="onnx",
         window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=4_000, topic_partitions=4,
-        kafka_session_timeout_ms=6_000, home=home,
+        kafka_session_timeout_ms=6_000,
     )
 
 
@@ -163,15 +164,20 @@ async def _inject(fault: str, kafka: KafkaService, weaviate: ManagedWeaviate, wo
         await asyncio.to_thread(kafka.wait_ready, 180)
         await replay(bootstrap, rest, speed=speed)  # the broadcasters resume with the broker
     elif fault == "worker_sigkill":
+        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
+        await asyncio.sleep(1.5)  # mid-stream, with records in flight
         workers.kill(workers.procs[0])
         workers.spawn()
-        await replay(bootstrap, rest, speed=speed)
+        await sending
     elif fault == "two_workers_one_killed":
-        workers.kill(workers.procs[1])
-        await replay(bootstrap, rest, speed=speed)
-    elif fault == "rebalance_member_dies_after_joining":
-        workers.kill(workers.procs[1])
         sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
+        await asyncio.sleep(1.5)
+        workers.kill(workers.procs[1])
+        await sending
+    elif fault == "rebalance_member_dies_after_joining":
+        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
+        await asyncio.sleep(1.5)
+        workers.kill(workers.procs[1])
         await _wait_members(bootstrap, window_group(settings.topic_prefix), 1)
         replacement = workers.spawn()
         await _wait_members(bootstrap, window_group(settings.topic_prefix), 2)
@@ -179,8 +185,8 @@ async def _inject(fault: str, kafka: KafkaService, weaviate: ManagedWeaviate, wo
         await sending
     elif fault == "weaviate_stopped_30s":
         assert weaviate.service is not None
+        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))  # the broadcasters go on
         await asyncio.to_thread(weaviate.service.stop)
-        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
         await asyncio.sleep(30)
         await asyncio.to_thread(weaviate.service.start)
         await asyncio.to_thread(weaviate.service.wait_ready, 180)
@@ -202,7 +208,7 @@ FAULTS = [
 @pytest.mark.parametrize("fault", FAULTS)
 def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate, tmp_path: Path) -> None:
     t_start = time.time()
-    settings = _settings(kafka, weaviate, tmp_path / "home")
+    settings = _settings(kafka, weaviate)
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=13)
     timeline = _timeline(ds, topics)
@@ -261,6 +267,7 @@ def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate
         "phases_s": phases,
         "counters": {k: v for k, v in read_all(counters_path(settings).parent).items() if v},
     }
+    shutil.rmtree(counters_path(settings).parent, ignore_errors=True)
     print("FAULT-RESULT " + json.dumps(row))
     store.drop()
     store.close()
