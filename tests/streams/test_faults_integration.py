@@ -175,7 +175,7 @@ async def _inject(fault: str, kafka: KafkaService, weaviate: ManagedWeaviate, wo
         workers.kill(workers.procs[1])
         await sending
     elif fault == "rebalance_member_dies_after_joining":
-        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
+        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed / 4))  # records flow through both rebalances
         await asyncio.sleep(1.5)
         workers.kill(workers.procs[1])
         await _wait_members(bootstrap, window_group(settings.topic_prefix), 1)
