@@ -202,14 +202,16 @@ def count_tag(claimed: bool) -> None:
     TAGS_PUBLISHED.labels(claimed=str(bool(claimed)).lower()).inc()
 
 
-def observe_state(values: Iterable[bytes | None]) -> None:
-    """Open windows and tracked streams from the window table's values (JSON of ``StreamState``)."""
+def observe_state(values: Iterable[Any]) -> None:
+    """Open windows and tracked streams from the window stage's states (``StreamState`` objects, or
+    their JSON as the changelog holds it)."""
     streams = opened = 0
-    for raw in values:
-        if not raw:
+    for st in values:
+        if not st:
             continue
         streams += 1
-        opened += len(json.loads(raw).get("windows") or [])
+        windows = json.loads(st).get("windows") if isinstance(st, (bytes, str)) else st.windows
+        opened += len(windows or [])
     STREAMS_TRACKED.set(streams)
     WINDOWS_OPEN.set(opened)
 
@@ -249,14 +251,16 @@ _AGENT_COUNTERS = _AgentCounters()
 REGISTRY.register(_AGENT_COUNTERS)
 
 
-def install(app: Any, table: Any, counters: Mapping[str, int] | None = None, interval_s: float = 2.0) -> None:
-    """Add a timer to the Faust app that beats the loop heartbeat and samples the window table, export
-    the agents' ``counters``, and set Faust's own Prometheus sensor."""
+def install(
+    app: Any, states: Callable[[], list[Any]], counters: Mapping[str, int] | None = None, interval_s: float = 2.0
+) -> None:
+    """Add a timer to the Faust app that beats the loop heartbeat and samples the window stage's states
+    (``states()``), export the agents' ``counters``, and set Faust's own Prometheus sensor."""
     _AGENT_COUNTERS.source = counters if counters is not None else {}
 
     async def sample() -> None:
         beat()
-        observe_state(list(table.values()))
+        observe_state(states())
 
     app.timer(interval=interval_s, name="ampere.metrics.sample")(sample)
     app.monitor = faust_monitor()

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle that signs the brokers' certificates (SSL/SASL_SSL).")
     kafka_ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     kafka_ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
+    kafka_session_timeout_ms: int = Field(
+        60_000, description="Consumer group session timeout: how long a silent member keeps its partitions."
+    )
 
     # --- Weaviate ----------------------------------------------------------------------------
     weaviate_url: str = Field("http://127.0.0.1:18080", description="Weaviate REST endpoint.")
@@ -122,6 +125,14 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
+    window_sources_live: str = Field(
+        "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a live window."
+    )
+    window_sources_video: str = Field(
+        "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a short-video window."
+    )
+    window_retain_closed: int = Field(4, description="Windows closed on quiet kept per stream to reopen if content arrives.")
+    window_tick_ms: int = Field(500, description="Period of the window stage's idle check (and longest fetch wait).")
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")

@@ -22,9 +22,12 @@ from rich.console import Console
 from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics, group_lag
+from streams.counters import read_all as read_counters
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
+from streams.window_stage import counters_path
+from streams.window_stage import group_id as window_group
 from tooling.consume import follow, spawn_worker
 from tooling.dashboard.launch import spawn_dashboard, wait_http
 from tooling.dashboard.launch import stop as stop_process
@@ -80,6 +83,7 @@ class RunReport:
     refined_lag_s: list[float] = field(default_factory=list)
     felt_lag_s: list[float] = field(default_factory=list)  # last record sent by the broadcaster → first queryable
     wall_s: float = 0.0
+    loss: dict[str, int] = field(default_factory=dict)  # the worker's loss counters (streams.counters)
 
 
 class Subscriber:
@@ -169,12 +173,16 @@ class Subscriber:
         Raises TimeoutError after ``timeout_s``, RuntimeError when ``alive()`` turns false.
         """
         t0 = time.time()
-        group = f"{self.topics.prefix}-worker"
-        consumed = [*self.topics.inputs(), self.topics.windows, self.topics.summaries, self.topics.embeddings]
+        t = self.topics
+        group = f"{t.prefix}-worker"
+        consumed = {  # the window stage commits as its own group
+            window_group(t.prefix): [t.asr, t.keyframes, t.events],
+            group: [t.products, t.windows, t.summaries, t.embeddings],
+        }
 
         async def lag() -> int:
             try:
-                return await group_lag(self.bootstrap, group, consumed)
+                return sum([await group_lag(self.bootstrap, g, tps) for g, tps in consumed.items()])
             except Exception:  # noqa: BLE001 - metadata not there yet: not done
                 return -1
 
@@ -289,6 +297,7 @@ async def run_replay(
     store.ensure_collections()
     streams = ds.streams()
     truth = {}
+    started = time.time()
     worker = spawn_worker(settings_env(settings), worker_log)
     console.print(f"worker started (pid {worker.pid}, log {worker_log.name})")
     dashboard = start_dashboard(settings, dashboard_port, worker_log.parent, console) if dashboard_port else None
@@ -341,6 +350,7 @@ async def run_replay(
         if dashboard is not None:
             stop_process(dashboard)
             console.print("dashboard stopped; `ampere dashboard` serves it again")
+    sub.report.loss = read_counters(counters_path(settings).parent, since=started)
     sub.report.windows = len({r["object_id"] for r in sub.report.embeddings})
     sub.report.felt_lag_s = felt_lags(sub.report.embeddings, sent)
     sub.report.truth = truth  # type: ignore[attr-defined]
@@ -368,6 +378,7 @@ def summarize_report(rep: RunReport) -> dict:
         "top1_correct_of_claimed": top1,
         "top3_hit": top3,
         "dlq": len(rep.dlq),
+        "loss": rep.loss,
         "queryable_p50_s": percentile(rep.queryable_lag_s, 50),
         "queryable_p95_s": percentile(rep.queryable_lag_s, 95),
         "queryable_p99_s": percentile(rep.queryable_lag_s, 99),

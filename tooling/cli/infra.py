@@ -76,6 +76,36 @@ def status() -> None:
     console.print(table)
 
 
+@infra_app.command(
+    "kafka-tool", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def kafka_tool(
+    ctx: typer.Context,
+    tool: str = typer.Argument(..., help="consumer-groups | console-consumer | console-producer | topics | get-offsets"),
+) -> None:
+    """Run one of Kafka's own tools against the configured broker; the rest of the line goes to the tool.
+
+    ``--bootstrap-server`` is added from AMPERE_KAFKA_BOOTSTRAP unless given.
+    """
+    import subprocess
+
+    from tooling.infra.kafka import KafkaService
+
+    settings = get_settings()
+    kafka = KafkaService(settings.home, settings.kafka_broker_port, settings.kafka_controller_port,
+                         version=settings.kafka_version)
+    try:
+        if not kafka.is_installed():
+            raise ServiceError("Kafka is not installed; run `ampere infra install kafka` first")
+        kafka.ensure_tools(console)
+        args = list(ctx.args)
+        if "--bootstrap-server" not in args:
+            args = ["--bootstrap-server", settings.kafka_bootstrap, *args]
+        raise typer.Exit(subprocess.call(kafka.tool_command(tool, *args)))
+    except (ServiceError, BuildError) as error:
+        _fail(error)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `infra` group to the app."""
     app.add_typer(infra_app, name="infra")

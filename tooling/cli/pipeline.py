@@ -250,4 +250,12 @@ def _print_summary(res: dict) -> None:
         )
     t.add_row("summaries by", ", ".join(f"{k} {v}" for k, v in sorted(res.get("summary_sources", {}).items())) or "-")
     t.add_row("dead letters", str(res["dlq"]))
+    loss = res.get("loss") or {}
+    t.add_row(
+        "loss counters",
+        "offsets skipped {} · late asr/keyframes/switches {}/{}/{} · idle closes {} ({} while lagging) · reopened {}".format(
+            *(loss.get(k, 0) for k in ("offsets_skipped", "late_asr", "late_keyframes", "late_product_switch",
+                                        "idle_closes", "idle_closes_while_lagging", "windows_reopened"))
+        ),
+    )
     console.print(t)

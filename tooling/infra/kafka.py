@@ -17,6 +17,13 @@ from tooling.infra.service import Service, ServiceError
 
 POM_PATH = Path(__file__).resolve().parents[2] / "infra" / "kafka" / "pom.xml"
 MAIN_CLASS = "kafka.Kafka"
+TOOLS = {  # the main class behind each of Kafka's bin/kafka-*.sh scripts (Kafka 3.9)
+    "consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+    "console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    "console-producer": "kafka.tools.ConsoleProducer",
+    "topics": "org.apache.kafka.tools.TopicCommand",
+    "get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+}
 
 
 def new_cluster_id() -> str:
@@ -141,14 +148,18 @@ class KafkaService(Service):
     def is_installed(self) -> bool:
         return (self.install_dir / ".complete").exists() and any(self.libs_dir.glob("kafka_2.13-*.jar"))
 
-    def ensure_installed(self, console: Console | None = None) -> None:
-        """Resolve the broker's jars with Maven into ``<home>/kafka-<version>/libs`` (once)."""
-        if self.is_installed():
-            return
+    @property
+    def tools_dir(self) -> Path:
+        """Jars the tools need beyond an install made before they were part of it (not on the broker's path)."""
+        return self.install_dir / "tools-libs"
+
+    def tools_installed(self) -> bool:
+        return any(any(d.glob("kafka-tools-[0-9]*.jar")) for d in (self.libs_dir, self.tools_dir))
+
+    def _resolve(self, staging: Path, console: Console | None) -> None:
         for tool in ("mvn", "java"):
             if shutil.which(tool) is None:
                 raise ServiceError(f"`{tool}` not found on PATH: Kafka needs a JDK (17+) and Maven")
-        staging = self.install_dir.with_name(self.install_dir.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         cmd = [
             "mvn", "-B", "-q", "-f", str(POM_PATH),
@@ -161,9 +172,49 @@ class KafkaService(Service):
             cmd, self.home / "logs" / f"kafka-{self.version}-resolve.log",
             f"Resolving Apache Kafka {self.version} jars with Maven", console=console,
         )
+
+    def ensure_installed(self, console: Console | None = None) -> None:
+        """Resolve the broker's and the tools' jars with Maven into ``<home>/kafka-<version>/libs`` (once)."""
+        if self.is_installed():
+            return
+        staging = self.install_dir.with_name(self.install_dir.name + ".partial")
+        self._resolve(staging, console)
         (staging / ".complete").write_text(self.version + "\n")
         shutil.rmtree(self.install_dir, ignore_errors=True)
         staging.rename(self.install_dir)
+
+    def ensure_tools(self, console: Console | None = None) -> None:
+        """Resolve the tools' jars for an install made before they were part of it (the broker's jars stay as they are)."""
+        if self.tools_installed():
+            return
+        staging = self.install_dir.with_name(self.install_dir.name + ".tools-partial")
+        self._resolve(staging, console)
+        have = {f.name for f in self.libs_dir.glob("*.jar")}
+        (staging / "tools").mkdir()
+        for jar in sorted((staging / "libs").glob("*.jar")):
+            if jar.name not in have:
+                shutil.move(jar, staging / "tools" / jar.name)
+        shutil.rmtree(self.tools_dir, ignore_errors=True)
+        (staging / "tools").rename(self.tools_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def tool_command(self, tool: str, *args: str) -> list[str]:
+        """The java command line of one of Kafka's tools (``TOOLS``), logging warnings to stderr."""
+        if tool not in TOOLS:
+            raise ServiceError(f"unknown Kafka tool {tool!r}; choose from {sorted(TOOLS)}")
+        log4j = self.install_dir / "tools-log4j.properties"
+        if not log4j.exists():
+            log4j.write_text(
+                "log4j.rootLogger=WARN, stderr\n"
+                "log4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
+                "log4j.appender.stderr.Target=System.err\n"
+                "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n"
+                "log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            )
+        return [
+            "java", "-Xmx256m", "-Djava.awt.headless=true", f"-Dlog4j.configuration=file:{log4j}",
+            "-cp", f"{self.libs_dir}/*:{self.tools_dir}/*", TOOLS[tool], *args,
+        ]
 
     # --- run ------------------------------------------------------------------------------
     @property

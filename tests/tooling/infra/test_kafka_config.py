@@ -49,6 +49,18 @@ def test_service_layout_and_not_installed_in_empty_home(tmp_path: Path) -> None:
     assert f"{service.libs_dir}/*" in command
 
 
+def test_tools_count_as_installed_only_with_the_tools_jar(tmp_path: Path) -> None:
+    service = KafkaService(tmp_path, 1234, 1235, version="3.9.1")
+    service.libs_dir.mkdir(parents=True)
+    (service.libs_dir / "kafka-tools-api-3.9.1.jar").touch()  # the broker's own dependency, not the tools
+    assert not service.tools_installed()
+    service.tools_dir.mkdir()
+    (service.tools_dir / "kafka-tools-3.9.1.jar").touch()
+    assert service.tools_installed()
+    cmd = service.tool_command("consumer-groups", "--list")
+    assert "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand" in cmd and cmd[-1] == "--list"
+
+
 def test_message_size_limit_and_scram_listener(tmp_path: Path) -> None:
     from tooling.infra.kafka import server_properties
 
