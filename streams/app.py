@@ -264,7 +264,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 store = engines().store
                 hits = await retry_forever(
                     "product search",
-                    lambda vec=rec.vector, store=store: asyncio.to_thread(store.near_vector, "product", vec, limit=settings.tag_top_k),
+                    lambda rec=rec, store=store: asyncio.to_thread(stages.search_products, store, rec, settings.tag_top_k),
                 )
                 out = stages.tag_record(rec, hits, settings.tag_min_score, time.time())
                 await deliver(t_tags, rec.stream_id.encode() if rec.stream_id else None, dump_record(out))

@@ -118,6 +118,9 @@ class EmbeddingRecord(_Record):
     closed_at: float | None = None
     indexed_at: float
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds spent per stage.")
+    branches: dict[str, list[float]] = Field(
+        default_factory=dict, description="Branch vectors present (visual, text): what the search rule needs."
+    )
 
 
 class TagRecord(_Record):

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoders.dataset import ProductRecord
+from encoders.scoring import search_target
 from engines.encode.base import Embeddings, EncodeItem
-from engines.store.weaviate_store import Hit, StoredObject
+from engines.store.weaviate_store import Hit, StoredObject, WeaviateStore
 from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
@@ -141,6 +142,23 @@ def _vectors(emb: Embeddings, i: int) -> dict[str, list[float] | None]:
     }
 
 
+def _branches(vectors: dict[str, list[float] | None]) -> dict[str, list[float]]:
+    return {k: v for k, v in vectors.items() if k != "fused" and v is not None}
+
+
+def product_query(rec: EmbeddingRecord) -> tuple[str, list[float]]:
+    """(named vector, query vector) to find catalog products for an embedded moment, by the one rule
+    of ``encoders.scoring``: fused when the moment has keyframes and text, else its present branch."""
+    target = search_target("visual" in rec.branches, "text" in rec.branches) if rec.branches else "fused"
+    return target, rec.vector if target == "fused" else rec.branches[target]
+
+
+def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> list[Hit]:
+    """Catalog products nearest to an embedded moment (see :func:`product_query`)."""
+    target, vector = product_query(rec)
+    return store.near_vector("product", vector, target=target, limit=limit)
+
+
 @dataclass
 class IndexedBatch:
     """Objects for the store and the records to publish once they are stored."""
@@ -187,6 +205,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 closed_at=w.closed_at,
                 indexed_at=0.0,
                 timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at)},
+                branches=_branches(objects[-1].vectors),
             )
         )
     return IndexedBatch(objects, records)
@@ -237,6 +256,7 @@ def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> Indexe
                 model_version=emb.model_version,
                 vector=[float(x) for x in emb.fused[i]],
                 indexed_at=0.0,
+                branches=_branches(objects[-1].vectors),
             )
         )
     return IndexedBatch(objects, records)
