@@ -44,6 +44,9 @@ class TrainConfig:
     """Probability of masking a moment's text during training (teaches the missing-text case)."""
     mix_asr: bool = True
     """Train on the summary and the raw ASR of a moment alike (random choice per step)."""
+    distill: float = 0.0
+    """Weight of the similarity-preserving loss: squared difference between the cosine matrices of
+    the batch's branch vectors and of its frozen backbone features (keeps the backbone's neighbours)."""
 
 
 @dataclass
@@ -207,6 +210,35 @@ def pair_losses(out: dict[str, tuple[torch.Tensor, ...]], masks: dict[str, tuple
     return losses
 
 
+def frozen_targets(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(visual, text) unit vectors of a batch's frozen features: mean of the unit frame features, the
+    unit text feature (zero rows where masked), as the frozen-backbone baseline compares them."""
+    frames, frame_mask, text, text_mask, _ = tensors
+    pooled = (F.normalize(frames, dim=-1) * frame_mask.unsqueeze(-1)).sum(dim=1)
+    return F.normalize(pooled, dim=-1), F.normalize(text, dim=-1) * text_mask.unsqueeze(-1)
+
+
+def similarity_preserving(student: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of the off-diagonal cosine matrices of ``student`` and ``teacher`` rows."""
+    s, t = student[valid], teacher[valid]
+    if len(s) < 2:
+        return student.sum() * 0.0
+    off = ~torch.eye(len(s), dtype=torch.bool)
+    return ((s @ s.t() - t @ t.t())[off] ** 2).mean()
+
+
+def pca_init(heads: AmpereHeads, fs: FeatureSet, split: str = "train") -> None:
+    """Initialize pca-residual projections from the ``split``'s backbone features (no-op for mlp)."""
+    from encoders.heads import PcaResidualProjection
+
+    entries = [e for e in fs.products + fs.moments if e.split == split]
+    image_rows = sorted({i for e in entries for i in e.images})
+    text_rows = sorted({t for e in entries for t in [e.text, *e.alt_texts] if t >= 0})
+    for proj, feats, rows in ((heads.visual_proj, fs.image, image_rows), (heads.text_proj, fs.text, text_rows)):
+        if isinstance(proj, PcaResidualProjection) and rows:
+            proj.init_pca(torch.from_numpy(np.asarray(feats[rows])))
+
+
 def _by_product(entries: list[Entry]) -> dict[str, dict[str, list[Entry]]]:
     out: dict[str, dict[str, list[Entry]]] = {}
     for e in entries:
@@ -244,11 +276,18 @@ def train_heads(fs: FeatureSet, cfg: AmpereConfig, tc: TrainConfig, report: Repo
                 for d in ("live", "video"):
                     picks[d].append(rng.choice(by_domain.get(d) or every))
             out, masks = {}, {}
+            distill = []
             for d, entries in picks.items():
                 tensors = batch_tensors(entries, fs, cfg, rng, tc.text_dropout, tc.mix_asr)
                 out[d] = run_heads(heads, tensors)
                 masks[d] = (tensors[1].sum(1) > 0, tensors[3] > 0)
+                if tc.distill > 0:
+                    tv, tt = frozen_targets(tensors)
+                    distill += [similarity_preserving(out[d][1], tv, masks[d][0]),
+                                similarity_preserving(out[d][2], tt, masks[d][1])]
             losses = pair_losses(out, masks, cfg)
+            if distill:
+                losses["distill"] = tc.distill * len(losses) * torch.stack(distill).mean()
             loss = torch.stack(list(losses.values())).mean()
             opt.zero_grad()
             loss.backward()
@@ -325,6 +364,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
     fs = build_features(ds, cfg, summaries, models_home, report, computed)
     torch.manual_seed(tc.seed)
     initial = AmpereHeads(cfg)
+    pca_init(initial, fs)
     before = evaluate(initial, fs, cfg, "test")
     heads, history = train_heads(fs, cfg, tc, report, heads=initial)
     metrics = {
