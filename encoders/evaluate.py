@@ -14,7 +14,7 @@ Directions: live → product, video → product (a moment finds its catalog prod
 
 Products are encoded with their photos and/or their text (title, brand, attributes) in the same
 modalities as the row's queries unless the row says otherwise. Pairs are scored by the one rule of
-``encoders.scoring`` (fused when both sides have both modalities, else the shared branch).
+``encoders.scoring``: the mean cosine over the branches both sides have (fused when they share none).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Ablation:
     products: tuple[bool, bool] | None = None
     """(photos, text) of the gallery products; None: the same modalities as the queries."""
     scoring: str = "rule"
-    """"rule": ``encoders.scoring``; "fused": fused vectors always; "backbone": frozen features, no heads."""
+    """"rule": ``encoders.scoring``; "fused": cosine on fused vectors (the pre-rule way); "backbone": frozen features, no heads."""
 
     def product_modalities(self) -> tuple[bool, bool]:
         return self.products if self.products is not None else (self.images, self.text != "none")
@@ -103,6 +103,7 @@ NO_SPEECH = "no speech vs photo + text (production shape)"
 NO_SPEECH_FUSED = "no speech vs photo + text, fused vectors"
 FROZEN_VISUAL = "frozen backbone: visual (MobileNetV2 cosine)"
 FROZEN_RAW = "frozen backbone: text raw ASR (MiniLM cosine)"
+FROZEN_VISUAL_RAW = "frozen backbone: visual + raw ASR"
 
 
 def ablations(summarizers: Sequence[str], baselines: bool = True) -> list[Ablation]:
@@ -112,6 +113,9 @@ def ablations(summarizers: Sequence[str], baselines: bool = True) -> list[Ablati
         rows += [Ablation(FROZEN_VISUAL, True, "none", scoring="backbone"),
                  Ablation(FROZEN_RAW, False, "raw", scoring="backbone")]
         rows += [Ablation(f"frozen backbone: text summary: {e} (MiniLM cosine)", False, f"summary:{e}", scoring="backbone")
+                 for e in summarizers]
+        rows.append(Ablation(FROZEN_VISUAL_RAW, True, "raw", scoring="backbone"))
+        rows += [Ablation(f"frozen backbone: visual + summary: {e}", True, f"summary:{e}", scoring="backbone")
                  for e in summarizers]
     rows += [Ablation("visual only", True, "none"), Ablation("text only (raw ASR)", False, "raw")]
     rows += [Ablation(f"text only (summary: {e})", False, f"summary:{e}") for e in summarizers]
@@ -455,7 +459,7 @@ def summary_vs_raw(result: EvalResult) -> list[str]:
     training beats the frozen backbone, and that a missing modality does not hurt."""
     lines = [compare_rows(result, FROZEN_VISUAL, "visual only"), compare_rows(result, FROZEN_RAW, "text only (raw ASR)"),
              compare_rows(result, "visual only", NO_SPEECH), compare_rows(result, "visual only", NO_SPEECH_FUSED),
-             compare_rows(result, "visual only", "visual + raw ASR")]
+             compare_rows(result, FROZEN_VISUAL_RAW, "visual + raw ASR"), compare_rows(result, "visual only", "visual + raw ASR")]
     for engine in result.meta.get("summarizers", []):
         amp = f"visual + summary: {engine} (AMPere)"
         lines += [compare_rows(result, "visual only", amp), compare_rows(result, "visual + raw ASR", amp)]
@@ -483,9 +487,10 @@ def results_markdown(result: EvalResult) -> str:
         + f"; commit `{m['commit']}`; {m['date']}",
         ("- group@1: top-1 product is in the true product's group (its variants and near-duplicates);"
          " R@1 < group@1 means near-duplicate confusions"),
-        ("- scoring (`encoders.scoring`, as in the tag agent and `ampere search`): fused vectors when both sides"
-         " have keyframes/photos and text, else the branch both have; *frozen backbone* rows use no trained"
-         " head; *no speech vs photo + text* is a silent window against the catalog as indexed"),
+        ("- scoring (`encoders.scoring`, as in the tag agent and `ampere search`): mean cosine over the branches"
+         " (visual, text) both sides have, fused only when they share none; *frozen backbone* rows apply it to"
+         " pooled frozen features (no trained head); *no speech vs photo + text* is a silent window against the"
+         " catalog as indexed, by the rule and by cosine on fused vectors"),
         "",
     ]
     for d in DIRECTIONS:

@@ -1,10 +1,12 @@
-"""Which vectors to compare: the one scoring rule of the tag agent, `ampere search` and `ampere eval`.
+"""How a query and a candidate are scored: the one rule of the tag agent, `ampere search` and `ampere eval`.
 
-A query and a candidate are compared on their fused vectors only when both have images and text.
-When either lacks a modality (a live window without speech, a product without a photo) they are
-compared on the branch they share: visual when both have images, else text. So a missing modality
-never drags a match below the single-modality score. With no shared branch (a text-only query
-against an image-only candidate) the fused vectors are the only common space and are used.
+Score = the mean cosine similarity over the branches (visual, text) that both sides have. A live
+window without speech is thus compared with a catalog product on the visual branch alone, and a
+product without a photo on the text branch alone: a missing modality never drags a match below the
+single-modality score. Only when the two sides share no branch (a text-only query against an
+image-only candidate) are their fused vectors compared, the only common space left.
+
+Per-branch fusion was chosen by measurement over cosine on the fused vector (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-TARGETS = ("fused", "visual", "text")
+BRANCHES = ("visual", "text")
 
 
 @dataclass(frozen=True)
@@ -28,20 +30,15 @@ class Modalities:
 FULL = Modalities(visual=True, text=True)
 
 
-def pair_target(query: Modalities, candidate: Modalities) -> str:
-    """The named vector (fused | visual | text) on which ``query`` and ``candidate`` are compared."""
-    if query == FULL and candidate == FULL:
-        return "fused"
-    if query.visual and candidate.visual:
-        return "visual"
-    if query.text and candidate.text:
-        return "text"
-    return "fused"
+def shared_branches(query: Modalities, candidate: Modalities) -> tuple[str, ...]:
+    """The named vectors on which ``query`` and ``candidate`` are compared (their cosines averaged)."""
+    shared = tuple(b for b in BRANCHES if getattr(query, b) and getattr(candidate, b))
+    return shared or ("fused",)
 
 
-def search_target(has_visual: bool, has_text: bool) -> str:
-    """The named vector to search a gallery of full items (catalog products: photo + text) with."""
-    return pair_target(Modalities(has_visual, has_text), FULL)
+def search_targets(has_visual: bool, has_text: bool) -> tuple[str, ...]:
+    """The named vectors to search a gallery of full items (catalog products: photo + text) with."""
+    return shared_branches(Modalities(has_visual, has_text), FULL)
 
 
 class BranchVectors(Protocol):
@@ -61,17 +58,15 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def similarity(queries: BranchVectors, gallery: BranchVectors) -> np.ndarray:
-    """Cosine similarity ``[queries, gallery]`` where each pair is scored on its :func:`pair_target`."""
-    qv, qt = np.asarray(queries.visual_mask, bool), np.asarray(queries.text_mask, bool)
-    gv, gt = np.asarray(gallery.visual_mask, bool), np.asarray(gallery.text_mask, bool)
-    full = (qv & qt)[:, None] & (gv & gt)[None, :]
-    both_visual = qv[:, None] & gv[None, :]
-    both_text = qt[:, None] & gt[None, :]
-    use_visual = ~full & both_visual
-    use_text = ~full & ~both_visual & both_text
-    use_fused = ~(use_visual | use_text)
-    sims = {name: _unit(getattr(queries, name)) @ _unit(getattr(gallery, name)).T for name in TARGETS}
-    return np.where(use_fused, sims["fused"], np.where(use_visual, sims["visual"], sims["text"]))
+    """Scores ``[queries, gallery]`` by the rule: mean cosine over shared branches, else fused cosine."""
+    total = np.zeros((len(queries.fused), len(gallery.fused)))
+    count = np.zeros_like(total)
+    for b in BRANCHES:
+        both = np.asarray(getattr(queries, f"{b}_mask"), bool)[:, None] & np.asarray(getattr(gallery, f"{b}_mask"), bool)[None, :]
+        total += np.where(both, _unit(getattr(queries, b)) @ _unit(getattr(gallery, b)).T, 0.0)
+        count += both
+    fused = _unit(queries.fused) @ _unit(gallery.fused).T
+    return np.where(count > 0, total / np.maximum(count, 1), fused)
 
 
 @dataclass

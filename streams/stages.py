@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoders.dataset import ProductRecord
-from encoders.scoring import search_target
+from encoders.scoring import search_targets
 from engines.encode.base import Embeddings, EncodeItem
 from engines.store.weaviate_store import Hit, StoredObject, WeaviateStore
 from engines.summarize.base import Summarizer
@@ -146,17 +146,16 @@ def _branches(vectors: dict[str, list[float] | None]) -> dict[str, list[float]]:
     return {k: v for k, v in vectors.items() if k != "fused" and v is not None}
 
 
-def product_query(rec: EmbeddingRecord) -> tuple[str, list[float]]:
-    """(named vector, query vector) to find catalog products for an embedded moment, by the one rule
-    of ``encoders.scoring``: fused when the moment has keyframes and text, else its present branch."""
-    target = search_target("visual" in rec.branches, "text" in rec.branches) if rec.branches else "fused"
-    return target, rec.vector if target == "fused" else rec.branches[target]
+def product_query(rec: EmbeddingRecord) -> dict[str, list[float]]:
+    """``{named vector: query vector}`` to find catalog products for an embedded moment, by the one
+    rule of ``encoders.scoring``: the mean cosine over the branches it has (fused when it has none)."""
+    targets = search_targets("visual" in rec.branches, "text" in rec.branches)
+    return {t: rec.vector if t == "fused" else rec.branches[t] for t in targets}
 
 
 def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> list[Hit]:
     """Catalog products nearest to an embedded moment (see :func:`product_query`)."""
-    target, vector = product_query(rec)
-    return store.near_vector("product", vector, target=target, limit=limit)
+    return store.near_vectors("product", product_query(rec), limit=limit)
 
 
 @dataclass

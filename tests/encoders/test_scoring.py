@@ -1,34 +1,33 @@
-"""The one scoring rule: fused when both sides have both modalities, else the shared branch."""
+"""The one scoring rule: mean cosine over the branches both sides have, fused when they share none."""
 
 import numpy as np
 import pytest
 
-from encoders.scoring import FULL, Branches, Modalities, pair_target, search_target, similarity
+from encoders.scoring import FULL, Branches, Modalities, search_targets, shared_branches, similarity
 
 VISUAL_ONLY, TEXT_ONLY, NOTHING = Modalities(True, False), Modalities(False, True), Modalities(False, False)
 
 
 @pytest.mark.parametrize(
-    ("query", "candidate", "target"),
+    ("query", "candidate", "branches"),
     [
-        (FULL, FULL, "fused"),
-        (VISUAL_ONLY, FULL, "visual"),
-        (FULL, VISUAL_ONLY, "visual"),
-        (TEXT_ONLY, FULL, "text"),
-        (FULL, TEXT_ONLY, "text"),
-        (VISUAL_ONLY, VISUAL_ONLY, "visual"),
-        (TEXT_ONLY, VISUAL_ONLY, "fused"),
-        (NOTHING, FULL, "fused"),
+        (FULL, FULL, ("visual", "text")),
+        (VISUAL_ONLY, FULL, ("visual",)),
+        (FULL, VISUAL_ONLY, ("visual",)),
+        (TEXT_ONLY, FULL, ("text",)),
+        (FULL, TEXT_ONLY, ("text",)),
+        (TEXT_ONLY, VISUAL_ONLY, ("fused",)),
+        (NOTHING, FULL, ("fused",)),
     ],
 )
-def test_pair_target(query: Modalities, candidate: Modalities, target: str) -> None:
-    assert pair_target(query, candidate) == target
+def test_shared_branches(query: Modalities, candidate: Modalities, branches: tuple[str, ...]) -> None:
+    assert shared_branches(query, candidate) == branches
 
 
-def test_search_target_is_against_full_products() -> None:
-    assert search_target(True, True) == "fused"
-    assert search_target(True, False) == "visual"
-    assert search_target(False, True) == "text"
+def test_search_targets_are_against_full_products() -> None:
+    assert search_targets(True, True) == ("visual", "text")
+    assert search_targets(True, False) == ("visual",)
+    assert search_targets(False, True) == ("text",)
 
 
 def _rows(fused, visual, text) -> Branches:
@@ -36,14 +35,20 @@ def _rows(fused, visual, text) -> Branches:
     return Branches(np.asarray(fused, float), v, t, np.abs(v).sum(1) > 0, np.abs(t).sum(1) > 0)
 
 
-def test_silent_query_is_scored_on_the_visual_branch() -> None:
-    # product 0 looks like the query; product 1's fused vector happens to be closer to the query's
+def test_missing_text_is_scored_on_the_visual_branch_alone() -> None:
+    # product 0 looks like the query; product 1's fused vector happens to equal the query's
     gallery = _rows([[0.6, 0.8], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]])
-    query = _rows([[1.0, 0.0]], [[1.0, 0.0]], [[0.0, 0.0]])
-    sims = similarity(query, gallery)
-    assert sims.argmax() == 0 and sims[0, 0] == pytest.approx(1.0)
-    full_query = _rows([[1.0, 0.0]], [[1.0, 0.0]], [[1.0, 0.0]])
-    assert similarity(full_query, gallery).argmax() == 1  # with speech: fused vectors decide
+    silent = _rows([[1.0, 0.0]], [[1.0, 0.0]], [[0.0, 0.0]])
+    sims = similarity(silent, gallery)
+    assert sims[0].tolist() == pytest.approx([1.0, 0.0])
+    spoken = _rows([[1.0, 0.0]], [[1.0, 0.0]], [[1.0, 0.0]])
+    assert similarity(spoken, gallery)[0].tolist() == pytest.approx([0.5, 0.5])  # mean of visual and text
+
+
+def test_no_shared_branch_falls_back_to_fused() -> None:
+    text_only = _rows([[0.0, 1.0]], [[0.0, 0.0]], [[0.0, 1.0]])
+    photo_only = _rows([[0.6, 0.8]], [[1.0, 0.0]], [[0.0, 0.0]])
+    assert similarity(text_only, photo_only)[0, 0] == pytest.approx(0.8)
 
 
 def test_take_keeps_rows_in_order() -> None:
