@@ -80,6 +80,8 @@ def train_cmd(
     projection: str = typer.Option("pca-residual", help="Branch projections: pca-residual | mlp."),
     distill: float = typer.Option(1.0, help="Weight of the similarity-preserving loss toward frozen features."),
     text_dropout: float = typer.Option(0.15, help="Probability of masking a moment's text in training."),
+    dim: int = typer.Option(256, help="Embedding size of every branch and of the fused vector."),
+    freeze_visual: bool = typer.Option(True, help="Keep the visual projection as initialized (PCA of the backbone)."),
 ) -> None:
     """Train the AMPere heads (backbones frozen, features cached) and write config + heads + metrics."""
     import torch
@@ -90,8 +92,8 @@ def train_cmd(
     torch.set_num_threads(threads)
     out = out or _models_home() / "trained" / "ampere-v1"
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, summaries=summaries, distill=distill,
-                     text_dropout=text_dropout)
-    cfg = AmpereConfig(projection=projection)
+                     text_dropout=text_dropout, freeze_visual=freeze_visual)
+    cfg = AmpereConfig(projection=projection, dim=dim)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         tasks: dict[str, int] = {}

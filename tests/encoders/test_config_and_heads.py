@@ -13,7 +13,8 @@ from encoders.model import save_model_dir
 def test_config_round_trip() -> None:
     cfg = AmpereConfig(dim=64, max_frames=3)
     assert AmpereConfig.from_dict(__import__("json").loads(cfg.to_json())) == cfg
-    assert AmpereConfig.load(SHIPPED_MODEL_DIR).dim == 128
+    shipped = AmpereConfig.load(SHIPPED_MODEL_DIR)
+    assert shipped.dim == 256 and shipped.projection == "pca-residual"
 
 
 def test_model_version_follows_the_weights(tmp_path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from encoders.dataset import Dataset
+from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
 from streams.consume import spawn_worker
@@ -144,7 +145,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     assert {e["kind"] for e in rep.embeddings} == {"live", "video"}
     for e in rep.embeddings:
         v = np.asarray(e["vector"], dtype=np.float32)
-        assert v.shape == (128,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
+        assert v.shape == (AmpereConfig.load(SHIPPED_MODEL_DIR).dim,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
     catalog = {p.product_id for p in ds.products}
     assert len(rep.tags) == len(expected)
     assert all(t["products"] and t["products"][0]["product_id"] in catalog for t in rep.tags)
