@@ -411,11 +411,11 @@ def _model_lines(metrics: dict) -> list[str]:
     if tc.get("distill"):
         lines.append(f"- similarity-preserving loss toward the frozen features, weight {tc['distill']}")
     lines += ["", "## Reproduce bit for bit", "",
-              "Run the command below on the folder made by `ampere catalog fetch && ampere simulate` (seed 7),"
-              f" on CPU with torch {m['torch']} and {m['threads']} threads (`ampere train --threads`, default 2):"
-              " every step is seeded and the PCA is a float64 SVD, so `heads.safetensors` comes out with the"
-              " same bytes (compare `sha256sum`; `ampere model info` prints the version, a hash of config and"
-              " weights). Another torch version or thread count may change the last bits.", ""]
+              ("Run the command below on the folder made by `ampere catalog fetch && ampere simulate` (seed 7),"
+               f" on CPU with torch {m['torch']} and {m['threads']} threads (`ampere train --threads`, default 2):"
+               " every step is seeded and the PCA is a float64 SVD, so `heads.safetensors` comes out with the"
+               " same bytes (compare `sha256sum`; `ampere model info` prints the version, a hash of config and"
+               " weights). Another torch version or thread count may change the last bits."), ""]
     if metrics.get("heads_sha256"):
         lines[-1:-1] = ["", f"`heads.safetensors` sha256: `{metrics['heads_sha256']}`"]
     return lines

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from encoders.dataset import Dataset
 from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
+from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
 from streams.consume import spawn_worker
