@@ -46,7 +46,8 @@ def windows(dataset: Dataset, english: int) -> tuple[list[SummaryRequest], list[
 
 
 def _raw_llm(engine: str, reqs: list[SummaryRequest]) -> list[Summary]:
-    """Replies of an LLM engine parsed without the gate (invalid replies: empty summary)."""
+    """Replies of an LLM engine parsed without the gate (an error or invalid reply: an empty summary
+    whose ``fallback_reason`` says why, counted as ``failed``)."""
     summarizer = build_summarizer(engine, **_summarizer_options(engine))
     out = []
     for r in reqs:
@@ -57,8 +58,9 @@ def _raw_llm(engine: str, reqs: list[SummaryRequest]) -> list[Summary]:
                 raise InvalidOutput(str(reply))
             out.append(parse_llm_output(reply, transcript=r.text, language=lang, source=summarizer.name,
                                         prompt_version=summarizer.prompt.version, gate=False))
-        except InvalidOutput:
-            out.append(Summary(has_product=False, language=lang, source=summarizer.name))
+        except InvalidOutput as exc:
+            out.append(Summary(has_product=False, language=lang, source=summarizer.name,
+                               fallback_reason=str(exc)[:200] or type(exc).__name__))
     return out
 
 
@@ -66,7 +68,8 @@ def _row(engine: str, stage: str, lang: str, summaries: list[Summary], reqs: lis
          truth: list[Truth]) -> dict:
     f = measure(summaries, [r.text for r in reqs])
     q = score(summaries, truth)
-    return {"engine": engine, "stage": stage, "language": lang, "windows": len(summaries), "values": f.values,
+    return {"engine": engine, "stage": stage, "language": lang, "windows": len(summaries),
+            "failed": sum(s.fallback_reason is not None for s in summaries), "values": f.values,
             "unsupported": round(f.unsupported, 3), "foreign": round(f.foreign, 3),
             "foreign_sentences": round(f.foreign_sentences, 3),
             **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in q.items()
@@ -92,7 +95,7 @@ def run(dataset: Dataset, engines: list[str], english: int) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    cols = ["engine", "stage", "language", "windows", "values", "unsupported", "foreign", "foreign_sentences",
+    cols = ["engine", "stage", "language", "windows", "failed", "values", "unsupported", "foreign", "foreign_sentences",
             "name_precision", "name_recall", "attr_precision", "attr_recall"]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     lines += ["| " + " | ".join("–" if r.get(c) is None else str(r.get(c)) for c in cols) + " |" for r in rows]
