@@ -82,7 +82,7 @@ class Settings(BaseSettings):
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
-    tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
+    tag_min_score: float = Field(0.35, description="Score (mean cosine over shared branches) below which no product is claimed.")
 
     def summarizer_options(self, engine: str | None = None) -> dict:
         """Keyword options for ``engines.summarize.build_summarizer`` of ``engine`` (default: the setting)."""
