@@ -74,6 +74,10 @@ class AmpereConfig:
     domains: tuple[str, ...] = DOMAINS
     temperature: float = 0.05
     label_smoothing: float = 0.1
+    projection: str = "mlp"
+    """Branch projections: "mlp" (LayerNorm + 2-layer MLP) or "pca-residual" (unit features, centred,
+    a linear map initialized from their principal components, plus a zero-initialized MLP residual:
+    training starts from the frozen backbone's neighbourhoods)."""
 
     def to_json(self) -> str:
         """Stable JSON text (sorted keys)."""

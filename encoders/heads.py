@@ -27,6 +27,48 @@ def _projection(in_dim: int, hidden: int, out_dim: int) -> nn.Module:
     return nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
 
 
+class PcaResidualProjection(nn.Module):
+    """``W (unit(x) - mean) + MLP(x)``: W starts as the top principal components of the backbone's
+    unit features and the MLP's last layer at zero, so the untrained token keeps the backbone's
+    cosine neighbourhoods (up to the dropped components)."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.linear = nn.Linear(in_dim, out_dim, bias=False)
+        self.residual = _projection(in_dim, hidden, out_dim)
+        nn.init.zeros_(self.residual[-1].weight)
+        nn.init.zeros_(self.residual[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(F.normalize(x, dim=-1) - self.mean) + self.residual(x)
+
+    @torch.no_grad()
+    def init_pca(self, features: torch.Tensor) -> None:
+        """Set ``mean`` and ``W`` from backbone features ``[N, in_dim]`` (deterministic: float64 SVD,
+        each component's sign fixed so that its largest entry is positive)."""
+        x = F.normalize(features.double(), dim=-1)
+        mean = x.mean(dim=0)
+        _, _, vt = torch.linalg.svd(x - mean, full_matrices=False)
+        k = min(self.linear.out_features, vt.shape[0])
+        comps = vt[:k]
+        signs = torch.sign(comps.gather(1, comps.abs().argmax(dim=1, keepdim=True)))
+        comps = comps * signs
+        weight = torch.zeros_like(self.linear.weight, dtype=torch.float64)
+        weight[:k] = comps
+        self.mean.copy_(mean.float())
+        self.linear.weight.copy_(weight.float())
+
+
+def make_projection(kind: str, in_dim: int, hidden: int, out_dim: int) -> nn.Module:
+    """A branch projection of the configured kind."""
+    if kind == "mlp":
+        return _projection(in_dim, hidden, out_dim)
+    if kind == "pca-residual":
+        return PcaResidualProjection(in_dim, hidden, out_dim)
+    raise ValueError(f"unknown projection {kind!r} (known: mlp, pca-residual)")
+
+
 class DomainFusion(nn.Module):
     """Attention-pools the [visual, text] tokens of one domain into its fused vector."""
 
@@ -50,8 +92,8 @@ class AmpereHeads(nn.Module):
     def __init__(self, cfg: AmpereConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.visual_proj = _projection(cfg.visual.feature_dim, cfg.hidden_dim, cfg.dim)
-        self.text_proj = _projection(cfg.text.feature_dim, cfg.hidden_dim, cfg.dim)
+        self.visual_proj = make_projection(cfg.projection, cfg.visual.feature_dim, cfg.hidden_dim, cfg.dim)
+        self.text_proj = make_projection(cfg.projection, cfg.text.feature_dim, cfg.hidden_dim, cfg.dim)
         self.temporal_score = nn.Sequential(nn.Linear(cfg.dim, cfg.dim // 2), nn.Tanh(), nn.Linear(cfg.dim // 2, 1))
         self.fusion = nn.ModuleList(DomainFusion(cfg.dim) for _ in cfg.domains)
 

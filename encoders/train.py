@@ -44,6 +44,12 @@ class TrainConfig:
     """Probability of masking a moment's text during training (teaches the missing-text case)."""
     mix_asr: bool = True
     """Train on the summary and the raw ASR of a moment alike (random choice per step)."""
+    freeze_visual: bool = False
+    """Keep the visual projection as initialized (with pca-residual: the backbone's principal
+    components), so the visual space stays the backbone's on images unlike the training photos."""
+    distill: float = 0.0
+    """Weight of the similarity-preserving loss: squared difference between the cosine matrices of
+    the batch's branch vectors and of its frozen backbone features (keeps the backbone's neighbours)."""
 
 
 @dataclass
@@ -207,6 +213,35 @@ def pair_losses(out: dict[str, tuple[torch.Tensor, ...]], masks: dict[str, tuple
     return losses
 
 
+def frozen_targets(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(visual, text) unit vectors of a batch's frozen features: mean of the unit frame features, the
+    unit text feature (zero rows where masked), as the frozen-backbone baseline compares them."""
+    frames, frame_mask, text, text_mask, _ = tensors
+    pooled = (F.normalize(frames, dim=-1) * frame_mask.unsqueeze(-1)).sum(dim=1)
+    return F.normalize(pooled, dim=-1), F.normalize(text, dim=-1) * text_mask.unsqueeze(-1)
+
+
+def similarity_preserving(student: torch.Tensor, teacher: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of the off-diagonal cosine matrices of ``student`` and ``teacher`` rows."""
+    s, t = student[valid], teacher[valid]
+    if len(s) < 2:
+        return student.sum() * 0.0
+    off = ~torch.eye(len(s), dtype=torch.bool)
+    return ((s @ s.t() - t @ t.t())[off] ** 2).mean()
+
+
+def pca_init(heads: AmpereHeads, fs: FeatureSet, split: str = "train") -> None:
+    """Initialize pca-residual projections from the ``split``'s backbone features (no-op for mlp)."""
+    from encoders.heads import PcaResidualProjection
+
+    entries = [e for e in fs.products + fs.moments if e.split == split]
+    image_rows = sorted({i for e in entries for i in e.images})
+    text_rows = sorted({t for e in entries for t in [e.text, *e.alt_texts] if t >= 0})
+    for proj, feats, rows in ((heads.visual_proj, fs.image, image_rows), (heads.text_proj, fs.text, text_rows)):
+        if isinstance(proj, PcaResidualProjection) and rows:
+            proj.init_pca(torch.from_numpy(np.asarray(feats[rows])))
+
+
 def _by_product(entries: list[Entry]) -> dict[str, dict[str, list[Entry]]]:
     out: dict[str, dict[str, list[Entry]]] = {}
     for e in entries:
@@ -228,7 +263,9 @@ def train_heads(fs: FeatureSet, cfg: AmpereConfig, tc: TrainConfig, report: Repo
         raise ValueError("the train split needs at least 2 products with moments")
     bs = max(2, min(tc.batch_size, len(ids)))
     steps_per_epoch = max(1, len(ids) // bs)
-    opt = torch.optim.AdamW(heads.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    if tc.freeze_visual:
+        heads.visual_proj.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in heads.parameters() if p.requires_grad], lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=tc.epochs * steps_per_epoch,
                                                 pct_start=0.1)
     history = []
@@ -244,11 +281,18 @@ def train_heads(fs: FeatureSet, cfg: AmpereConfig, tc: TrainConfig, report: Repo
                 for d in ("live", "video"):
                     picks[d].append(rng.choice(by_domain.get(d) or every))
             out, masks = {}, {}
+            distill = []
             for d, entries in picks.items():
                 tensors = batch_tensors(entries, fs, cfg, rng, tc.text_dropout, tc.mix_asr)
                 out[d] = run_heads(heads, tensors)
                 masks[d] = (tensors[1].sum(1) > 0, tensors[3] > 0)
+                if tc.distill > 0:
+                    tv, tt = frozen_targets(tensors)
+                    distill += [similarity_preserving(out[d][1], tv, masks[d][0]),
+                                similarity_preserving(out[d][2], tt, masks[d][1])]
             losses = pair_losses(out, masks, cfg)
+            if distill:
+                losses["distill"] = tc.distill * len(losses) * torch.stack(distill).mean()
             loss = torch.stack(list(losses.values())).mean()
             opt.zero_grad()
             loss.backward()
@@ -325,6 +369,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
     fs = build_features(ds, cfg, summaries, models_home, report, computed)
     torch.manual_seed(tc.seed)
     initial = AmpereHeads(cfg)
+    pca_init(initial, fs)
     before = evaluate(initial, fs, cfg, "test")
     heads, history = train_heads(fs, cfg, tc, report, heads=initial)
     metrics = {
@@ -334,6 +379,8 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
                     "train_moments": sum(m.split == "train" for m in ds.moments),
                     "moment_text": fs.text_source, "summaries": tc.summaries},
         "train_config": tc.__dict__,
+        "model": {"projection": cfg.projection, "dim": cfg.dim, "hidden_dim": cfg.hidden_dim,
+                  "torch": torch.__version__, "threads": torch.get_num_threads()},
         "loss_per_epoch": [round(x, 4) for x in history],
         "test_untrained_heads": before,
         "test": evaluate(heads, fs, cfg, "test"),
@@ -342,8 +389,36 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
         "seconds": round(time.time() - started, 1),
     }
     out_dir = save_model_dir(cfg, heads, out_dir)
+    from encoders.config import HEADS_NAME
+    from encoders.registry import sha256_file
+
+    metrics["heads_sha256"] = sha256_file(out_dir / HEADS_NAME)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
+
+
+def _model_lines(metrics: dict) -> list[str]:
+    """What the heads are and how to get the same bytes again."""
+    m, tc = metrics.get("model") or {}, metrics["train_config"]
+    if not m:
+        return []
+    lines = [f"- projections `{m['projection']}`, {m['dim']}-d branches and fused vector"]
+    if m["projection"] == "pca-residual":
+        lines[-1] += (": unit backbone features, centred, mapped by their top principal components on the train"
+                      " split (float64 SVD, signs fixed) plus a zero-initialized MLP residual")
+    if tc.get("freeze_visual"):
+        lines.append("- visual projection frozen at that initialization (the visual space stays the backbone's)")
+    if tc.get("distill"):
+        lines.append(f"- similarity-preserving loss toward the frozen features, weight {tc['distill']}")
+    lines += ["", "## Reproduce bit for bit", "",
+              ("Run the command below on the folder made by `ampere catalog fetch && ampere simulate` (seed 7),"
+               f" on CPU with torch {m['torch']} and {m['threads']} threads (`ampere train --threads`, default 2):"
+               " every step is seeded and the PCA is a float64 SVD, so `heads.safetensors` comes out with the"
+               " same bytes (compare `sha256sum`; `ampere model info` prints the version, a hash of config and"
+               " weights). Another torch version or thread count may change the last bits."), ""]
+    if metrics.get("heads_sha256"):
+        lines[-1:-1] = ["", f"`heads.safetensors` sha256: `{metrics['heads_sha256']}`"]
+    return lines
 
 
 def training_note(metrics: dict, model_version: str) -> str:
@@ -357,6 +432,7 @@ def training_note(metrics: dict, model_version: str) -> str:
         "(product / live / video) and modalities (fused / visual / text), temperature and label smoothing",
         "from the config.",
         "",
+        *_model_lines(metrics),
         "## Command",
         "",
         "```",

@@ -164,6 +164,9 @@ class EmbeddingRecord(_Record):
         "summary; the same object_id with a higher revision replaces the lower one."
     )
     summary_source: str | None = Field(None, description="Engine that produced the summary (moments only).")
+    branches: dict[str, list[float]] = Field(
+        default_factory=dict, description="Branch vectors present (visual, text): what the search rule needs."
+    )
 
 
 class TagRecord(_Record):

@@ -136,7 +136,7 @@ class Settings(BaseSettings):
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
-    tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
+    tag_min_score: float = Field(0.35, description="Score (mean cosine over shared branches) below which no product is claimed.")
 
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(

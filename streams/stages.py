@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoders.dataset import ProductRecord
+from encoders.scoring import search_targets
 from engines.encode.base import Embeddings, EncodeItem
-from engines.store.weaviate_store import Hit, StoredObject
+from engines.store.weaviate_store import Hit, StoredObject, WeaviateStore
 from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
@@ -214,6 +215,22 @@ def _vectors(emb: Embeddings, i: int) -> dict[str, list[float] | None]:
     }
 
 
+def _branches(vectors: dict[str, list[float] | None]) -> dict[str, list[float]]:
+    return {k: v for k, v in vectors.items() if k != "fused" and v is not None}
+
+
+def product_query(rec: EmbeddingRecord) -> dict[str, list[float]]:
+    """``{named vector: query vector}`` to find catalog products for an embedded moment, by the one
+    rule of ``encoders.scoring``: the mean cosine over the branches it has (fused when it has none)."""
+    targets = search_targets("visual" in rec.branches, "text" in rec.branches)
+    return {t: rec.vector if t == "fused" else rec.branches[t] for t in targets}
+
+
+def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> list[Hit]:
+    """Catalog products nearest to an embedded moment (see :func:`product_query`)."""
+    return store.near_vectors("product", product_query(rec), limit=limit)
+
+
 @dataclass
 class IndexedBatch:
     """Objects for the store and the records to publish once they are stored."""
@@ -263,6 +280,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at)},
                 revision=rec.revision,
                 summary_source=summary.source,
+                branches=_branches(objects[-1].vectors),
             )
         )
     return IndexedBatch(objects, records)
@@ -313,6 +331,7 @@ def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> Indexe
                 model_version=emb.model_version,
                 vector=[float(x) for x in emb.fused[i]],
                 indexed_at=0.0,
+                branches=_branches(objects[-1].vectors),
             )
         )
     return IndexedBatch(objects, records)

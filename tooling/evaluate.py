@@ -6,10 +6,15 @@ Directions: live → product, video → product (a moment finds its catalog prod
 - ``visual only``: keyframes vs product photos, both text branches masked;
 - ``text only (raw ASR)`` / ``text only (summary: E)``: no images on either side;
 - ``visual + raw ASR``: keyframes + the raw transcript (what a system without the LLM would do);
-- ``visual + summary: E (AMPere)``: keyframes + the summarizer's sentence, for each engine E.
+- ``visual + summary: E (AMPere)``: keyframes + the summarizer's sentence, for each engine E;
+- ``frozen backbone: ...``: the untrained baseline (cosine on pooled MobileNetV2 features, or on MiniLM
+  sentence vectors), so every table shows whether training helped;
+- ``no speech vs photo + text``: the production shape of a silent window (keyframes only) against
+  catalog products encoded with photo + text, scored by the rule and, for comparison, on fused vectors.
 
-Products are always encoded with their photos and/or their text (title, brand, attributes) in the
-same modalities as the row's queries. Similarities are cosine on the fused embedding.
+Products are encoded with their photos and/or their text (title, brand, attributes) in the same
+modalities as the row's queries unless the row says otherwise. Pairs are scored by the one rule of
+``encoders.scoring``: the mean cosine over the branches both sides have (fused when they share none).
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from encoders.baseline import FrozenBackbone
 from encoders.dataset import Dataset, MomentRecord, ProductRecord
 from encoders.metrics import (
-    cosine_similarity,
     first_relevant_ranks,
     paired_bootstrap_delta,
     relevance,
     retrieval_metrics,
 )
+from encoders.scoring import Branches, similarity
 from engines.encode.base import EncodeItem, Encoder
 from engines.summarize.schema import Summary, SummaryRequest
 
@@ -68,6 +74,13 @@ class Ablation:
     name: str
     images: bool
     text: str  # "none" | "raw" | "summary:<engine>"
+    products: tuple[bool, bool] | None = None
+    """(photos, text) of the gallery products; None: the same modalities as the queries."""
+    scoring: str = "rule"
+    """"rule": ``encoders.scoring``; "fused": cosine on fused vectors (the pre-rule way); "backbone": frozen features, no heads."""
+
+    def product_modalities(self) -> tuple[bool, bool]:
+        return self.products if self.products is not None else (self.images, self.text != "none")
 
 
 @dataclass
@@ -86,12 +99,30 @@ class EvalResult:
         return results_markdown(self)
 
 
-def ablations(summarizers: Sequence[str]) -> list[Ablation]:
-    """The rows, in report order."""
-    rows = [Ablation("visual only", True, "none"), Ablation("text only (raw ASR)", False, "raw")]
+NO_SPEECH = "no speech vs photo + text (production shape)"
+NO_SPEECH_FUSED = "no speech vs photo + text, fused vectors"
+FROZEN_VISUAL = "frozen backbone: visual (MobileNetV2 cosine)"
+FROZEN_RAW = "frozen backbone: text raw ASR (MiniLM cosine)"
+FROZEN_VISUAL_RAW = "frozen backbone: visual + raw ASR"
+
+
+def ablations(summarizers: Sequence[str], baselines: bool = True) -> list[Ablation]:
+    """The rows, in report order (``baselines``: with the frozen-backbone rows)."""
+    rows = []
+    if baselines:
+        rows += [Ablation(FROZEN_VISUAL, True, "none", scoring="backbone"),
+                 Ablation(FROZEN_RAW, False, "raw", scoring="backbone")]
+        rows += [Ablation(f"frozen backbone: text summary: {e} (MiniLM cosine)", False, f"summary:{e}", scoring="backbone")
+                 for e in summarizers]
+        rows.append(Ablation(FROZEN_VISUAL_RAW, True, "raw", scoring="backbone"))
+        rows += [Ablation(f"frozen backbone: visual + summary: {e}", True, f"summary:{e}", scoring="backbone")
+                 for e in summarizers]
+    rows += [Ablation("visual only", True, "none"), Ablation("text only (raw ASR)", False, "raw")]
     rows += [Ablation(f"text only (summary: {e})", False, f"summary:{e}") for e in summarizers]
     rows.append(Ablation("visual + raw ASR", True, "raw"))
     rows += [Ablation(f"visual + summary: {e} (AMPere)", True, f"summary:{e}") for e in summarizers]
+    rows += [Ablation(NO_SPEECH, True, "none", products=(True, True)),
+             Ablation(NO_SPEECH_FUSED, True, "none", products=(True, True), scoring="fused")]
     return rows
 
 
@@ -123,16 +154,25 @@ def is_empty(item: EncodeItem) -> bool:
     return not item.images and not (item.text or "").strip()
 
 
-def encode_all(encoder: Encoder, items: list[EncodeItem], batch_size: int, stage: str, progress: Progress | None) -> np.ndarray:
-    """Fused embeddings of ``items`` in input order, encoded in batches; empty items get zero rows."""
+def encode_all(encoder: Encoder, items: list[EncodeItem], batch_size: int, stage: str, progress: Progress | None) -> Branches:
+    """Fused and branch embeddings of ``items`` in input order, encoded in batches; empty items get zero rows."""
     full = [i for i, it in enumerate(items) if not is_empty(it)]
-    out = np.zeros((len(items), encoder.dim), np.float32)
+    n = len(items)
+    out = Branches(*(np.zeros((n, encoder.dim), np.float32) for _ in range(3)), np.zeros(n, bool), np.zeros(n, bool))
     for start in range(0, len(full), batch_size):
         idx = full[start : start + batch_size]
-        out[idx] = np.asarray(encoder.encode([items[i] for i in idx]).fused, dtype=np.float32)
+        emb = encoder.encode([items[i] for i in idx])
+        for name in ("fused", "visual", "text", "visual_mask", "text_mask"):
+            getattr(out, name)[idx] = np.asarray(getattr(emb, name))
         if progress:
             progress(stage, min(start + batch_size, len(full)), len(full))
     return out
+
+
+def fused_only(b: Branches) -> Branches:
+    """The same rows seen as fused vectors only (how search worked before the rule)."""
+    n = len(b.fused)
+    return Branches(b.fused, b.visual, b.text, np.zeros(n, bool), np.zeros(n, bool))
 
 
 def summaries_path(dataset: Dataset, engine: str) -> Path:
@@ -203,7 +243,7 @@ def load_or_summarize(
     return {m.moment_id: cached[m.moment_id] for m in moments}
 
 
-def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_emb: np.ndarray,
+def _direction_metrics(prod_emb: Branches, products: list[ProductRecord], mom_emb: Branches,
                        moments: list[MomentRecord], mom_empty: np.ndarray) -> dict[str, dict]:
     """Metrics per direction. A moment with nothing to encode (e.g. an empty summary in a text-only
     row) is a miss: as a query it gets the worst rank, in a gallery it is ranked last."""
@@ -214,7 +254,7 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
         idx = [i for i, m in enumerate(moments) if m.domain == domain]
         if not idx:
             continue
-        sim = cosine_similarity(mom_emb[idx], prod_emb)
+        sim = similarity(mom_emb.take(idx), prod_emb)
         rel = relevance([moments[i].product_id for i in idx], pids)
         ranks = first_relevant_ranks(sim, rel)
         ranks[mom_empty[idx] & (ranks > 0)] = len(pids)
@@ -225,7 +265,7 @@ def _direction_metrics(prod_emb: np.ndarray, products: list[ProductRecord], mom_
         }
     live = [i for i, m in enumerate(moments) if m.domain == "live"]
     if live:
-        sim = cosine_similarity(prod_emb, mom_emb[live])
+        sim = similarity(prod_emb, mom_emb.take(live))
         sim[:, mom_empty[live]] = -np.inf
         rel = relevance(pids, [moments[i].product_id for i in live])
         ranks = first_relevant_ranks(sim, rel)
@@ -243,8 +283,10 @@ def _group_at_1(sim: np.ndarray, query_groups: list[str], products: list[Product
     return float(np.mean(hits))
 
 
-def image_to_image(dataset: Dataset, encoder: Encoder, config: EvalConfig, images: _Images) -> dict:
-    """Real photo → real photo: products (not derived) with ≥ 2 distinct photos; one queries, the rest are gallery."""
+def image_to_image(dataset: Dataset, encoder: Encoder, config: EvalConfig, images: _Images,
+                   backbone: FrozenBackbone | None = None) -> dict:
+    """Real photo → real photo: products (not derived) with ≥ 2 distinct photos; one queries, the rest
+    are gallery. Scored by the rule (visual branch) and, with ``backbone``, on frozen features."""
     real = [p for p in dataset.products if not p.derived]
     qualifying = [p for p in real if len(dict.fromkeys(p.images)) >= 2]
     result: dict = {"qualifying_products": len(qualifying), "real_products": len(real)}
@@ -261,14 +303,33 @@ def image_to_image(dataset: Dataset, encoder: Encoder, config: EvalConfig, image
                 gallery.append((p.product_id, rel))
     q_emb = encode_all(encoder, [EncodeItem("product", [images(r)], None) for _, r in queries], config.batch_size, "image→image", None)
     g_emb = encode_all(encoder, [EncodeItem("product", [images(r)], None) for _, r in gallery], config.batch_size, "image→image", None)
-    ranks = first_relevant_ranks(cosine_similarity(q_emb, g_emb), relevance([q[0] for q in queries], [g[0] for g in gallery]))
+    rel = relevance([q[0] for q in queries], [g[0] for g in gallery])
+    ranks = first_relevant_ranks(similarity(q_emb, g_emb), rel)
     result["gallery_photos"] = len(gallery)
-    result["metrics"] = retrieval_metrics(ranks)
+    result["metrics"] = retrieval_metrics(ranks) | {"ranks": ranks.tolist()}
+    if backbone is not None:
+        qb = backbone.encode([[dataset.path(r)] for _, r in queries], [None] * len(queries))
+        gb = backbone.encode([[dataset.path(r)] for _, r in gallery], [None] * len(gallery))
+        fr = first_relevant_ranks(similarity(qb, gb), rel)
+        result["frozen_backbone"] = retrieval_metrics(fr) | {"ranks": fr.tolist()}
     return result
 
 
-def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig(), progress: Progress | None = None) -> EvalResult:
-    """Run every ablation row on the ``config.split`` products and moments."""
+def default_backbone(encoder: Encoder) -> FrozenBackbone | None:
+    """The frozen backbones of the encoder's own config (None when it has no AMPere config)."""
+    from encoders.config import AmpereConfig
+
+    cfg = getattr(encoder, "cfg", None)
+    if not isinstance(cfg, AmpereConfig):
+        return None
+    return FrozenBackbone(cfg.visual, cfg.text, getattr(encoder, "models_home", None))
+
+
+def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig(), progress: Progress | None = None,
+             backbone: FrozenBackbone | None = None) -> EvalResult:
+    """Run every ablation row on the ``config.split`` products and moments (frozen-backbone rows with
+    ``backbone``, by default the encoder's own backbones)."""
+    backbone = backbone or default_backbone(encoder)
     part = dataset.split(config.split) if config.split != "all" else dataset
     products = dataset.products if config.gallery == "all" else part.products
     moments = subset(part.moments, config.max_moments)
@@ -276,7 +337,8 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         for engine in config.summarizers:
             have = cached_moment_ids(dataset, engine)
             moments = [m for m in moments if m.moment_id in have]
-    if not products or not moments:
+    photo_only = not part.moments and any(len(dict.fromkeys(p.images)) >= 2 for p in products)
+    if not products or (not moments and not photo_only):
         raise ValueError(f"split '{config.split}' has {len(products)} products and {len(moments)} moments: nothing to evaluate")
     images = _Images(dataset)
     texts: dict[str, dict[str, str | None]] = {"none": {m.moment_id: None for m in moments},
@@ -287,21 +349,35 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         texts[f"summary:{engine}"] = {k: (None if s.is_empty else s.sentence) for k, s in summaries.items()}
         stats[engine] = {"moments": len(summaries), "empty": sum(s.is_empty for s in summaries.values()),
                          "fallback": sum(s.source != engine for s in summaries.values())}
-    product_cache: dict[tuple[bool, bool], np.ndarray] = {}
+    product_cache: dict[tuple[bool, bool, bool], Branches] = {}
     rows = []
-    for ab in ablations(config.summarizers):
-        key = (ab.images, ab.text != "none")
+    for ab in ablations(config.summarizers, baselines=backbone is not None) if moments else []:
+        p_img, p_txt = ab.product_modalities()
+        frozen = ab.scoring == "backbone"
+        key = (p_img, p_txt, frozen)
+        frames = [pick_keyframes(m, config.max_keyframes) if ab.images else [] for m in moments]
+        m_texts = [texts[ab.text][m.moment_id] for m in moments]
         if key not in product_cache:
-            items = [EncodeItem("product", [images(r) for r in p.images] if ab.images else [], p.text if key[1] else None)
-                     for p in products]
-            product_cache[key] = encode_all(encoder, items, config.batch_size, "encode products", progress)
-        items = [EncodeItem(m.domain, [images(r) for r in pick_keyframes(m, config.max_keyframes)] if ab.images else [],
-                            texts[ab.text][m.moment_id]) for m in moments]
-        mom_emb = encode_all(encoder, items, config.batch_size, f"encode moments: {ab.name}", progress)
-        empty = np.array([is_empty(it) for it in items], dtype=bool)
-        rows.append({"name": ab.name, "images": ab.images, "text": ab.text,
-                     **_direction_metrics(product_cache[key], products, mom_emb, moments, empty)})
-    i2i = image_to_image(dataset, encoder, config, images)
+            if frozen and backbone is not None:
+                product_cache[key] = backbone.encode([[dataset.path(r) for r in p.images] if p_img else [] for p in products],
+                                                     [p.text if p_txt else None for p in products])
+            else:
+                items = [EncodeItem("product", [images(r) for r in p.images] if p_img else [], p.text if p_txt else None)
+                         for p in products]
+                product_cache[key] = encode_all(encoder, items, config.batch_size, "encode products", progress)
+        if frozen and backbone is not None:
+            mom_emb = backbone.encode([[dataset.path(r) for r in fs] for fs in frames], m_texts)
+        else:
+            items = [EncodeItem(m.domain, [images(r) for r in fs], t) for m, fs, t in zip(moments, frames, m_texts)]
+            mom_emb = encode_all(encoder, items, config.batch_size, f"encode moments: {ab.name}", progress)
+        prod_emb = product_cache[key]
+        if ab.scoring == "fused":
+            mom_emb, prod_emb = fused_only(mom_emb), fused_only(prod_emb)
+        empty = np.array([not fs and not (t or "").strip() for fs, t in zip(frames, m_texts)], dtype=bool)
+        rows.append({"name": ab.name, "images": ab.images, "text": ab.text, "scoring": ab.scoring,
+                     "products": list(ab.product_modalities()),
+                     **_direction_metrics(prod_emb, products, mom_emb, moments, empty)})
+    i2i = image_to_image(dataset, encoder, config, images, backbone)
     meta = _meta(dataset, products, moments, encoder, config) | {"summary_stats": stats}
     return EvalResult(meta=meta, rows=rows, image_to_image=i2i)
 
@@ -379,8 +455,11 @@ def compare_rows(result: EvalResult, base: str, other: str) -> str | None:
 
 
 def summary_vs_raw(result: EvalResult) -> list[str]:
-    """The comparisons that test AMPere's claims: text over visual only, summary over raw ASR."""
-    lines = [compare_rows(result, "visual only", "visual + raw ASR")]
+    """The comparisons that test AMPere's claims (text over visual only, summary over raw ASR), that
+    training beats the frozen backbone, and that a missing modality does not hurt."""
+    lines = [compare_rows(result, FROZEN_VISUAL, "visual only"), compare_rows(result, FROZEN_RAW, "text only (raw ASR)"),
+             compare_rows(result, "visual only", NO_SPEECH), compare_rows(result, "visual only", NO_SPEECH_FUSED),
+             compare_rows(result, FROZEN_VISUAL_RAW, "visual + raw ASR"), compare_rows(result, "visual only", "visual + raw ASR")]
     for engine in result.meta.get("summarizers", []):
         amp = f"visual + summary: {engine} (AMPere)"
         lines += [compare_rows(result, "visual only", amp), compare_rows(result, "visual + raw ASR", amp)]
@@ -408,6 +487,10 @@ def results_markdown(result: EvalResult) -> str:
         + f"; commit `{m['commit']}`; {m['date']}",
         ("- group@1: top-1 product is in the true product's group (its variants and near-duplicates);"
          " R@1 < group@1 means near-duplicate confusions"),
+        ("- scoring (`encoders.scoring`, as in the tag agent and `ampere search`): mean cosine over the branches"
+         " (visual, text) both sides have, fused only when they share none; *frozen backbone* rows apply it to"
+         " pooled frozen features (no trained head); *no speech vs photo + text* is a silent window against the"
+         " catalog as indexed, by the rule and by cosine on fused vectors"),
         "",
     ]
     for d in DIRECTIONS:
@@ -426,6 +509,11 @@ def results_markdown(result: EvalResult) -> str:
         lines.append(f"{i2i['qualifying_products']} of {i2i['real_products']} real products have ≥ 2 photos; "
                      f"gallery {i2i['gallery_photos']} photos: R@1 {i2i['metrics']['R@1']:.3f}, "
                      f"R@5 {i2i['metrics']['R@5']:.3f}, median rank {i2i['metrics']['median_rank']:.1f}")
+        fb = i2i.get("frozen_backbone")
+        if fb:
+            delta, lo, hi = paired_bootstrap_delta(np.array(fb["ranks"]), np.array(i2i["metrics"]["ranks"]))
+            lines[-1] += (f"; frozen backbone R@1 {fb['R@1']:.3f}, R@5 {fb['R@5']:.3f} "
+                         f"(trained − frozen R@1 {delta:+.3f}, 95% CI {lo:+.3f}…{hi:+.3f})")
     else:
         lines.append(f"{i2i.get('qualifying_products', 0)} of {i2i.get('real_products', 0)} real products have ≥ 2 photos: "
                      "not measured on this dataset.")

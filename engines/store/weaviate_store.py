@@ -13,7 +13,7 @@ import weaviate
 from weaviate.classes.config import Configure, DataType, Property, VectorDistances
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
-from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.classes.query import Filter, MetadataQuery, TargetVectors
 from weaviate.exceptions import WeaviateInsertManyAllFailedError
 
 from engines.errors import PermanentError
@@ -179,6 +179,24 @@ class WeaviateStore:
             res = self.client.collections.get(self.name(kind)).query.near_vector(
                 near_vector=list(map(float, vector)),
                 target_vector=target,
+                limit=limit,
+                filters=where,
+                return_metadata=MetadataQuery(distance=True),
+            )
+        return [Hit(str(o.uuid), 1.0 - float(o.metadata.distance), dict(o.properties)) for o in res.objects]
+
+    def near_vectors(
+        self, kind: str, vectors: dict[str, Sequence[float]], *, limit: int = 10, where: Filter | None = None
+    ) -> list[Hit]:
+        """Nearest objects of a kind by the mean cosine similarity over several named vectors
+        (``{name: query vector}``; one name is a plain :meth:`near_vector`)."""
+        if len(vectors) == 1:
+            (target, vector), = vectors.items()
+            return self.near_vector(kind, vector, target=target, limit=limit, where=where)
+        with self._lock:
+            res = self.client.collections.get(self.name(kind)).query.near_vector(
+                near_vector={k: list(map(float, v)) for k, v in vectors.items()},
+                target_vector=TargetVectors.average(list(vectors)),
                 limit=limit,
                 filters=where,
                 return_metadata=MetadataQuery(distance=True),

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from engines.summarize.faithfulness import ground
 from engines.summarize.schema import Attributes, Summary, SummarySource
 from engines.summarize.text import is_hostile
 
@@ -108,8 +109,10 @@ def parse_llm_output(
     language: str,
     source: SummarySource,
     prompt_version: str,
+    gate: bool = True,
 ) -> Summary:
-    """Validate one LLM reply into a Summary or raise ``InvalidOutput`` (message says why)."""
+    """Validate one LLM reply into a Summary or raise ``InvalidOutput`` (message says why); with
+    ``gate``, blank what the transcript does not support (``engines.summarize.faithfulness``)."""
     data = _json_object(raw)
     attrs = data.get("attributes") or {}
     if not isinstance(attrs, dict):
@@ -146,7 +149,7 @@ def parse_llm_output(
     )
     if has_product and (not sentence or (language == "en" and _CJK.search(sentence))):
         summary.sentence = compose_sentence(summary)  # missing, or in the wrong language
-    return summary
+    return ground(summary, transcript) if gate and has_product else summary
 
 
 def compose_sentence(summary: Summary) -> str:

@@ -36,9 +36,10 @@ class Prompt:
         )
 
     def messages(self, transcript: str, language: str) -> list[Message]:
-        """Chat messages: system, the few-shot examples as turns, then the transcript."""
+        """Chat messages: system, the few-shot examples in the window's language (all of them when
+        none is) as turns, then the transcript."""
         msgs: list[Message] = [{"role": "system", "content": self.system}]
-        for ex in self.examples:
+        for ex in [e for e in self.examples if e["language"] == language] or self.examples:
             msgs.append({"role": "user", "content": self.user_message(ex["transcript"], ex["language"])})
             msgs.append({"role": "assistant", "content": json.dumps(ex["output"], ensure_ascii=False)})
         msgs.append({"role": "user", "content": self.user_message(transcript, language)})

@@ -11,7 +11,8 @@ from streams.schemas import BadRecord, EmbeddingRecord, dump_record, parse_recor
 
 
 async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
-    """Search the catalog for every live embedding; a search the store refuses goes to the DLQ."""
+    """Search the catalog for every live embedding by the one scoring rule (``encoders.scoring``, through
+    ``stages.search_products``); a search the store refuses goes to the DLQ."""
     settings = ctx.settings
     for ev in events:
         try:
@@ -25,7 +26,7 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
         try:
             hits = await ctx.store_call(
                 "product search",
-                lambda vec=rec.vector, store=store: store.near_vector("product", vec, limit=settings.tag_top_k),
+                lambda rec=rec, store=store: stages.search_products(store, rec, settings.tag_top_k),
             )
         except PermanentError as exc:
             await ctx.to_dlq(ev, exc.reason)

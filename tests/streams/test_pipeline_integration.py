@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
@@ -149,7 +150,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     assert {e["kind"] for e in rep.embeddings} == {"live", "video"}
     for e in rep.embeddings:
         v = np.asarray(e["vector"], dtype=np.float32)
-        assert v.shape == (128,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
+        assert v.shape == (AmpereConfig.load(SHIPPED_MODEL_DIR).dim,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
     catalog = {p.product_id for p in ds.products}
     assert len([t for t in rep.tags if t["revision"] == 1]) == len(expected)
     assert len([t for t in rep.tags if t["revision"] == 2]) == len([e for e in refined if e["kind"] == "live"])

@@ -230,3 +230,32 @@ def test_within_a_batch_the_highest_revision_wins() -> None:
     b.objects[1].object_id = "o0"
     kept, stale = stages.drop_stale(b, {})
     assert [(r.object_id, r.revision) for r in kept.records] == [("o0", 2)] and stale == 1
+
+
+class _RecordingStore:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def near_vectors(self, kind, vectors, *, limit=10, where=None):
+        self.calls.append((kind, vectors))
+        return []
+
+
+def test_search_uses_the_branches_the_window_has() -> None:
+    recs = stages.summary_records([_window(), _window()],
+                                  [Summary(has_product=False), Summary(has_product=True, sentence="A red shirt.")], now=1.0)
+    emb = _emb(2, [False, True])
+    emb.visual[0] = -emb.fused[0]  # make the branches distinguishable from the fused vector
+    silent, spoken = stages.moment_objects(recs, emb, "live", {}).records
+    assert set(silent.branches) == {"visual"} and set(spoken.branches) == {"visual", "text"}
+    assert stages.product_query(silent) == {"visual": pytest.approx(emb.visual[0].tolist())}
+    assert stages.product_query(spoken) == {"visual": pytest.approx(emb.visual[1].tolist()),
+                                            "text": pytest.approx(emb.text[1].tolist())}
+    store = _RecordingStore()
+    stages.search_products(store, silent, limit=3)  # type: ignore[arg-type]
+    assert store.calls == [("product", {"visual": pytest.approx(emb.visual[0].tolist())})]
+
+
+def test_record_without_branches_searches_fused() -> None:
+    rec = EmbeddingRecord(object_id="o", kind="live", model_version="m", vector=[1.0, 0.0], indexed_at=0.0)
+    assert stages.product_query(rec) == {"fused": [1.0, 0.0]}

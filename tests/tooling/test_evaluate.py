@@ -9,10 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from encoders.baseline import pooled_branches
 from encoders.dataset import AsrChunk, Dataset, Keyframe, MomentRecord, ProductRecord
 from engines.encode.base import Embeddings, EncodeItem
 from engines.summarize.schema import Summary
 from tooling.evaluate import (
+    FROZEN_RAW,
+    FROZEN_VISUAL,
+    NO_SPEECH,
+    NO_SPEECH_FUSED,
     EvalConfig,
     ablations,
     evaluate,
@@ -51,6 +56,16 @@ class FakeEncoder:
         return Embeddings(unit(unit(vis) + unit(txt)), unit(vis), unit(txt), vis.any(1), txt.any(1), self.model_version)
 
 
+class FakeBackbone:
+    """Frozen 'features': mean colour of an image file, hashed bag of words of a text."""
+
+    def encode(self, image_paths, texts):
+        def images(paths):
+            return np.stack([np.asarray(Image.open(p).convert("RGB"), float).mean(axis=(0, 1)) for p in paths])
+
+        return pooled_branches(image_paths, texts, images, lambda ts: np.stack([FakeEncoder()._text(t) for t in ts]))
+
+
 @pytest.fixture()
 def dataset(tmp_path: Path) -> Dataset:
     products, moments = [], []
@@ -79,7 +94,7 @@ def dataset(tmp_path: Path) -> Dataset:
 def test_rows_and_directions(dataset: Dataset):
     result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",)))
     names = [r["name"] for r in result.rows]
-    assert names == [a.name for a in ablations(["cached"])]
+    assert names == [a.name for a in ablations(["cached"], baselines=False)]
     rows = {r["name"]: r for r in result.rows}
     for row in result.rows:
         for d in ("live→product", "video→product", "product→live"):
@@ -99,6 +114,22 @@ def test_rows_and_directions(dataset: Dataset):
     assert rows["visual + raw ASR"]["live→product"]["R@1"] == 1.0
     assert result.image_to_image["qualifying_products"] == 0
     assert result.meta["summary_stats"]["cached"] == {"moments": 12, "empty": 2, "fallback": 12}
+
+
+def test_baseline_and_missing_modality_rows(dataset: Dataset):
+    result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",)), backbone=FakeBackbone())
+    rows = {r["name"]: r for r in result.rows}
+    assert [r["name"] for r in result.rows] == [a.name for a in ablations(["cached"])]
+    live = {name: r["live→product"]["R@1"] for name, r in rows.items()}
+    # the fake encoder's visual branch is the mean colour, as is the fake frozen feature
+    assert live[FROZEN_VISUAL] == pytest.approx(live["visual only"])
+    assert live[FROZEN_RAW] == pytest.approx(live["text only (raw ASR)"])
+    # a silent window against photo + text products: the rule compares keyframes with photos ...
+    assert rows[NO_SPEECH]["products"] == [True, True]
+    assert rows[NO_SPEECH]["live→product"]["ranks"] == rows["visual only"]["live→product"]["ranks"]
+    assert rows[NO_SPEECH_FUSED]["scoring"] == "fused"
+    md = result.markdown()
+    assert f"| {FROZEN_VISUAL} |" in md and f"**{NO_SPEECH}** vs visual only" in md
 
 
 def test_reports_splice_into_existing_prose(dataset: Dataset, tmp_path: Path):

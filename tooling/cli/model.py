@@ -77,15 +77,23 @@ def train_cmd(
     summarize_missing: bool = typer.Option(
         True, help="Summarize (extractive engine) moments the summary file lacks instead of using raw ASR."
     ),
+    projection: str = typer.Option("pca-residual", help="Branch projections: pca-residual | mlp."),
+    distill: float = typer.Option(1.0, help="Weight of the similarity-preserving loss toward frozen features."),
+    text_dropout: float = typer.Option(0.15, help="Probability of masking a moment's text in training."),
+    dim: int = typer.Option(256, help="Embedding size of every branch and of the fused vector."),
+    freeze_visual: bool = typer.Option(True, help="Keep the visual projection as initialized (PCA of the backbone)."),
 ) -> None:
     """Train the AMPere heads (backbones frozen, features cached) and write config + heads + metrics."""
     import torch
 
+    from encoders.config import AmpereConfig
     from encoders.train import TrainConfig, train
 
     torch.set_num_threads(threads)
     out = out or _models_home() / "trained" / "ampere-v1"
-    tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, summaries=summaries)
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, summaries=summaries, distill=distill,
+                     text_dropout=text_dropout, freeze_visual=freeze_visual)
+    cfg = AmpereConfig(projection=projection, dim=dim)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         tasks: dict[str, int] = {}
@@ -98,7 +106,7 @@ def train_cmd(
                             description=stage if name == "training" else name)
 
         summarize = _extractive_sentences if summarize_missing and summaries == "extractive" else None
-        metrics = train(dataset, out, tc, models_home=_models_home(), report=report, summarize=summarize)
+        metrics = train(dataset, out, tc, cfg, models_home=_models_home(), report=report, summarize=summarize)
     args = shlex.join(sys.argv[2:]).replace(str(get_settings().home), "$AMPERE_HOME")
     metrics["command"] = f"ampere train {args}".strip()
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

@@ -143,9 +143,11 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[str, typer.Option(help="product | live | video")] = "product",
         limit: Annotated[int, typer.Option()] = 5,
     ) -> None:
-        """Search the index with a text and/or an image (encoded like a product)."""
+        """Search the index with a text and/or an image (encoded like a product), scored by the mean
+        cosine over the branches the query has (the rule in ``encoders.scoring``)."""
         from PIL import Image
 
+        from encoders.scoring import search_targets
         from engines.encode.base import EncodeItem
         from streams.wiring import build_encoder_from, build_store_from
 
@@ -154,10 +156,11 @@ def register(app: typer.Typer) -> None:
         s = get_settings()
         enc = build_encoder_from(s)
         item = EncodeItem(domain="product", images=[Image.open(image).convert("RGB")] if image else [], text=text)
-        vec = enc.encode([item]).fused[0]
+        emb = enc.encode([item])
+        vectors = {t: getattr(emb, t)[0] for t in search_targets(bool(item.images), bool(text))}
         store = build_store_from(s)
         try:
-            hits = store.near_vector(kind, vec, limit=limit)
+            hits = store.near_vectors(kind, vectors, limit=limit)
         finally:
             store.close()
         table = Table("score", "id", "what")

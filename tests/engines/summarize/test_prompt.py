@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -19,8 +20,16 @@ def test_messages_put_the_transcript_last_and_delimited():
     prompt = load_prompt("v1")
     msgs = prompt.messages("a <b> c", "zh")
     assert msgs[0]["role"] == "system" and msgs[-1]["role"] == "user"
-    assert len(msgs) == 2 + 2 * len(prompt.examples)
+    assert len(msgs) == 2 + 2 * sum(e["language"] == "zh" for e in prompt.examples)
     assert "<b>" not in msgs[-1]["content"] and "Chinese" in msgs[-1]["content"]
+
+
+def test_few_shot_examples_are_in_the_window_language():
+    prompt = load_prompt("v1")
+    english = prompt.messages("this kettle is great", "en")
+    shots = [m["content"] for m in english[1:-1] if m["role"] == "assistant"]
+    assert shots and not any(re.search(r"[\u4e00-\u9fff]", s) for s in shots)
+    assert len(prompt.messages("x", "fr")) == 2 + 2 * len(prompt.examples)  # no example in it: all of them
 
 
 def test_unknown_version_names_the_known_ones():

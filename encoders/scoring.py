@@ -1,0 +1,84 @@
+"""How a query and a candidate are scored: the one rule of the tag agent, `ampere search` and `ampere eval`.
+
+Score = the mean cosine similarity over the branches (visual, text) that both sides have. A live
+window without speech is thus compared with a catalog product on the visual branch alone, and a
+product without a photo on the text branch alone: a missing modality never drags a match below the
+single-modality score. Only when the two sides share no branch (a text-only query against an
+image-only candidate) are their fused vectors compared, the only common space left.
+
+Per-branch fusion was chosen by measurement over cosine on the fused vector (docs/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+BRANCHES = ("visual", "text")
+
+
+@dataclass(frozen=True)
+class Modalities:
+    """What one side of a comparison has."""
+
+    visual: bool
+    text: bool
+
+
+FULL = Modalities(visual=True, text=True)
+
+
+def shared_branches(query: Modalities, candidate: Modalities) -> tuple[str, ...]:
+    """The named vectors on which ``query`` and ``candidate`` are compared (their cosines averaged)."""
+    shared = tuple(b for b in BRANCHES if getattr(query, b) and getattr(candidate, b))
+    return shared or ("fused",)
+
+
+def search_targets(has_visual: bool, has_text: bool) -> tuple[str, ...]:
+    """The named vectors to search a gallery of full items (catalog products: photo + text) with."""
+    return shared_branches(Modalities(has_visual, has_text), FULL)
+
+
+class BranchVectors(Protocol):
+    """Rows of L2-normalized fused / visual / text vectors with the masks of the branches present."""
+
+    fused: np.ndarray
+    visual: np.ndarray
+    text: np.ndarray
+    visual_mask: np.ndarray
+    text_mask: np.ndarray
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
+
+
+def similarity(queries: BranchVectors, gallery: BranchVectors) -> np.ndarray:
+    """Scores ``[queries, gallery]`` by the rule: mean cosine over shared branches, else fused cosine."""
+    total = np.zeros((len(queries.fused), len(gallery.fused)))
+    count = np.zeros_like(total)
+    for b in BRANCHES:
+        both = np.asarray(getattr(queries, f"{b}_mask"), bool)[:, None] & np.asarray(getattr(gallery, f"{b}_mask"), bool)[None, :]
+        total += np.where(both, _unit(getattr(queries, b)) @ _unit(getattr(gallery, b)).T, 0.0)
+        count += both
+    fused = _unit(queries.fused) @ _unit(gallery.fused).T
+    return np.where(count > 0, total / np.maximum(count, 1), fused)
+
+
+@dataclass
+class Branches:
+    """A concrete :class:`BranchVectors` (rows of an evaluation; zero rows where a branch is absent)."""
+
+    fused: np.ndarray
+    visual: np.ndarray
+    text: np.ndarray
+    visual_mask: np.ndarray
+    text_mask: np.ndarray
+
+    def take(self, rows: list[int] | np.ndarray) -> Branches:
+        """The given rows, in that order."""
+        return Branches(self.fused[rows], self.visual[rows], self.text[rows], self.visual_mask[rows], self.text_mask[rows])
