@@ -75,7 +75,7 @@ class FakeStore:
         for o in objects:
             self.stored[o.object_id] = {"revision": o.properties.get("revision", 1), **o.properties}
 
-    def near_vector(self, kind, vec, limit=3):
+    def near_vectors(self, kind, vectors, *, limit=3, where=None):
         if kind == "product" and not self.up:
             raise ConnectionError("down")
         return [Hit("p", 0.9, {"product_id": "p1", "title": "Mug"})]
