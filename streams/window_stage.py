@@ -206,9 +206,14 @@ class WindowStage:
                 self.clocks[p] = PartitionClock()
                 for st in self.states[p].values():
                     st.last_clock = 0.0  # a full idle period after every assignment
+            # resume at the committed offset (the log start when none), and seek there: the fetcher may
+            # already hold records past it, and its position() then reads as if they had been processed
+            begin = await self.consumer.beginning_offsets(tps)
             for tp in tps:
-                self.next[tp] = await self.consumer.position(tp)
+                committed = await self.consumer.committed(tp)
+                self.next[tp] = begin[tp] if committed is None else committed
                 self._committed[tp] = self.next[tp]
+                self.consumer.seek(tp, self.next[tp])
             log.info("window stage owns %s (%d streams restored)", parts, sum(len(self.states[p]) for p in parts))
 
     async def _restore(self, parts: list[int]) -> dict[int, dict[str, StreamState]]:

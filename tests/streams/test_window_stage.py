@@ -122,3 +122,32 @@ def test_idle_clock_stops_while_the_broker_is_unreachable_or_input_unread(tmp_pa
     asyncio.run(ticks(20))
     assert not st.states[0]["s"].windows and st.counters.get("idle_closes") == 1
     assert topics_sent(st)[-2:] == ["windows", "window-state"]
+
+
+def test_assignment_resumes_at_the_committed_offset_not_the_prefetch_position(tmp_path) -> None:
+    """The fetcher may have prefetched records when partitions are assigned: its position() is past them."""
+    st = stage(tmp_path)
+    st.next, st._committed = {}, {}
+
+    class Assigning(Consumer):
+        async def position(self, tp):
+            return 1  # what aiokafka reports once it prefetched offset 0
+
+        async def committed(self, tp):
+            return {EV: 7}.get(tp)
+
+        async def beginning_offsets(self, tps):
+            return {tp: 0 for tp in tps}
+
+    class Reader:
+        def assign(self, tps): ...
+
+        async def seek_to_beginning(self, *tps): ...
+
+        async def end_offsets(self, tps):
+            return {tp: 0 for tp in tps}
+
+    st.consumer, st.reader = Assigning(st.producer), Reader()
+    asyncio.run(st.on_assigned({ASR, EV}))
+    assert st.next == {ASR: 0, EV: 7}
+    assert sorted(st.consumer.seeks, key=str) == sorted([(ASR, 0), (EV, 7)], key=str)
