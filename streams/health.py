@@ -213,16 +213,25 @@ def start_for_worker(settings, status: WorkerStatus) -> HealthServer | None:
 
     if settings.metrics_port <= 0:
         return None
+    from streams.window_stage import group_id as window_group
+
     topics = TopicNames(settings.topic_prefix)
-    consumed = [*topics.inputs(), topics.windows, topics.summaries, topics.embeddings]
-    probe = KafkaProbe(settings, f"{settings.topic_prefix}-worker", consumed)
+    # the window stage reads the stream inputs in its own group; the Faust agents read the rest
+    window_probe = KafkaProbe(settings, window_group(settings.topic_prefix), [topics.asr, topics.keyframes, topics.events])
+    probe = KafkaProbe(
+        settings, f"{settings.topic_prefix}-worker", [topics.products, topics.windows, topics.summaries, topics.embeddings]
+    )
+
+    def lag() -> dict[tuple[str, int], int]:
+        return {**window_probe.lag(), **probe.lag()}
+
     checks: dict[str, Check] = {
         "kafka": probe.problem,
         "weaviate": lambda: weaviate_problem(settings.weaviate_url, settings.weaviate_api_key),
         "worker": status.loop_problem,
     }
     try:
-        server = HealthServer(settings.metrics_host, settings.metrics_port, status, checks, probe.lag)
+        server = HealthServer(settings.metrics_host, settings.metrics_port, status, checks, lag)
     except OSError as exc:
         log.error("metrics/health port %s:%s unavailable (%s); running without it", settings.metrics_host, settings.metrics_port, exc)
         return None

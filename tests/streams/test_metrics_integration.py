@@ -17,6 +17,7 @@ from streams.admin import ensure_topics, group_lag
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
+from streams.window_stage import group_id as window_group
 from tests.streams.mini_dataset import make_mini_dataset
 from tooling.consume import spawn_worker
 from tooling.dashboard.launch import stop, wait_http
@@ -92,7 +93,9 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
         t0 = time.perf_counter()
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
         readyz_s = time.perf_counter() - t0
-        lag_left = asyncio.run(group_lag(kafka_bootstrap, f"{settings.topic_prefix}-worker", topics.inputs()))
+        lag_left = asyncio.run(group_lag(kafka_bootstrap, f"{settings.topic_prefix}-worker", [topics.products]))
+        lag_left += asyncio.run(group_lag(kafka_bootstrap, window_group(settings.topic_prefix),
+                                          [topics.asr, topics.keyframes, topics.events]))
     finally:
         stop(worker)
     rep = sub.report
