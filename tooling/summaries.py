@@ -11,6 +11,8 @@ from encoders.dataset import Dataset, MomentRecord
 from engines.summarize.base import Summarizer
 from engines.summarize.quality import Truth, inject_hostile, leak_rate, score
 from engines.summarize.schema import Summary, SummaryRequest
+from streams.settings import Settings, get_settings
+from streams.wiring import build_summarizer_from, summarizer_fingerprint
 
 Progress = Callable[[int], None]
 
@@ -21,9 +23,34 @@ def moment_request(moment: MomentRecord, text: str | None = None) -> SummaryRequ
     return SummaryRequest(window_id=moment.moment_id, text=moment.asr_text if text is None else text, lang=lang)
 
 
-def summaries_path(root: Path, engine: str) -> Path:
-    """``DIR/summaries/<engine>.jsonl``."""
-    return Path(root) / "summaries" / f"{engine}.jsonl"
+def summaries_path(root: Path, engine: str, settings: Settings | None = None) -> Path:
+    """``DIR/summaries/<engine>-<fingerprint>.jsonl``: one file per engine, model and prompt version
+    (``streams.wiring.summarizer_fingerprint``), so a model or prompt change never reuses old summaries."""
+    return Path(root) / "summaries" / f"{engine}-{summarizer_fingerprint(settings or get_settings(), engine)}.jsonl"
+
+
+def load_or_summarize(
+    dataset: Dataset, moments: Sequence[MomentRecord], engine: str, batch_size: int = 8, progress=None
+) -> dict[str, Summary]:
+    """The summary of every moment by ``engine`` as the settings configure it, from the cache file
+    (computed and appended when missing)."""
+    path = summaries_path(dataset.root, engine)
+    cached = read_summaries(path)
+    todo = [m for m in moments if m.moment_id not in cached]
+    if todo:
+        summarizer = build_summarizer_from(get_settings(), engine)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            for i in range(0, len(todo), batch_size):
+                batch = todo[i : i + batch_size]
+                for m, s in zip(batch, summarizer.summarize([moment_request(m) for m in batch])):
+                    cached[m.moment_id] = s
+                    fh.write(json.dumps({"moment_id": m.moment_id, "summary": s.model_dump(mode="json")},
+                                        ensure_ascii=False) + "\n")
+                fh.flush()
+                if progress:
+                    progress(f"summarize ({engine})", min(i + batch_size, len(todo)), len(todo))
+    return {m.moment_id: cached[m.moment_id] for m in moments}
 
 
 def read_summaries(path: Path) -> dict[str, Summary]:

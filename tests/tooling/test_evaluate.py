@@ -25,6 +25,7 @@ from tooling.evaluate import (
     splice_results,
     write_reports,
 )
+from tooling.summaries import summaries_path
 
 COLORS = {"red": (220, 20, 20), "blue": (20, 20, 220), "green": (20, 200, 20)}
 
@@ -82,7 +83,7 @@ def dataset(tmp_path: Path) -> Dataset:
     ds = Dataset(tmp_path, products, moments)
     ds.save()
     (tmp_path / "summaries").mkdir()
-    with (tmp_path / "summaries" / "cached.jsonl").open("w") as fh:
+    with summaries_path(tmp_path, "cached").open("w") as fh:
         for m in moments:
             color = m.product_id.split("-")[0]
             kind = m.product_id.split("-")[1]
@@ -189,7 +190,7 @@ def test_named_sections_are_kept_apart():
 
 
 def test_cached_only_keeps_summarized_moments(dataset: Dataset):
-    path = dataset.root / "summaries" / "cached.jsonl"
+    path = summaries_path(dataset.root, "cached")
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:4]) + "\n")
     result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",), cached_only=True))

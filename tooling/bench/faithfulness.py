@@ -21,7 +21,9 @@ from engines.summarize.faithfulness import ground, measure
 from engines.summarize.output import InvalidOutput, parse_llm_output
 from engines.summarize.quality import Truth, score
 from engines.summarize.schema import Summary, SummaryRequest
-from tooling.evaluate import _summarizer_options, subset
+from streams.settings import get_settings
+from streams.wiring import build_summarizer_from
+from tooling.evaluate import subset
 from tooling.summaries import truths
 
 ZH_WINDOWS = (
@@ -48,7 +50,7 @@ def windows(dataset: Dataset, english: int) -> tuple[list[SummaryRequest], list[
 def _raw_llm(engine: str, reqs: list[SummaryRequest]) -> list[Summary]:
     """Replies of an LLM engine parsed without the gate (an error or invalid reply: an empty summary
     whose ``fallback_reason`` says why, counted as ``failed``)."""
-    summarizer = build_summarizer(engine, **_summarizer_options(engine))
+    summarizer = build_summarizer_from(get_settings(), engine)
     out = []
     for r in reqs:
         lang = request_language(r)

@@ -23,19 +23,20 @@ def _progress() -> Progress:
 
 
 def _build(engine: str):
-    from engines.summarize import ENGINES, build_summarizer
+    from engines.summarize import ENGINES
 
     if engine not in ENGINES:
         console.print(f"[red]unknown engine {engine!r}[/red]; choose one of {', '.join(ENGINES)}")
         raise typer.Exit(2)
+    from streams.wiring import build_summarizer_from
+
     settings = get_settings()
-    options = settings.summarizer_options(engine)
     if engine == "llamacpp" and not settings.llm_model_path:
         from engines.summarize.model_fetch import fetch_llm
 
-        options["model_path"] = fetch_llm(settings.home, log=lambda m: console.print(m))
+        fetch_llm(settings.home, log=lambda m: console.print(m))  # with progress lines; a no-op once cached
     try:
-        return build_summarizer(engine, **options)
+        return build_summarizer_from(settings, engine)
     except (ImportError, FileNotFoundError) as exc:
         console.print(f"[red]cannot build the {engine} summarizer:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -4,13 +4,14 @@ from typer.testing import CliRunner
 
 from tests.tooling.test_summaries import make_dataset
 from tooling.cli import app
+from tooling.summaries import summaries_path
 
 
 def test_summarize_writes_the_engine_file(tmp_path):
     make_dataset(tmp_path / "ds")
     result = CliRunner().invoke(app, ["summarize", "--dataset", str(tmp_path / "ds"), "--engine", "extractive"])
     assert result.exit_code == 0, result.output
-    rows = (tmp_path / "ds" / "summaries" / "extractive.jsonl").read_text().splitlines()
+    rows = summaries_path(tmp_path / "ds", "extractive").read_text().splitlines()
     assert [json.loads(r)["moment_id"] for r in rows] == ["m1", "m2"]
 
 
