@@ -79,11 +79,13 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(None, description="GGUF of the llama.cpp engine; None = the registry default.")
     llm_max_concurrency: int = Field(8, description="Requests in flight per openai-engine batch.")
     llm_retries: int = Field(2, description="Retries (exponential backoff) of a failed openai-engine request.")
-    summary_prompt_version: str = Field("v1", description="Prompt version (engines/summarize/prompts/<version>.json).")
+    summary_prompt_version: str = Field(
+        "v1-lean", description="Prompt version (engines/summarize/prompts/<version>.json; <version>-lean: no sentence asked)."
+    )
     summary_cache_size: int = Field(4096, description="Summaries kept in the in-memory LRU cache.")
     summary_cache_dir: Path | None = Field(None, description="Optional on-disk summary cache folder.")
     llm_parallel: int = Field(
-        0, ge=0, le=64, description="Windows the llama.cpp engine decodes together (0 = one at a time, llama-cpp-python's loop)."
+        8, ge=0, le=64, description="Windows the llama.cpp engine decodes together (0 = one at a time, llama-cpp-python's loop)."
     )
     llm_prompt_lookup: int = Field(
         0, ge=0, le=32, description="Prompt-lookup speculative draft tokens of the llama.cpp engine (0 = off; needs llm_parallel=0)."

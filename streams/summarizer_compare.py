@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.summarize.quality import Truth, score
+from engines.summarize.quality import Truth, score, summary_attribute_text
 from engines.summarize.schema import Summary, SummaryRequest
 
 Log = Callable[[str], None]
@@ -65,6 +65,12 @@ def ratio_summary(rows: Sequence[dict], baseline: str) -> dict[str, float | None
         if b:
             ratios.setdefault(r["variant"], []).append(r["windows_per_s"] / b)
     return {name: round(statistics.median(v), 3) if v else None for name, v in ratios.items()}
+
+
+def windows_per_cpu_s(rows: Sequence[dict]) -> float | None:
+    """Windows per CPU-second of this process over ``rows``: speed with the load's share taken out."""
+    cpu = sum(r["seconds"] * r["cpu_share"] for r in rows)
+    return round(sum(r["windows"] for r in rows) / cpu, 4) if cpu else None
 
 
 def _timed(engine: Any, batch: Sequence[SummaryRequest]) -> tuple[list[Summary], dict[str, float]]:
@@ -138,18 +144,22 @@ def compare_variants(
             "gen_tokens_per_s": round(tokens / seconds, 2) if seconds else None,
             "tokens_per_window": round(tokens / n, 1),
             "ratio_to_baseline": ratios.get(v.name),
+            "windows_per_cpu_s": windows_per_cpu_s(mine),
             "cpu_share": round(statistics.mean(r["cpu_share"] for r in mine), 2),
             "load_avg_1m": round(statistics.mean(r["load_avg_1m"] for r in mine), 2),
             **{k: quality[k] for k in ("name_precision", "name_recall", "attr_precision", "attr_recall",
                                        "sentence_title_recall", "fallback_rate")},
         })
+    answers = {name: [{"window": w.window_id, "product_name": s.product_name, "attributes": summary_attribute_text(s),
+                       "fallback": s.fallback_reason} for w, s in zip(windows, outs, strict=False) if s is not None]
+               for name, outs in outputs.items()}
     return {"baseline": variants[0].name, "rounds": rounds, "windows_per_round": per_round,
-            "cores": os.cpu_count(), "variants": summary, "rows": rows}
+            "cores": os.cpu_count(), "variants": summary, "rows": rows, "answers": answers}
 
 
 def markdown(result: dict[str, Any]) -> str:
     """The comparison as a markdown table (one row per variant) plus how it was measured."""
-    cols = ["windows_per_s", "ratio_to_baseline", "gen_tokens_per_s", "tokens_per_window", "name_precision",
+    cols = ["windows_per_s", "ratio_to_baseline", "windows_per_cpu_s", "gen_tokens_per_s", "tokens_per_window", "name_precision",
             "name_recall", "attr_precision", "attr_recall", "sentence_title_recall", "fallback_rate", "cpu_share",
             "load_avg_1m"]
     lines = ["| variant | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
@@ -158,6 +168,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {v['variant']} | " + " | ".join("–" if v[c] is None else str(v[c]) for c in cols) + " |")
     lines += ["", (f"{result['rounds']} rounds × {result['windows_per_round']} windows, the same windows for every "
               f"variant, order rotated each round; ratio = median over rounds of windows/s ÷ the baseline's in "
-              f"the same round. cpu share = process CPU time ÷ wall time (cores this run got; "
-              f"{result['cores']} cores); load avg = 1-minute load average during the variant's turns.")]
+              f"the same round. cpu share = process CPU time ÷ wall time (the cores this run got, of "
+              f"{result['cores']}); windows per cpu s = windows ÷ process CPU seconds; load avg = 1-minute "
+              f"load average during the variant's turns.")]
     return "\n".join(lines) + "\n"

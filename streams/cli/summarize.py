@@ -137,6 +137,8 @@ def bench_summarizer_cmd(
     compare: Annotated[bool, typer.Option(help="Compare the CPU llama.cpp variants side by side (speed ratios + quality).")] = True,
     windows: Annotated[int, typer.Option(help="Windows per comparison (split over the rounds).")] = 16,
     rounds: Annotated[int, typer.Option(help="Comparison rounds (variants take turns, order rotated).")] = 2,
+    variant: Annotated[list[str], typer.Option(help="Only these variants, by name (repeat); the first is the baseline.")] = [],  # noqa: B006
+    tag: Annotated[str, typer.Option(help="Suffix of the comparison's file names (summarizer_variants_<tag>).")] = "",
     dataset: Annotated[Path | None, typer.Option(help="Take windows from this dataset (default: $AMPERE_HOME/data/sample).")] = None,
     batch: Annotated[list[int], typer.Option(help="Batch sizes (repeat).")] = [1, 4, 16],  # noqa: B006
     openai_batch: Annotated[list[int], typer.Option(help="Batch sizes of the openai engine (repeat).")] = [1, 4],  # noqa: B006
@@ -147,7 +149,7 @@ def bench_summarizer_cmd(
     from engines.summarize.model_fetch import fetch_llm
     from streams.summaries import moment_request, truths
     from streams.summarizer_bench import markdown_table, run_benchmark
-    from streams.summarizer_compare import compare_variants, markdown, pick_windows
+    from streams.summarizer_compare import VARIANTS, compare_variants, markdown, pick_windows
 
     settings = get_settings()
     ds = _dataset(dataset or settings.home / "data" / "sample")
@@ -159,13 +161,18 @@ def bench_summarizer_cmd(
     out.mkdir(parents=True, exist_ok=True)
     if compare:
         chosen = pick_windows(moments, windows)
+        variants = [v for want in variant for v in VARIANTS if v.name == want] if variant else list(VARIANTS)
+        if not variants:
+            console.print(f"[red]no variant matches {variant}[/red]; known: {[v.name for v in VARIANTS]}")
+            raise typer.Exit(2)
         result = compare_variants(lambda o: build_summarizer("llamacpp", **(options | o)),
-                                  [moment_request(m) for m in chosen], truths(ds, chosen), rounds=rounds,
-                                  log=lambda m: console.print(m))
+                                  [moment_request(m) for m in chosen], truths(ds, chosen), variants=variants,
+                                  rounds=rounds, log=lambda m: console.print(m))
         result["dataset"] = f"{ds.root.name} ({len(chosen)} of {len(moments)} windows with speech)"
-        (out / "summarizer_variants.json").write_text(json.dumps(result, indent=2) + "\n")
+        stem = "summarizer_variants" + (f"_{tag}" if tag else "")
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
         table = markdown(result)
-        (out / "summarizer_variants.md").write_text(table)
+        (out / f"{stem}.md").write_text(table)
         print(table)
     if engine:
         result = run_benchmark([moment_request(m) for m in moments], engines=engine, batch_sizes=batch,

@@ -14,6 +14,7 @@ from streams.summarizer_compare import (
     pick_windows,
     ratio_summary,
     rotation,
+    windows_per_cpu_s,
 )
 
 
@@ -27,6 +28,12 @@ def test_rotation_gives_every_variant_each_position_once():
     assert orders == [[0, 1, 2], [1, 2, 0], [2, 0, 1]]
     for position in range(3):
         assert sorted(o[position] for o in orders) == [0, 1, 2]
+
+
+def test_windows_per_cpu_second_takes_the_load_out():
+    rows = [{"windows": 4, "seconds": 10.0, "cpu_share": 0.5}, {"windows": 4, "seconds": 4.0, "cpu_share": 1.0}]
+    assert windows_per_cpu_s(rows) == 0.8889  # 8 windows in 5 + 4 CPU seconds
+    assert windows_per_cpu_s([]) is None
 
 
 def test_ratio_is_the_median_of_same_round_ratios():
