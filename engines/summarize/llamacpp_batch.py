@@ -41,6 +41,12 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def slot_timeout(timeout_s: float, sharing: int) -> float:
+    """A window's deadline when ``sharing`` windows take the decode steps together: ``timeout_s`` is
+    what one window may take on its own, and each of them gets about 1/``sharing`` of every step."""
+    return timeout_s * max(1, sharing)
+
+
 def plan_batch(pending: Sequence[tuple[int, int]], capacity: int) -> list[tuple[int, int]]:
     """How many pending tokens each slot feeds into one decode call of ``capacity`` tokens.
 
@@ -113,7 +119,8 @@ class BatchDecoder:
             while queue or running:
                 while queue and free:
                     job = queue.popleft()
-                    running[job] = self._admit(free.pop(), job, prompts[job], timeout_s)
+                    sharing = min(self.parallel, len(running) + 1 + len(queue))
+                    running[job] = self._admit(free.pop(), job, prompts[job], slot_timeout(timeout_s, sharing))
                 for job, reply in self._step(running, max_tokens).items():
                     slot = running.pop(job)
                     results[job] = reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.summarize.llamacpp_batch import common_prefix, plan_batch
+from engines.summarize.llamacpp_batch import common_prefix, plan_batch, slot_timeout
 from engines.summarize.schema import SummaryRequest
 
 
@@ -22,6 +22,11 @@ def test_plan_batch_fills_capacity_in_priority_order():
     assert plan_batch([(1, 600)], 512) == [(1, 512)]
     assert plan_batch([(1, 0), (2, 3)], 2) == [(2, 2)]
     assert sum(t for _, t in plan_batch([(i, 100) for i in range(20)], 512)) == 512
+
+
+def test_a_window_sharing_the_steps_gets_a_proportional_deadline():
+    assert slot_timeout(30.0, 1) == 30.0 and slot_timeout(30.0, 8) == 240.0
+    assert slot_timeout(30.0, 0) == 30.0 and slot_timeout(0.0, 8) == 0.0
 
 
 WINDOWS = [
