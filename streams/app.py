@@ -243,10 +243,8 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 await guarded(events, _refine_batch, dead_letter=False)
 
     async def _refine_batch(events: list[faust.EventT]) -> None:
-        """Revision 2: the LLM summary of the batch's due windows in one call (the CPU engine decodes them
-        together); shed (counted) when it waited too long, skipped when the LLM fell back (revision 1
-        already holds the extractive summary)."""
-        due = []
+        """Revision 2: the LLM summary, one window at a time; shed (counted) when it waited too long,
+        skipped when the LLM fell back (revision 1 already holds the extractive summary)."""
         for ev in events:
             try:
                 w = parse_record(ev.value, WindowRecord)
@@ -256,9 +254,7 @@ def create_app(settings: Settings, engines_factory: Callable[[], Engines]) -> fa
                 counters["refine_shed"] += 1
                 log.info("refinement of %s shed: waited %.1fs", w.window_id, time.time() - w.closed_at)
                 continue
-            due.append(w)
-        summaries = await engines().summarizer.asummarize(stages.summary_requests(due)) if due else []
-        for w, summary in zip(due, summaries, strict=True):
+            summary = (await engines().summarizer.asummarize(stages.summary_requests([w])))[0]
             if summary.is_fallback:
                 counters["refine_fallback"] += 1
                 log.info("refinement of %s skipped: %s", w.window_id, summary.fallback_reason)
