@@ -1,4 +1,4 @@
-# The Ampere Stream worker image: `ampere worker` runs the Faust agents
+# The Ampere Stream worker image: `python -m streams.worker` runs the agents
 # (window -> summarize -> encode -> index -> publish). Build: docker build --build-arg AMPERE_EXTRAS=gpu .
 FROM python:3.11-slim
 
@@ -20,5 +20,8 @@ RUN if [ -n "$AMPERE_EXTRAS" ]; then pip install --no-cache-dir ".[${AMPERE_EXTR
 
 USER ampere
 VOLUME ["/var/lib/ampere"]
-ENTRYPOINT ["ampere"]
-CMD ["worker"]
+EXPOSE 9464
+# /livez of the worker's metrics port (AMPERE_METRICS_PORT); compose waits on /readyz instead
+HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 CMD ["python", "-m", "streams.probe", "live"]
+# only the worker path ships: tooling/ (CLI, demo, benchmarks, simulator, local launchers) stays out
+ENTRYPOINT ["python", "-m", "streams.worker"]

@@ -9,6 +9,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 AMPERE := $(VENV)/bin/ampere
 # The install is redone when pyproject.toml or the checkout folder changes (editable install).
 SETUP_STAMP := $(VENV)/.ampere-setup-$(shell (pwd; cat pyproject.toml) | sha1sum | cut -c1-12)
+# one line per set-up stage; the full output goes to the log
+STEP := bash infra/step.sh
+SETUP_LOG := $(AMPERE_HOME)/logs/setup.log
 
 .PHONY: help setup test demo infra-install infra-up infra-down infra-status lint
 
@@ -20,12 +23,13 @@ setup: $(SETUP_STAMP)  ## venv + package + cached llama.cpp wheel + pinned model
 $(SETUP_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, got " + sys.version'
 	@test -x $(VENV)/bin/python || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
-	$(VENV)/bin/python -m pip install -q -e '.[dev]'
-	@wheel="$$(PYTHON=$(VENV)/bin/python bash infra/llamacpp_wheel.sh | tail -n 1)"; \
-	  $(VENV)/bin/python -m pip install -q "$$wheel"
-	$(VENV)/bin/python -m pip install -q --find-links $(AMPERE_HOME)/wheels -e '.[dev,llm-server]'
-	$(AMPERE) model fetch
-	$(AMPERE) fetch-llm
+	@$(STEP) "setup: python packages" $(SETUP_LOG) $(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@$(STEP) "setup: llama.cpp wheel (built once)" $(SETUP_LOG) bash -c \
+	  'wheel="$$(PYTHON=$(VENV)/bin/python bash infra/llamacpp_wheel.sh | tail -n 1)" && $(VENV)/bin/python -m pip install -q "$$wheel"'
+	@$(STEP) "setup: llama.cpp server packages" $(SETUP_LOG) \
+	  $(VENV)/bin/python -m pip install -q --find-links $(AMPERE_HOME)/wheels -e '.[dev,llm-server]'
+	@$(STEP) "setup: encoder weights (sha256-pinned)" $(SETUP_LOG) $(AMPERE) model fetch
+	@$(STEP) "setup: summarizer model (sha256-pinned)" $(SETUP_LOG) $(AMPERE) fetch-llm
 	@rm -f $(VENV)/.ampere-setup-*
 	@touch $@
 

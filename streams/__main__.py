@@ -1,5 +1,5 @@
 """``python -m streams`` is the ``ampere`` command."""
 
-from streams.cli import main
+from tooling.cli import main
 
 main()

@@ -104,6 +104,13 @@ def faust_credentials(settings: Settings) -> Any:
     )
 
 
+def first_connect_timeout(client_cls: Any, timeout_ms: int) -> dict[str, int]:
+    """The kafka-python option that bounds the first connection: ``bootstrap_timeout_ms`` in 3.x,
+    ``api_version_auto_timeout_ms`` in 2.x (each version refuses the other's name)."""
+    name = "bootstrap_timeout_ms" if "bootstrap_timeout_ms" in client_cls.DEFAULT_CONFIG else "api_version_auto_timeout_ms"
+    return {name: timeout_ms}
+
+
 def check_reachable(target: KafkaTarget, timeout_s: float = 15.0) -> None:
     """Raise :class:`KafkaUnavailable` with a readable reason unless a metadata request succeeds."""
     import logging
@@ -117,7 +124,7 @@ def check_reachable(target: KafkaTarget, timeout_s: float = 15.0) -> None:
     try:
         admin = KafkaAdminClient(
             **kafka_python_options(target), client_id="ampere-check", request_timeout_ms=int(timeout_s * 1000),
-            api_version_auto_timeout_ms=int(timeout_s * 1000),
+            **first_connect_timeout(KafkaAdminClient, int(timeout_s * 1000)),
         )
         try:
             if not admin.describe_cluster().get("brokers"):

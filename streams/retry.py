@@ -11,6 +11,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from streams import metrics
 from streams.errors import PermanentError, TransientError
 
 T = TypeVar("T")
@@ -56,4 +57,5 @@ async def call_with_retries(
         delay = backoff_s(attempt, base_s, cap_s)
         attempt += 1
         log.warning("%s failed (%s: %s); retry %d in %.1fs", what, type(err).__name__, str(err)[:300], attempt, delay)
+        metrics.count_retry(what)
         await asyncio.sleep(delay)

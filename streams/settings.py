@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle that signs the brokers' certificates (SSL/SASL_SSL).")
     kafka_ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     kafka_ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
+    kafka_session_timeout_ms: int = Field(
+        60_000, description="Consumer group session timeout: how long a silent member keeps its partitions."
+    )
 
     # --- Weaviate ----------------------------------------------------------------------------
     weaviate_url: str = Field("http://127.0.0.1:18080", description="Weaviate REST endpoint.")
@@ -130,10 +133,35 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
+    window_sources_live: str = Field(
+        "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a live window."
+    )
+    window_sources_video: str = Field(
+        "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a short-video window."
+    )
+    window_retain_closed: int = Field(4, description="Windows closed on quiet kept per stream to reopen if content arrives.")
+    window_tick_ms: int = Field(500, description="Period of the window stage's idle check (and longest fetch wait).")
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
     tag_min_score: float = Field(0.35, description="Cosine below which no product is claimed.")
+
+    # --- operations --------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="Log level of `python -m streams.worker` (the container entry point)."
+    )
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Worker port of /metrics, /livez, /readyz (0 = off).")
+    metrics_host: str = Field("127.0.0.1", description="Interface of the metrics port (0.0.0.0 in a container).")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as one JSON object each.")
+    dashboard_port: int = Field(8765, ge=0, le=65535, description="Port of the live dashboard (ampere dashboard).")
+    dashboard_host: str = Field("127.0.0.1", description="Interface of the live dashboard.")
+
+    # --- ingest gateway (HTTP / WebSocket) ----------------------------------------------------------
+    ingest_host: str = Field("127.0.0.1", description="Address the ingest gateway listens on.")
+    ingest_port: int = Field(18400, ge=1, le=65535, description="Port of the ingest gateway.")
+    ingest_api_key: str | None = Field(None, description="API key broadcasters must send; None = open (loopback only).")
+    ingest_rate_per_s: float = Field(50.0, gt=0, description="Messages per second accepted per stream (token bucket).")
+    ingest_burst: int = Field(200, ge=1, description="Messages a stream may send at once above its rate.")
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Settings:

@@ -157,8 +157,14 @@ def stored_revisions(store, batch: IndexedBatch) -> dict[str, int]:
 
 def drop_stale(batch: IndexedBatch, stored: dict[str, int]) -> tuple[IndexedBatch, int]:
     """Leave out objects whose stored revision is newer than the one at hand (a replayed provisional
-    version never overwrites a refined one); equal revisions overwrite (idempotent replay)."""
-    keep = [i for i, r in enumerate(batch.records) if stored.get(r.object_id, 0) <= r.revision]
+    version never overwrites a refined one); equal revisions overwrite (idempotent replay). Within the
+    batch, only the highest revision of an object is kept (the last of equals)."""
+    best: dict[str, int] = {}
+    for i, r in enumerate(batch.records):
+        j = best.get(r.object_id)
+        if j is None or batch.records[j].revision <= r.revision:
+            best[r.object_id] = i
+    keep = sorted(i for oid, i in best.items() if stored.get(oid, 0) <= batch.records[i].revision)
     kept = IndexedBatch([batch.objects[i] for i in keep], [batch.records[i] for i in keep])
     return kept, len(batch.records) - len(keep)
 

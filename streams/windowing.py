@@ -1,9 +1,14 @@
 """Per-stream event-time windowing as a pure state machine (no Kafka here).
 
-The state of one stream is a JSON-able dict kept in a changelog-backed table. Applying an event
-returns the windows it closed. Re-applying an event already seen (a replay after a crash) changes
-nothing: ASR chunks are de-duplicated by ``seq``, and anything older than the last closed window
-edge is ignored, so a restart neither loses nor duplicates a window.
+The state of one stream is a JSON-able dict kept in a changelog topic. Applying an event returns the
+windows it closed. Replay contract: the caller records the input offset applied last per source
+(``StreamState.offsets``) and skips records at or below it, so a restart neither loses nor duplicates
+a window; ASR chunks are also de-duplicated by ``seq``.
+
+A window closes when every *expected* source of the stream's domain (``WindowConfig.sources_*``:
+asr, keyframes, events) passed its end plus grace, or when the stream went quiet on the caller's
+clock. Content that arrives for a window closed by the watermark is reported as late (never dropped
+silently); a window closed on quiet is kept a while and reopened (same id) if its content arrives.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from dataclasses import dataclass, field
 from streams.ids import window_id
 from streams.keyframes import FrameCandidate, select_keyframes
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+SOURCES = ("asr", "keyframes", "events")
 
 CloseReason = str  # "watermark" | "idle" | "stream_end" | "product_switch"
 
@@ -29,12 +35,25 @@ class WindowConfig:
     idle_close_ms: int = 10_000
     end_settle_ms: int = 1_500
     max_keyframes: int = 4
+    sources_live: tuple[str, ...] = ("asr", "keyframes")
+    sources_video: tuple[str, ...] = ("asr", "keyframes")
+    retain_closed: int = 4
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0 or self.hop_ms <= 0:
             raise ValueError("window_ms and hop_ms must be positive")
         if self.hop_ms > self.window_ms:
             raise ValueError("hop_ms larger than window_ms would leave gaps between windows")
+        for name in ("sources_live", "sources_video"):
+            srcs = getattr(self, name)
+            if not srcs or set(srcs) - set(SOURCES):
+                raise ValueError(f"{name} must name one or more of {', '.join(SOURCES)}, got {srcs!r}")
+        if self.retain_closed < 0:
+            raise ValueError("retain_closed must be >= 0")
+
+    def expected(self, domain: str) -> tuple[str, ...]:
+        """The sources whose watermark closes a window of this domain."""
+        return self.sources_video if domain == "video" else self.sources_live
 
 
 @dataclass
@@ -73,14 +92,11 @@ class StreamState:
 
     ``origins`` are the starts of the stream's segments (a product switch starts one); windows
     lie on the grid origin + k*hop of their segment and never cross into the next one.
-    ``watermarks`` holds the event time reached per source (asr, keyframes): a window closes only
-    when every source passed its end + grace, so one topic running ahead of another loses nothing.
+    ``watermarks`` holds the event time reached per source (asr, keyframes, events). ``retained``
+    keeps windows closed on quiet (idle, stream end) so that content arriving afterwards reopens them.
+    ``offsets`` is the input offset applied last per source: a record at or below it is a replay.
+    ``last_clock`` is the caller's clock (seconds) at the stream's last record.
     """
-
-    @property
-    def watermark_ms(self) -> int:
-        """The event time every source has reached."""
-        return min(self.watermarks.values()) if self.watermarks else -1
 
     stream_id: str
     origins: list[int]
@@ -88,11 +104,17 @@ class StreamState:
     closed_until_ms: int = -1
     ended: bool = False
     max_seq: int = -1
-    last_wall: float = 0.0
+    last_clock: float = 0.0
     lang: str = "en"
     product_hint: str | None = None
     domain: str = "live"
     windows: dict[int, OpenWindow] = field(default_factory=dict)
+    retained: dict[int, OpenWindow] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+
+    def watermark(self, cfg: WindowConfig) -> int:
+        """The event time every expected source has reached (-1 while one was never seen)."""
+        return min(self.watermarks.get(s, -1) for s in cfg.expected(self.domain))
 
     # --- (de)serialization for the table -------------------------------------------------
     def to_dict(self) -> dict:
@@ -104,19 +126,13 @@ class StreamState:
             "closed_until_ms": self.closed_until_ms,
             "ended": self.ended,
             "max_seq": self.max_seq,
-            "last_wall": self.last_wall,
+            "last_clock": self.last_clock,
             "lang": self.lang,
             "product_hint": self.product_hint,
             "domain": self.domain,
-            "windows": [
-                {
-                    "start_ms": w.start_ms,
-                    "end_ms": w.end_ms,
-                    "chunks": list(w.chunks.values()),
-                    "frames": [f.to_dict() for f in w.frames],
-                }
-                for w in self.windows.values()
-            ],
+            "windows": [_window_dict(w) for w in self.windows.values()],
+            "retained": [_window_dict(w) for w in self.retained.values()],
+            "offsets": self.offsets,
         }
 
     @classmethod
@@ -133,17 +149,26 @@ class StreamState:
             closed_until_ms=d["closed_until_ms"],
             ended=d.get("ended", False),
             max_seq=d["max_seq"],
-            last_wall=d["last_wall"],
+            last_clock=d["last_clock"],
             lang=d.get("lang", "en"),
             product_hint=d.get("product_hint"),
             domain=d.get("domain", "live"),
+            offsets=dict(d.get("offsets", {})),
         )
-        for w in d["windows"]:
-            ow = OpenWindow(w["start_ms"], w["end_ms"])
-            ow.chunks = {c["seq"]: c for c in w["chunks"]}
-            ow.frames = [FrameCandidate.from_dict(f) for f in w["frames"]]
-            st.windows[ow.start_ms] = ow
+        st.windows = {w.start_ms: w for w in map(_window_from, d["windows"])}
+        st.retained = {w.start_ms: w for w in map(_window_from, d.get("retained", []))}
         return st
+
+
+def _window_dict(w: OpenWindow) -> dict:
+    return {"start_ms": w.start_ms, "end_ms": w.end_ms, "chunks": list(w.chunks.values()), "frames": [f.to_dict() for f in w.frames]}
+
+
+def _window_from(d: dict) -> OpenWindow:
+    ow = OpenWindow(d["start_ms"], d["end_ms"])
+    ow.chunks = {c["seq"]: c for c in d["chunks"]}
+    ow.frames = [FrameCandidate.from_dict(f) for f in d["frames"]]
+    return ow
 
 
 @dataclass
@@ -152,7 +177,9 @@ class Applied:
 
     closed: list[ClosedWindow] = field(default_factory=list)
     late: str | None = None  # reason, when the event came after its window had closed
+    late_kind: str | None = None  # asr | keyframes | product_switch
     duplicate: bool = False
+    reopened: int = 0  # windows closed on quiet that this event reopened
 
 
 def new_state(stream_id: str, first_ts_ms: int, cfg: WindowConfig) -> StreamState:
@@ -182,12 +209,21 @@ def _window_bounds(ts: int, st: StreamState, cfg: WindowConfig) -> list[tuple[in
     return out
 
 
-def _windows_for(st: StreamState, ts: int, cfg: WindowConfig) -> list[OpenWindow]:
+def _windows_for(st: StreamState, ts: int, cfg: WindowConfig, res: Applied | None = None) -> list[OpenWindow] | None:
+    """The open windows that take content at ``ts`` (opened, or reopened when closed on quiet);
+    None when a window holding ``ts`` already closed on the watermark (the content is late)."""
+    if ts < st.origins[0]:
+        return None
+    bounds = _window_bounds(ts, st, cfg)
+    if any(s not in st.windows and s not in st.retained and e <= st.closed_until_ms for s, e in bounds):
+        return None
     out = []
-    for start, end in _window_bounds(ts, st, cfg):
-        if end <= st.closed_until_ms:
-            continue
+    for start, end in bounds:
         w = st.windows.get(start)
+        if w is None and start in st.retained:
+            w = st.windows[start] = st.retained.pop(start)
+            if res is not None:
+                res.reopened += 1
         if w is None:
             w = st.windows[start] = OpenWindow(start, end)
         w.end_ms = min(w.end_ms, end)
@@ -195,20 +231,23 @@ def _windows_for(st: StreamState, ts: int, cfg: WindowConfig) -> list[OpenWindow
     return out
 
 
-def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfig, end_ms: int | None = None) -> ClosedWindow | None:
+def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfig, retain: bool = False) -> ClosedWindow | None:
     st.windows.pop(w.start_ms, None)
-    end = w.end_ms if end_ms is None else min(end_ms, w.end_ms)
-    st.closed_until_ms = max(st.closed_until_ms, end)
+    st.closed_until_ms = max(st.closed_until_ms, w.end_ms)
+    if retain and cfg.retain_closed:
+        st.retained[w.start_ms] = w
+        for old in sorted(st.retained)[: -cfg.retain_closed]:
+            del st.retained[old]
     if w.empty:
         return None
     chunks = sorted(w.chunks.values(), key=lambda c: c["seq"])
     langs = [c.get("lang") or st.lang for c in chunks]
     lang = max(set(langs), key=langs.count) if langs else st.lang
     return ClosedWindow(
-        window_id=window_id(st.stream_id, w.start_ms, end),
+        window_id=window_id(st.stream_id, w.start_ms, w.end_ms),
         stream_id=st.stream_id,
         start_ms=w.start_ms,
-        end_ms=end,
+        end_ms=w.end_ms,
         text=" ".join(c["text"].strip() for c in chunks if c["text"].strip()),
         lang=lang,
         keyframes=select_keyframes(w.frames, cfg.max_keyframes),
@@ -219,11 +258,14 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
 
 
 def _close_passed(st: StreamState, cfg: WindowConfig, reason: CloseReason) -> list[ClosedWindow]:
-    """Close every window that all sources passed (end + grace)."""
+    """Close every window that all expected sources passed (end + grace); forget retained ones they passed."""
+    wm = st.watermark(cfg)
+    for start in [s for s, w in st.retained.items() if w.end_ms + cfg.grace_ms <= wm]:
+        del st.retained[start]
     out = []
     for start in sorted(st.windows):
         w = st.windows[start]
-        if w.end_ms + cfg.grace_ms <= st.watermark_ms:
+        if w.end_ms + cfg.grace_ms <= wm:
             cw = _close(st, w, reason, cfg)
             if cw:
                 out.append(cw)
@@ -231,38 +273,39 @@ def _close_passed(st: StreamState, cfg: WindowConfig, reason: CloseReason) -> li
 
 
 def _advance(st: StreamState, source: str, ts: int, cfg: WindowConfig) -> list[ClosedWindow]:
-    """Move one source's watermark and close every window that all sources passed."""
+    """Move one source's watermark and close every window that all expected sources passed."""
     st.watermarks[source] = max(st.watermarks.get(source, ts), ts)
     return _close_passed(st, cfg, "watermark")
 
 
-def close_all(st: StreamState, reason: CloseReason, cfg: WindowConfig, end_ms: int | None = None) -> list[ClosedWindow]:
-    """Close every open window (idle stream, stream end, product switch)."""
+def close_all(st: StreamState, reason: CloseReason, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Close every open window on quiet (idle stream, stream end); they are retained for reopening."""
     out = []
     for start in sorted(st.windows):
-        cw = _close(st, st.windows[start], reason, cfg, end_ms)
+        cw = _close(st, st.windows[start], reason, cfg, retain=True)
         if cw:
             out.append(cw)
     return out
 
 
-def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, wall: float) -> Applied:
+def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, clock: float) -> Applied:
     """Add one ASR chunk {seq, start_ms, end_ms, text, lang}."""
     res = Applied()
     seq, ts = chunk["seq"], chunk["start_ms"]
-    if ts < st.closed_until_ms or ts < st.origins[0]:
+    if any(seq in w.chunks for w in (*st.windows.values(), *st.retained.values())):
+        res.duplicate = True
+        return res
+    windows = _windows_for(st, ts, cfg, res)
+    if windows is None:
         if seq <= st.max_seq:
             res.duplicate = True
         else:
-            res.late = f"ASR chunk seq={seq} at {ts} ms arrived after its window closed (closed until {st.closed_until_ms} ms)"
+            res.late, res.late_kind = f"late ASR chunk: seq={seq} at {ts} ms arrived after its window closed (closed until {st.closed_until_ms} ms)", "asr"
             st.max_seq = seq
         return res
-    st.last_wall = wall
+    st.last_clock = clock
     if chunk.get("lang"):
         st.lang = chunk["lang"]
-    windows = _windows_for(st, ts, cfg)
-    if any(seq in w.chunks for w in windows):
-        res.duplicate = True
     for w in windows:
         w.chunks[seq] = {k: chunk[k] for k in ("seq", "start_ms", "end_ms", "text", "lang") if k in chunk}
     st.max_seq = max(st.max_seq, seq)
@@ -270,14 +313,16 @@ def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, wall: float) ->
     return res
 
 
-def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, wall: float) -> Applied:
+def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, clock: float) -> Applied:
     """Add one scored keyframe; each window keeps a bounded pool of candidates."""
     res = Applied()
-    if frame.ts_ms < st.closed_until_ms or frame.ts_ms < st.origins[0]:
-        res.duplicate = True  # replayed or late frame: frames carry no sequence number
+    windows = _windows_for(st, frame.ts_ms, cfg, res)
+    if windows is None:
+        res.late = f"late keyframe: ts={frame.ts_ms} ms arrived after its window closed (closed until {st.closed_until_ms} ms)"
+        res.late_kind = "keyframes"
         return res
-    st.last_wall = wall
-    for w in _windows_for(st, frame.ts_ms, cfg):
+    st.last_clock = clock
+    for w in windows:
         if any(f.ts_ms == frame.ts_ms for f in w.frames):
             res.duplicate = True
             continue
@@ -288,39 +333,60 @@ def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, wall:
     return res
 
 
-def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: WindowConfig, wall: float) -> Applied:
+def apply_marker(st: StreamState, ts: int, cfg: WindowConfig, clock: float) -> Applied:
+    """A broadcaster marker without content (start) moves the events watermark."""
+    st.last_clock = clock
+    return Applied(closed=_advance(st, "events", ts, cfg))
+
+
+def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: WindowConfig, clock: float) -> Applied:
     """The broadcaster moved to another product at ``ts``: a new segment (and window grid) starts there.
 
     Content already collected is re-bucketed, since other topics may have run ahead of the marker;
-    windows then close on the watermark as usual.
+    windows then close on the watermark as usual. A switch inside a window that already closed is
+    late: it is reported, and the windows keep the old segment (ordering contract: send the marker
+    before content past ``ts`` + grace, or make ``events`` an expected source of the domain).
     """
-    if ts < st.closed_until_ms or ts in st.origins:
+    if ts in st.origins:
         return Applied(duplicate=True)
-    st.last_wall = wall
+    if ts < st.closed_until_ms:
+        return Applied(
+            late=f"late product switch: at {ts} ms (product {hint!r}) arrived after windows up to {st.closed_until_ms} ms closed",
+            late_kind="product_switch",
+        )
+    st.last_clock = clock
     chunks = {c["seq"]: c for w in st.windows.values() for c in w.chunks.values()}
     frames = {f.ts_ms: f for w in st.windows.values() for f in w.frames}
     st.windows.clear()
     bisect.insort(st.origins, ts)
     st.product_hint = hint
     for c in chunks.values():
-        for w in _windows_for(st, c["start_ms"], cfg):
+        for w in _windows_for(st, c["start_ms"], cfg) or []:
             w.chunks[c["seq"]] = c
     for f in frames.values():
-        for w in _windows_for(st, f.ts_ms, cfg):
+        for w in _windows_for(st, f.ts_ms, cfg) or []:
             w.frames.append(f)
+    st.watermarks["events"] = max(st.watermarks.get("events", ts), ts)
     return Applied(closed=_close_passed(st, cfg, "product_switch"))
 
 
-def apply_end(st: StreamState, ts: int, cfg: WindowConfig, wall: float) -> Applied:
+def apply_end(st: StreamState, ts: int, cfg: WindowConfig, clock: float) -> Applied:
     """The broadcast ended at ``ts``: the open windows close once the stream has been quiet for
     ``end_settle_ms``, since the other topics may still deliver content from before ``ts``."""
     st.ended = True
-    st.last_wall = wall
-    return Applied(closed=_close_passed(st, cfg, "watermark"))
+    st.last_clock = clock
+    return Applied(closed=_advance(st, "events", ts, cfg))
 
 
-def idle_expired(st: StreamState, now_wall: float, cfg: WindowConfig) -> bool:
-    """True when the stream has open windows and sent nothing for ``idle_close_ms``
-    (``end_settle_ms`` once the broadcaster said the stream ended)."""
+def idle_expired(st: StreamState, clock: float, cfg: WindowConfig) -> bool:
+    """True when the stream has open windows and sent nothing for ``idle_close_ms`` of the caller's
+    clock (``end_settle_ms`` once the broadcaster said the stream ended)."""
     quiet_ms = cfg.end_settle_ms if st.ended else cfg.idle_close_ms
-    return bool(st.windows) and (now_wall - st.last_wall) * 1000 >= quiet_ms
+    return bool(st.windows) and (clock - st.last_clock) * 1000 >= quiet_ms
+
+
+def close_idle(st: StreamState, clock: float, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Close the windows of a quiet stream (reason idle, or stream_end after an end marker)."""
+    if not idle_expired(st, clock, cfg):
+        return []
+    return close_all(st, "stream_end" if st.ended else "idle", cfg)

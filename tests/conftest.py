@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from streams.infra import KafkaService, ServiceError, WeaviateService, free_ports
 from streams.settings import Settings
+from tooling.infra import KafkaService, ServiceError, WeaviateService, free_ports
 
 READY_TIMEOUT_S = 180.0
 START_ATTEMPTS = 3

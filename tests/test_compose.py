@@ -103,3 +103,16 @@ def test_api_key_is_shared_by_weaviate_and_the_worker(compose: dict) -> None:
     allowed = services["weaviate"]["environment"]["AUTHENTICATION_APIKEY_ALLOWED_KEYS"]
     assert allowed == services["worker"]["environment"]["AMPERE_WEAVIATE_API_KEY"]
     assert "AMPERE_WEAVIATE_API_KEY" in allowed
+
+
+def test_worker_health_checks_call_the_worker_endpoints(compose: dict) -> None:
+    from streams.probe import probe_url
+
+    worker = compose["services"]["worker"]
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "-m", "streams.probe", "ready"]
+    env = {k.removeprefix("AMPERE_").lower(): str(v) for k, v in worker["environment"].items() if not str(v).startswith("${")}
+    settings = Settings(**env)
+    assert settings.metrics_port in _published(worker) and settings.metrics_host == "0.0.0.0"
+    assert probe_url(settings, "ready") == f"http://127.0.0.1:{settings.metrics_port}/readyz"
+    docker_health = re.search(r"^HEALTHCHECK .*CMD (\[.*\])$", DOCKERFILE_PATH.read_text(), re.MULTILINE)
+    assert docker_health and docker_health.group(1) == '["python", "-m", "streams.probe", "live"]'

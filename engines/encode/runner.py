@@ -119,11 +119,3 @@ class GraphEncoder(ABC):
             ids, mask = self.tokenizer(texts[start : start + self.text_batch])
             out.append(np.asarray(self.run_text(ids, mask), np.float32))
         return np.concatenate(out)
-
-    def encode_image(self, images: Sequence[Image.Image], domain: str = "product") -> np.ndarray:
-        """One normalized visual-branch vector per image."""
-        return self.encode([EncodeItem(domain=domain, images=[im]) for im in images]).visual  # type: ignore[arg-type]
-
-    def encode_text(self, texts: Sequence[str], domain: str = "product") -> np.ndarray:
-        """One normalized text-branch vector per text."""
-        return self.encode([EncodeItem(domain=domain, text=t) for t in texts]).text  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,8 +14,11 @@ from weaviate.classes.config import Configure, DataType, Property, VectorDistanc
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.exceptions import WeaviateInsertManyAllFailedError
 
 from engines.errors import PermanentError
+
+log = logging.getLogger("ampere.store")
 
 VECTOR_NAMES = ("fused", "visual", "text")
 
@@ -23,8 +27,10 @@ KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Pro
 _MOMENT_PROPS = [
     Property(name="stream_id", data_type=DataType.TEXT),
     Property(name="window_id", data_type=DataType.TEXT),
-    Property(name="start_ms", data_type=DataType.INT),
-    Property(name="end_ms", data_type=DataType.INT),
+    # NUMBER (float64, exact to 2^53), not INT: GraphQL's Int is 32-bit, so Weaviate's GraphQL answers
+    # null for epoch milliseconds stored as INT
+    Property(name="start_ms", data_type=DataType.NUMBER),
+    Property(name="end_ms", data_type=DataType.NUMBER),
     Property(name="sentence", data_type=DataType.TEXT),
     Property(name="product_name", data_type=DataType.TEXT),
     Property(name="summary_json", data_type=DataType.TEXT, skip_vectorization=True),
@@ -103,6 +109,7 @@ class WeaviateStore:
             for kind in KIND_COLLECTION:
                 name = self.name(kind)
                 if self.client.collections.exists(name):
+                    self._warn_old_types(name)
                     continue
                 self.client.collections.create(
                     name,
@@ -116,6 +123,15 @@ class WeaviateStore:
                     ],
                 )
 
+    def _warn_old_types(self, name: str) -> None:
+        """Collections made before start_ms/end_ms became NUMBER keep INT (types cannot change in place)."""
+        props = {p.name: p.data_type for p in self.client.collections.get(name).config.get().properties}
+        old = [n for n in ("start_ms", "end_ms") if props.get(n) == DataType.INT]
+        if old:
+            log.warning("%s stores %s as int: GraphQL returns null for values above 2^31 (epoch ms); "
+                        "recreate the collection (or use a new AMPERE_COLLECTION_PREFIX) to store them as number",
+                        name, ", ".join(old))
+
     def upsert(self, objects: Sequence[StoredObject]) -> None:
         """Create or replace objects by their deterministic ids, one batch per collection."""
         by_kind: dict[str, list[DataObject]] = {}
@@ -124,7 +140,12 @@ class WeaviateStore:
             by_kind.setdefault(o.kind, []).append(DataObject(properties=o.properties, uuid=o.object_id, vector=vecs))
         with self._lock:
             for kind, objs in by_kind.items():
-                res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
+                try:
+                    res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
+                except WeaviateInsertManyAllFailedError as exc:  # every object refused: name them all
+                    reason = str(exc)[:1000]
+                    raise StoreError(f"{len(objs)} of {len(objs)} {kind} objects refused: {reason}",
+                                     {str(o.uuid): reason for o in objs}) from None
                 if res.has_errors:
                     failed = {str(objs[i].uuid): e.message for i, e in res.errors.items()}
                     first = next(iter(failed.values()))

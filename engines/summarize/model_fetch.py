@@ -14,6 +14,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from encoders.registry import sha256_file
+
 REGISTRY = Path(__file__).with_name("models.json")
 CHUNK = 1 << 20
 
@@ -35,15 +37,6 @@ def model_entry(name: str | None = None) -> dict:
 def default_model_path(home: Path, name: str | None = None) -> Path:
     """Where the assembled GGUF of ``name`` lives under the cache folder ``home``."""
     return Path(home) / "models" / "llm" / model_entry(name)["file"]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _download(part: dict, dest: Path, log: Callable[[str], None]) -> Path:

@@ -15,14 +15,14 @@ from aiokafka import AIOKafkaProducer
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from streams.consume import spawn_worker
-from streams.demo import Subscriber, settings_env
 from streams.ingest import apply_message, window_config
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.windowing import close_all
 from tests.streams.mini_dataset import make_mini_dataset
+from tooling.consume import spawn_worker
+from tooling.demo import Subscriber, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -142,6 +142,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     assert {e["summary_source"] for e in rep.embeddings if e["revision"] == 1} <= {"extractive", "empty"}
     refined = [e for e in rep.embeddings if e["revision"] == 2]
     assert len({e["object_id"] for e in refined}) == len(refined) and {e["object_id"] for e in refined} <= set(first)
+    assert refined, "the LLM refined windows (revision 2)"
     assert all(e["summary_source"] == "llamacpp" for e in refined), "revision 2 carries the LLM summary"
     assert sorted(_stored_windows(store)) == sorted(expected), "each live window exactly once in Weaviate"
     assert sorted(_stored_windows(store, "video")) == sorted(expected_video), "short videos in VideoMoment"

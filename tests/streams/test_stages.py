@@ -222,3 +222,11 @@ def test_refinement_is_shed_only_past_the_lag_bound() -> None:
                      keyframes_b64=[], close_reason="idle", closed_at=100.0)
     assert stages.refinement_due(w, 150.0, 60.0) and not stages.refinement_due(w, 161.0, 60.0)
     assert stages.refinement_due(w, 10_000.0, 0)
+
+
+def test_within_a_batch_the_highest_revision_wins() -> None:
+    b = _batch([2, 1])
+    b.records[1] = b.records[1].model_copy(update={"object_id": "o0"})
+    b.objects[1].object_id = "o0"
+    kept, stale = stages.drop_stale(b, {})
+    assert [(r.object_id, r.revision) for r in kept.records] == [("o0", 2)] and stale == 1

@@ -13,11 +13,13 @@ from streams.windowing import (
     apply_frame,
     apply_product_switch,
     close_all,
+    close_idle,
     idle_expired,
     new_state,
 )
 
-CFG = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=5_000, max_keyframes=2)
+CFG = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=5_000, max_keyframes=2, sources_live=("asr",))
+AV = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=5_000, max_keyframes=2)
 
 
 def chunk(seq: int, start: int, text: str = "hello", lang: str = "en") -> dict:
@@ -32,14 +34,14 @@ def test_tumbling_window_closes_after_end_plus_grace() -> None:
     st = new_state("s1", 0, CFG)
     closed = []
     for i, t in enumerate(range(0, 12_000, 1_000)):
-        closed += apply_chunk(st, chunk(i, t, f"w{i}"), CFG, wall=1.0).closed
+        closed += apply_chunk(st, chunk(i, t, f"w{i}"), CFG, clock=1.0).closed
     assert [c.window_id for c in closed] == ["s1@0-10000"]
     assert closed[0].text == " ".join(f"w{i}" for i in range(10))
     assert closed[0].reason == "watermark"
 
 
 def test_sliding_windows_share_chunks() -> None:
-    cfg = WindowConfig(window_ms=10_000, hop_ms=5_000, grace_ms=0, max_keyframes=2)
+    cfg = WindowConfig(window_ms=10_000, hop_ms=5_000, grace_ms=0, max_keyframes=2, sources_live=("asr",))
     st = new_state("s", 0, cfg)
     apply_chunk(st, chunk(0, 7_000, "a"), cfg, 0.0)
     assert sorted(st.windows) == [0, 5_000]
@@ -89,21 +91,21 @@ def test_product_switch_starts_a_new_segment_and_grid() -> None:
 
 
 def test_window_waits_for_the_slowest_source() -> None:
-    st = new_state("s", 0, CFG)
-    apply_frame(st, frame(500), CFG, 0.0)
+    st = new_state("s", 0, AV)
+    apply_frame(st, frame(500), AV, 0.0)
     for i, t in enumerate(range(0, 30_000, 1_000)):
-        assert not apply_chunk(st, chunk(i, t), CFG, 0.0).closed  # keyframes still at 500 ms
-    late_frame = apply_frame(st, frame(9_000), CFG, 0.0)
+        assert not apply_chunk(st, chunk(i, t), AV, 0.0).closed  # keyframes still at 500 ms
+    late_frame = apply_frame(st, frame(9_000), AV, 0.0)
     assert not late_frame.duplicate and not late_frame.closed
-    closed = apply_frame(st, frame(11_500), CFG, 0.0).closed
+    closed = apply_frame(st, frame(11_500), AV, 0.0).closed
     assert [c.window_id for c in closed] == ["s@0-10000"] and len(closed[0].keyframes) == 2
 
 
 def test_end_closes_what_all_sources_passed_and_settles_the_rest() -> None:
     st = new_state("s", 0, CFG)
-    closed = [c for i, t in enumerate(range(0, 13_000, 1_000)) for c in apply_chunk(st, chunk(i, t), CFG, wall=10.0).closed]
+    closed = [c for i, t in enumerate(range(0, 13_000, 1_000)) for c in apply_chunk(st, chunk(i, t), CFG, clock=10.0).closed]
     assert [c.window_id for c in closed] == ["s@0-10000"]
-    res = apply_end(st, 13_000, CFG, wall=10.0)
+    res = apply_end(st, 13_000, CFG, clock=10.0)
     assert res.closed == []  # 10-20 s is not passed by every source: it settles on quiet
     assert st.ended and not idle_expired(st, 11.0, CFG) and idle_expired(st, 11.6, CFG)
     rest = close_all(st, "stream_end", CFG)
@@ -112,9 +114,9 @@ def test_end_closes_what_all_sources_passed_and_settles_the_rest() -> None:
     assert again.duplicate and not again.closed
 
 
-def test_idle_detection_uses_wall_clock() -> None:
+def test_idle_detection_uses_the_callers_clock() -> None:
     st = new_state("s", 0, CFG)
-    apply_chunk(st, chunk(0, 0), CFG, wall=100.0)
+    apply_chunk(st, chunk(0, 0), CFG, clock=100.0)
     assert not idle_expired(st, 104.0, CFG)
     assert idle_expired(st, 105.0, CFG)
 
@@ -138,3 +140,99 @@ def test_empty_windows_are_not_emitted() -> None:
 def test_bad_geometry_is_rejected() -> None:
     with pytest.raises(ValueError):
         WindowConfig(window_ms=1_000, hop_ms=2_000)
+
+
+def _run(events: list[tuple[str, int, int]], cfg: WindowConfig) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Apply (kind, seq, ts) events; return window id -> (text, keyframe times) of every window closed."""
+    st = new_state("s", 0, cfg)
+    out = {}
+    for kind, seq, ts in events:
+        res = apply_chunk(st, chunk(seq, ts, f"c{seq}"), cfg, 0.0) if kind == "asr" else apply_frame(st, frame(ts), cfg, 0.0)
+        assert not res.late, res.late
+        out |= {c.window_id: (c.text, tuple(k.ts_ms for k in c.keyframes)) for c in res.closed}
+    out |= {c.window_id: (c.text, tuple(k.ts_ms for k in c.keyframes)) for c in close_all(st, "stream_end", cfg)}
+    return out
+
+
+def test_one_source_sent_entirely_first_loses_nothing() -> None:
+    asr = [("asr", i, i * 2_000) for i in range(20)]
+    frames = [("keyframes", 0, 500 + i * 4_000) for i in range(10)]
+    interleaved = sorted(asr + frames, key=lambda e: e[2])
+    want = _run(interleaved, AV)
+    assert len(want) == 4 and all(text and kfs for text, kfs in want.values())
+    assert _run(asr + frames, AV) == want  # a batch uploader: every ASR chunk, then every keyframe
+    assert _run(frames + asr, AV) == want
+
+
+def test_window_closes_only_when_every_expected_source_passed() -> None:
+    st = new_state("s", 0, AV)
+    for i in range(30):
+        assert not apply_chunk(st, chunk(i, i * 1_000), AV, 0.0).closed  # no keyframe seen yet
+    assert apply_frame(st, frame(11_000), AV, 0.0).closed[0].window_id == "s@0-10000"
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=1_000, sources_live=("asr", "keyframes", "events"))
+    st = new_state("s", 0, cfg)
+    apply_chunk(st, chunk(0, 0), cfg, 0.0)
+    apply_frame(st, frame(12_000), cfg, 0.0)
+    assert not apply_chunk(st, chunk(1, 12_000), cfg, 0.0).closed  # the events watermark has not moved
+    assert [c.window_id for c in apply_product_switch(st, 11_500, "p2", cfg, 0.0).closed] == ["s@0-10000"]
+
+
+def test_late_keyframe_is_reported_not_silently_dropped() -> None:
+    st = new_state("s", 0, AV)
+    for i in range(12):
+        apply_chunk(st, chunk(i, i * 1_000), AV, 0.0)
+        apply_frame(st, frame(i * 1_000 + 1), AV, 0.0)
+    assert "s@0-10000" not in {w for w in st.windows}
+    res = apply_frame(st, frame(4_321), AV, 0.0)
+    assert res.late_kind == "keyframes" and "late keyframe" in res.late and "4321" in res.late
+    assert not res.duplicate
+
+
+def test_late_product_switch_is_reported_and_windows_keep_their_segment() -> None:
+    st = new_state("s", 0, CFG)
+    for i in range(12):
+        apply_chunk(st, chunk(i, i * 1_000), CFG, 0.0)
+    res = apply_product_switch(st, 5_000, "p2", CFG, 0.0)
+    assert res.late_kind == "product_switch" and "late product switch" in res.late
+    assert st.origins == [0] and st.product_hint is None
+    assert apply_product_switch(st, 0, None, CFG, 0.0).duplicate
+
+
+def test_window_closed_on_quiet_is_reopened_by_its_late_content() -> None:
+    st = new_state("s", 0, AV)
+    apply_chunk(st, chunk(0, 1_000, "red mug"), AV, clock=10.0)
+    assert idle_expired(st, 15.0, AV)
+    first = close_idle(st, 15.0, AV)
+    assert [(c.window_id, c.reason, c.keyframes) for c in first] == [("s@0-10000", "idle", [])]
+    res = apply_frame(st, frame(2_000), AV, clock=16.0)  # the keyframes topic was behind: not late
+    assert not res.late and res.reopened == 1
+    res = apply_chunk(st, chunk(1, 12_000, "next"), AV, 17.0)
+    closed = apply_frame(st, frame(11_500), AV, 17.0).closed
+    assert [(c.window_id, c.text, len(c.keyframes)) for c in closed] == [("s@0-10000", "red mug", 1)]  # same id: overwrite
+    assert not st.retained
+
+
+def test_retained_windows_are_bounded() -> None:
+    cfg = WindowConfig(window_ms=1_000, hop_ms=1_000, idle_close_ms=1, retain_closed=2, sources_live=("asr",))
+    st = new_state("s", 0, cfg)
+    for i in range(5):
+        apply_chunk(st, chunk(i, i * 1_000 + 10), cfg, clock=float(i))
+        close_idle(st, i + 0.5, cfg)
+    assert sorted(st.retained) == [3_000, 4_000]
+    assert apply_chunk(st, chunk(9, 1_500), cfg, 9.0).late_kind == "asr"
+    assert not apply_chunk(st, chunk(10, 3_500), cfg, 9.0).late
+
+
+def test_state_round_trips_with_retained_windows_and_offsets() -> None:
+    st = new_state("s", 0, AV)
+    apply_chunk(st, chunk(0, 1_000), AV, 1.0)
+    close_all(st, "idle", AV)
+    st.offsets["asr"] = 41
+    assert StreamState.from_dict(st.to_dict()).to_dict() == st.to_dict()
+
+
+def test_unknown_sources_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        WindowConfig(sources_live=("asr", "audio"))
+    with pytest.raises(ValueError):
+        WindowConfig(sources_video=())

@@ -16,7 +16,7 @@ def test_openai_engine_summarizes_through_a_llama_cpp_server(gguf_path):
     missing = [m for m in ("uvicorn", "fastapi", "sse_starlette", "starlette_context") if not importlib.util.find_spec(m)]
     if missing:
         pytest.skip(f"llama.cpp server deps missing ({', '.join(missing)}): install ampere-stream[llm-server]")
-    from streams.summarizer_bench import LlamaCppServer
+    from tooling.bench.summarizer import LlamaCppServer
 
     with LlamaCppServer(gguf_path, n_ctx=2560, threads=2, decode_threads=1, log=lambda m: None) as server:
         engine = build_summarizer("openai", base_url=server.base_url, model="ampere-summarizer",

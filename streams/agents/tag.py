@@ -1,0 +1,35 @@
+"""`tag`: each new live moment → the nearest catalog products on `ampere.tags`."""
+
+from __future__ import annotations
+
+import time
+
+from streams import metrics, stages
+from streams.agents.context import AgentContext, Event
+from streams.errors import PermanentError
+from streams.schemas import BadRecord, EmbeddingRecord, dump_record, parse_record
+
+
+async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
+    """Search the catalog for every live embedding; a search the store refuses goes to the DLQ."""
+    settings = ctx.settings
+    for ev in events:
+        try:
+            rec = parse_record(ev.value, EmbeddingRecord)
+        except BadRecord as exc:
+            await ctx.to_dlq(ev, exc.reason)
+            continue
+        if rec.kind != "live":
+            continue
+        store = ctx.engines.store
+        try:
+            hits = await ctx.store_call(
+                "product search",
+                lambda vec=rec.vector, store=store: store.near_vector("product", vec, limit=settings.tag_top_k),
+            )
+        except PermanentError as exc:
+            await ctx.to_dlq(ev, exc.reason)
+            continue
+        out = stages.tag_record(rec, hits, settings.tag_min_score, time.time())
+        metrics.count_tag(out.claimed)
+        await ctx.send("tags", rec.stream_id.encode() if rec.stream_id else None, dump_record(out))

@@ -1,0 +1,77 @@
+"""Plain counters that make loss visible (offsets skipped, late input by kind, idle closes while lagging).
+
+One process-wide instance, exported as a flat dict: the worker logs it and writes it beside its
+state, the demo prints it, a metrics endpoint can read the same dict.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from pathlib import Path
+
+NAMES = {
+    "records_applied": "input records applied to a stream's window state",
+    "records_replayed": "input records skipped because their stream's state had already applied them",
+    "dead_letters": "input records sent to the DLQ (malformed, late, internal event types)",
+    "late_asr": "ASR chunks that arrived after their window closed (sent to the DLQ)",
+    "late_keyframes": "keyframes that arrived after their window closed (sent to the DLQ)",
+    "late_product_switch": "product switches inside a window that already closed (sent to the DLQ)",
+    "offset_gaps_sought_back": "offset jumps in a fetched partition that made the consumer seek back",
+    "offsets_skipped": "input offsets never processed because the log itself has a hole there (error logged)",
+    "windows_closed": "windows closed and sent to the windows topic",
+    "idle_closes": "windows closed because their stream went quiet",
+    "idle_closes_while_lagging": "idle closes decided while the stage still had unread input",
+    "windows_reopened": "windows closed on quiet that late content reopened (re-sent under the same id)",
+    "commits_failed": "offset commits the broker refused (a rebalance; the records are replayed, never skipped)",
+    "rebalances": "partition assignments received",
+}
+
+
+class LossCounters:
+    """Thread-safe named counters; unknown names are refused so a typo cannot hide a count."""
+
+    def __init__(self) -> None:
+        self._c: Counter[str] = Counter({n: 0 for n in NAMES})
+        self._lock = threading.Lock()
+
+    def add(self, name: str, n: int = 1) -> None:
+        if name not in NAMES:
+            raise KeyError(f"unknown counter {name!r}")
+        with self._lock:
+            self._c[name] += n
+
+    def get(self, name: str) -> int:
+        return self._c[name]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._c)
+
+    def write(self, path: Path) -> None:
+        """Write the snapshot as JSON (atomically: write then rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.snapshot(), indent=1, sort_keys=True))
+        tmp.replace(path)
+
+
+COUNTERS = LossCounters()
+
+
+def read(path: Path) -> dict[str, int]:
+    """Counters written by a worker ({} when it wrote none)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def read_all(folder: Path, since: float = 0.0) -> dict[str, int]:
+    """Sum of the counters written into ``folder`` (one file per worker process) after ``since``."""
+    total: Counter[str] = Counter()
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        if f.stat().st_mtime >= since:
+            total.update(read(f))
+    return dict(total)

@@ -1,0 +1,230 @@
+"""The worker's operations port: ``/metrics`` (Prometheus), ``/livez`` and ``/readyz``.
+
+A small threaded HTTP server beside the Faust worker rather than Faust's web server: it answers
+while the models still load (before Faust starts), and while the event loop is stuck, which is when
+liveness and lag matter most. Readiness checks the real dependencies on every request, each with a
+short timeout: Kafka answers metadata, Weaviate says it is ready, the engines are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams import metrics
+from streams.kafka_conn import (
+    KafkaTarget,
+    bootstrap_of,
+    first_connect_timeout,
+    kafka_python_options,
+)
+
+log = logging.getLogger("ampere.health")
+
+Check = Callable[[], str | None]  # None = fine, else why not
+
+
+@dataclass
+class WorkerStatus:
+    """What the worker tells the health server; set from the worker, read from the server's threads."""
+
+    started_at: float = field(default_factory=time.time)
+    engines_loaded: bool = False
+    stall_after_s: float = 60.0
+
+    def live_problem(self) -> str | None:
+        """Why the worker is not live: its event loop stopped ticking (None while it never ticked yet)."""
+        beat = metrics.last_heartbeat()
+        if beat and time.time() - beat > self.stall_after_s:
+            return f"event loop has not ticked for {time.time() - beat:.0f}s"
+        return None
+
+    def loop_problem(self) -> str | None:
+        """Why the stream processing is not running: not started yet, or stalled."""
+        return "stream worker not started yet" if not metrics.last_heartbeat() else self.live_problem()
+
+
+class KafkaProbe:
+    """Broker reachability and the worker group's lag per partition, read from the broker.
+
+    One kafka-python consumer that carries the worker's group id but never subscribes: it only reads
+    the group's committed offsets and the partitions' end offsets, so it never joins the group.
+    """
+
+    def __init__(self, target: KafkaTarget, group: str, topics: Sequence[str], timeout_s: float = 3.0) -> None:
+        self.target, self.bootstrap, self.group, self.topics = target, bootstrap_of(target), group, list(topics)
+        self.timeout_ms = int(timeout_s * 1000)
+        self._lock = threading.Lock()
+        self._consumer = None
+
+    def _client(self):
+        from kafka import KafkaConsumer
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(
+                **kafka_python_options(self.target), group_id=self.group, enable_auto_commit=False,
+                client_id="ampere-health", request_timeout_ms=self.timeout_ms + 1000,
+                **first_connect_timeout(KafkaConsumer, self.timeout_ms),
+            )
+        return self._consumer
+
+    def _reset(self) -> None:
+        try:
+            if self._consumer is not None:
+                self._consumer.close(autocommit=False)
+        except Exception as exc:  # noqa: BLE001 - a broken client is dropped either way
+            log.debug("closing the kafka probe: %s", exc)
+        self._consumer = None
+
+    def problem(self) -> str | None:
+        """None when the broker answers a metadata request."""
+        with self._lock:
+            try:
+                self._client().topics()
+                return None
+            except Exception as exc:  # noqa: BLE001 - any failure means not reachable
+                self._reset()
+                return f"kafka {self.bootstrap}: {type(exc).__name__}: {exc}"
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Uncommitted messages per (topic, partition) of the group (no commit yet = all of them)."""
+        from kafka import TopicPartition
+
+        with self._lock:
+            try:
+                c = self._client()
+                tps = [TopicPartition(t, p) for t in self.topics for p in sorted(c.partitions_for_topic(t) or ())]
+                ends = c.end_offsets(tps) if tps else {}
+                done = {tp: c.committed(tp) for tp in tps}
+            except Exception:
+                self._reset()
+                raise
+        return {(tp.topic, tp.partition): max(0, ends.get(tp, 0) - (done[tp] or 0)) for tp in tps}
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+
+def weaviate_problem(url: str, api_key: str | None, timeout_s: float = 2.0) -> str | None:
+    """None when Weaviate's readiness endpoint answers 200."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        r = httpx.get(f"{url.rstrip('/')}/v1/.well-known/ready", headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return f"weaviate {url}: {type(exc).__name__}: {exc}"
+    return None if r.status_code == 200 else f"weaviate {url}: HTTP {r.status_code}"
+
+
+class HealthServer:
+    """Serves the three endpoints on ``host:port`` from a daemon thread."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        status: WorkerStatus,
+        ready_checks: dict[str, Check],
+        lag: Callable[[], dict[tuple[str, int], int]] | None = None,
+    ) -> None:
+        self.status, self.ready_checks, self.lag = status, ready_checks, lag
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    server.refresh_lag()
+                    self._send(200, generate_latest(metrics.REGISTRY), CONTENT_TYPE_LATEST)
+                elif path == "/livez":
+                    problem = server.status.live_problem()
+                    self._json(503 if problem else 200, {"live": problem is None, "problem": problem})
+                elif path == "/readyz":
+                    checks = server.readiness()
+                    ok = all(v == "ok" for v in checks.values())
+                    self._json(200 if ok else 503, {"ready": ok, "checks": checks})
+                else:
+                    self._json(404, {"error": "not found", "paths": ["/metrics", "/livez", "/readyz"]})
+
+            def _json(self, code: int, body: dict) -> None:
+                self._send(code, json.dumps(body).encode(), "application/json")
+
+            def _send(self, code: int, body: bytes, ctype: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, fmt: str, *args) -> None:
+                log.debug("health %s", fmt % args)
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="ampere-health", daemon=True)
+
+    def readiness(self) -> dict[str, str]:
+        """Every check by name: ``ok`` or why not."""
+        out = {"engines": "ok" if self.status.engines_loaded else "engines are loading"}
+        for name, check in self.ready_checks.items():
+            try:
+                out[name] = check() or "ok"
+            except Exception as exc:  # noqa: BLE001 - a failing check is a not-ready answer, not a 500
+                out[name] = f"{type(exc).__name__}: {exc}"
+        return out
+
+    def refresh_lag(self) -> None:
+        """Set the lag gauges from the broker; on failure the gauges are cleared (no stale numbers)."""
+        if self.lag is None:
+            return
+        try:
+            lags = self.lag()
+        except Exception as exc:  # noqa: BLE001 - an unreachable broker must not break the scrape
+            log.debug("consumer lag unavailable: %s", exc)
+            metrics.CONSUMER_LAG.clear()
+            return
+        metrics.CONSUMER_LAG.clear()
+        for (topic, partition), n in lags.items():
+            metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(n)
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def start_for_worker(settings, status: WorkerStatus) -> HealthServer | None:
+    """The worker's server on ``AMPERE_METRICS_HOST:AMPERE_METRICS_PORT`` (port 0 = off).
+
+    A port already taken is logged as an error and the worker runs on without the endpoints.
+    """
+    from streams.topics import TopicNames
+
+    if settings.metrics_port <= 0:
+        return None
+    topics = TopicNames(settings.topic_prefix)
+    consumed = [*topics.inputs(), topics.windows, topics.summaries, topics.embeddings]
+    probe = KafkaProbe(settings, f"{settings.topic_prefix}-worker", consumed)
+    checks: dict[str, Check] = {
+        "kafka": probe.problem,
+        "weaviate": lambda: weaviate_problem(settings.weaviate_url, settings.weaviate_api_key),
+        "worker": status.loop_problem,
+    }
+    try:
+        server = HealthServer(settings.metrics_host, settings.metrics_port, status, checks, probe.lag)
+    except OSError as exc:
+        log.error("metrics/health port %s:%s unavailable (%s); running without it", settings.metrics_host, settings.metrics_port, exc)
+        return None
+    log.info("metrics and health on http://%s:%s (/metrics /livez /readyz)", settings.metrics_host, server.port)
+    return server.start()

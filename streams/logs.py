@@ -1,0 +1,72 @@
+"""Logging of the command line and the worker: text or one JSON object per line (``AMPERE_LOG_FORMAT``).
+
+Python warnings raised by third-party code are captured into the log (``py.warnings``) instead of
+being printed between a command's own lines: a CLI process writes them to ``$AMPERE_HOME/logs/ampere.log``,
+a worker to its own log stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import time
+from pathlib import Path
+from typing import Any
+
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "message", ...extra, "exc"}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for k, v in vars(record).items():
+            if k not in _STD_ATTRS and not k.startswith("_"):
+                out[k] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def logging_config(level: str | int, fmt: str = "text", warnings_file: Path | None = None) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dict: root to stderr in ``fmt``; warnings to ``warnings_file``
+    when given (then never to stderr), else to stderr like any other record."""
+    formatter = {"()": f"{__name__}.JsonFormatter"} if fmt == "json" else {"format": TEXT_FORMAT}
+    cfg: dict[str, Any] = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
+        "root": {"level": logging.getLevelName(level) if isinstance(level, int) else level.upper(), "handlers": ["stderr"]},
+        "loggers": {},
+    }
+    if warnings_file is not None:
+        cfg["handlers"]["warnings_file"] = {
+            "class": "logging.FileHandler", "formatter": "default", "filename": str(warnings_file), "delay": True,
+        }
+        cfg["loggers"]["py.warnings"] = {"handlers": ["warnings_file"], "propagate": False, "level": "WARNING"}
+    return cfg
+
+
+def setup_cli_logging(home: Path, fmt: str = "text", level: str = "WARNING") -> Path:
+    """Logging of a CLI process; third-party warnings go to ``home/logs/ampere.log`` only. Returns that path."""
+    log_file = home / "logs" / "ampere.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.config.dictConfig(logging_config(level, fmt, warnings_file=log_file))
+    capture_warnings()
+    return log_file
+
+
+def capture_warnings() -> None:
+    """Route ``warnings.warn`` into the ``py.warnings`` logger (Python's default filters still apply)."""
+    logging.captureWarnings(True)

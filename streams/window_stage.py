@@ -1,0 +1,443 @@
+"""The window stage on aiokafka with explicit commits: input topics → per-stream state → windows topic.
+
+Commit protocol, one fetched batch at a time (under a lock that rebalances wait for):
+
+1. Every record must carry the next offset of its partition. A jump makes the consumer seek back and
+   fetch again; a jump that is still there after seeking back is a hole in the log itself: it is
+   logged as an error and counted (``offsets_skipped``), never passed silently.
+2. Each record is applied to its stream's state. The state remembers the offset it applied last per
+   input topic, so a record fetched again after a crash or a rebalance changes nothing. Anything that
+   fails for one record (malformed, late, internal event type) goes to the DLQ with its reason.
+3. Closed windows and dead letters are sent and acknowledged by the broker.
+4. The changed states (offsets inside) are written to the compacted changelog topic and acknowledged.
+5. Only then are the offsets of the records handled in steps 1-2 committed.
+
+On assignment the states of the assigned partitions are read back from the changelog and fetching
+resumes at the committed offsets. Idle closes run on a per-partition clock that only advances while
+the stage owns the partition, reaches the broker and has read the partition to its end, so an outage
+or a rebalance never makes a live stream look idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
+
+from streams import metrics, stages
+from streams.admin import topic_configs
+from streams.counters import COUNTERS, LossCounters
+from streams.ingest import apply_message, window_config
+from streams.kafka_conn import aiokafka_options, kafka_python_options, producer_max_request_size
+from streams.schemas import BadRecord, DeadLetter, dump_record
+from streams.settings import Settings
+from streams.topics import TopicNames
+from streams.windowing import Applied, StreamState, close_idle
+
+log = logging.getLogger("ampere.window")
+
+PROBE_TIMEOUT_S = 2.0
+STALL_S = 5.0  # a gap between two ticks longer than this (a blocked loop) does not advance the idle clock
+COUNTERS_EVERY_S = 10.0
+CHANGELOG_CONFIG = {  # compacted in small segments, so a restore reads little more than the latest states
+    "cleanup.policy": "compact",
+    "segment.bytes": str(16 * 1024 * 1024),
+    "min.cleanable.dirty.ratio": "0.2",
+}
+
+
+def group_id(prefix: str) -> str:
+    """Consumer group of the window stage (apart from the Faust agents' group)."""
+    return f"{prefix}-window"
+
+
+def changelog_topic(topics: TopicNames) -> str:
+    """Compacted topic holding every stream's window state, partitioned like the inputs."""
+    return f"{topics.prefix}.window-state"
+
+
+def ensure_changelog(settings: Settings, topics: TopicNames) -> None:
+    """Create the compacted state topic if it is missing (partitioned like the inputs)."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(**kafka_python_options(settings), client_id="ampere-admin")
+    try:
+        name = changelog_topic(topics)
+        if name not in set(admin.list_topics()):
+            configs = {**topic_configs(settings), **CHANGELOG_CONFIG}
+            try:
+                admin.create_topics(
+                    [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor, topic_configs=configs)]
+                )
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+@dataclass
+class PartitionClock:
+    """Seconds during which the stage owned the partition, reached the broker and was caught up."""
+
+    now: float = 0.0
+    prev_end: dict[str, int] = field(default_factory=dict)  # end offset per input topic at the last probe
+
+
+@dataclass
+class Outgoing:
+    """One record to send: topic, key, value and (for the changelog) an explicit partition."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+
+
+class WindowStage:
+    """Runs the window stage until cancelled; one instance per worker process."""
+
+    def __init__(self, settings: Settings, counters: LossCounters = COUNTERS) -> None:
+        self.settings = settings
+        self.topics = TopicNames(settings.topic_prefix)
+        self.cfg = window_config(settings)
+        self.inputs = [self.topics.asr, self.topics.keyframes, self.topics.events]
+        self.changelog = changelog_topic(self.topics)
+        self.counters = counters
+        self.lock = asyncio.Lock()
+        self.states: dict[int, dict[str, StreamState]] = {}  # partition -> stream id -> state
+        self.next: dict[TopicPartition, int] = {}  # next offset to process, per owned input partition
+        self.clocks: dict[int, PartitionClock] = {}
+        self._gap: dict[TopicPartition, tuple[int, int]] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._last_tick = time.monotonic()
+        self._lag = 0
+        self._logged: dict[str, int] = {}
+        self._logged_at = 0.0
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.reader: AIOKafkaConsumer | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Consume, apply, send, persist, commit, check idle; forever."""
+        s = self.settings
+        ensure_changelog(s, self.topics)
+        size = producer_max_request_size(s)
+        self.producer = AIOKafkaProducer(
+            **aiokafka_options(s), acks="all", enable_idempotence=True, max_request_size=size
+        )
+        self.reader = AIOKafkaConsumer(
+            **aiokafka_options(s), group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=size
+        )
+        self.consumer = AIOKafkaConsumer(
+            **aiokafka_options(s),
+            group_id=group_id(s.topic_prefix),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),  # asr, keyframes, events partition p together
+            max_partition_fetch_bytes=size,
+            fetch_max_bytes=4 * size,
+            session_timeout_ms=s.kafka_session_timeout_ms,
+        )
+        await self.producer.start()
+        await self.reader.start()
+        await self.consumer.start()
+        self.consumer.subscribe(self.inputs, listener=_Listener(self))
+        try:
+            while True:
+                batch = await self.consumer.getmany(timeout_ms=s.window_tick_ms, max_records=500)
+                async with self.lock:
+                    if batch:
+                        await self._process(batch)
+                    await self._tick()
+        finally:
+            for client in (self.consumer, self.reader, self.producer):
+                try:
+                    await client.stop()
+                except Exception as exc:  # noqa: BLE001 - stopping a client of a dead broker
+                    log.warning("stopping a Kafka client failed: %s", exc)
+            self.write_counters()
+
+    def write_counters(self) -> None:
+        """Log the loss counters and write them beside the worker's other state."""
+        snap = self.counters.snapshot()
+        log.warning("window stage counters: %s", json.dumps(snap, sort_keys=True))
+        try:
+            self.counters.write(counters_path(self.settings))
+        except OSError as exc:
+            log.warning("cannot write the counters file: %s", exc)
+
+    # ------------------------------------------------------------------ rebalance
+    async def on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        """Forget the state of revoked partitions; the batch in flight finished (lock) and committed."""
+        async with self.lock:
+            for tp in revoked:
+                self.next.pop(tp, None)
+                self._gap.pop(tp, None)
+                self._committed.pop(tp, None)
+            owned = {tp.partition for tp in self.next}
+            for p in list(self.states):
+                if p not in owned:
+                    del self.states[p]
+                    self.clocks.pop(p, None)
+
+    async def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        """Read the states of the assigned partitions back from the changelog; resume at the committed offsets."""
+        assert self.consumer is not None
+        async with self.lock:
+            self.counters.add("rebalances")
+            tps = sorted(assigned)
+            parts = sorted({tp.partition for tp in tps})
+            self.states = {p: self.states[p] for p in parts if p in self.states}
+            missing = [p for p in parts if p not in self.states]
+            restored = await _retry("restore window state", lambda: self._restore(missing))
+            self.states.update(restored)
+            for p in parts:
+                self.clocks[p] = PartitionClock()
+                for st in self.states[p].values():
+                    st.last_clock = 0.0  # a full idle period after every assignment
+            for tp in tps:
+                self.next[tp] = await self.consumer.position(tp)
+                self._committed[tp] = self.next[tp]
+            log.info("window stage owns %s (%d streams restored)", parts, sum(len(self.states[p]) for p in parts))
+
+    async def _restore(self, parts: list[int]) -> dict[int, dict[str, StreamState]]:
+        assert self.reader is not None
+        out: dict[int, dict[str, StreamState]] = {p: {} for p in parts}
+        if not parts:
+            return out
+        tps = [TopicPartition(self.changelog, p) for p in parts]
+        self.reader.assign(tps)
+        await self.reader.seek_to_beginning(*tps)
+        ends = await self.reader.end_offsets(tps)
+        todo = {tp for tp in tps if ends[tp] > 0}
+        while todo:
+            batch = await self.reader.getmany(*todo, timeout_ms=1000)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    sid = m.key.decode()
+                    if m.value is None:
+                        out[tp.partition].pop(sid, None)
+                    else:
+                        out[tp.partition][sid] = StreamState.from_dict(json.loads(m.value))
+            for tp in list(todo):
+                if await self.reader.position(tp) >= ends[tp]:
+                    todo.discard(tp)
+        return out
+
+    # ------------------------------------------------------------------ steps 1-5
+    async def _process(self, batch: dict[TopicPartition, list]) -> None:
+        assert self.consumer is not None
+        sends: list[Outgoing] = []
+        dirty: dict[tuple[int, str], StreamState] = {}
+        # decoding images is CPU work: off the event loop, so heartbeats and the Faust agents go on
+        seeks = await asyncio.to_thread(self._apply_batch, batch, sends, dirty)
+        for tp, offset in seeks:
+            self.consumer.seek(tp, offset)
+        await self._persist(sends, dirty)
+        await self._commit()
+
+    def _apply_batch(self, batch: dict[TopicPartition, list], sends: list[Outgoing], dirty: dict) -> list:
+        """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to."""
+        seeks = []
+        for tp, msgs in batch.items():
+            if tp not in self.next:
+                continue  # fetched before a revocation: the new owner handles it
+            expected = self.next[tp]
+            for m in msgs:
+                if m.offset < expected:
+                    continue
+                if m.offset > expected and not self._accept_gap(tp, expected, m.offset):
+                    seeks.append((tp, expected))
+                    break
+                self._apply(tp, m, sends, dirty)
+                expected = m.offset + 1
+            self.next[tp] = expected
+        return seeks
+
+    def _accept_gap(self, tp: TopicPartition, expected: int, got: int) -> bool:
+        """First sight of a jump: seek back (False). The same jump again: a hole in the log (True, loud)."""
+        if self._gap.get(tp) == (expected, got):
+            log.error("offsets %d..%d of %s[%d] do not exist in the log; %d offsets skipped",
+                      expected, got - 1, tp.topic, tp.partition, got - expected)
+            self.counters.add("offsets_skipped", got - expected)
+            self._gap.pop(tp, None)
+            return True
+        log.warning("offset jump in %s[%d]: expected %d, got %d; seeking back", tp.topic, tp.partition, expected, got)
+        self.counters.add("offset_gaps_sought_back")
+        self._gap[tp] = (expected, got)
+        return False
+
+    def _apply(self, tp: TopicPartition, m, sends: list[Outgoing], dirty: dict) -> None:
+        states = self.states[tp.partition]
+        clock = self.clocks[tp.partition].now
+        key = (m.key or b"").decode("utf-8", "replace")
+        try:
+            st_new, applied, stream_id = apply_message(
+                tp.topic, m.value, states.get(key), clock, self.settings, self.cfg, self.topics, offset=m.offset
+            )
+            if key != stream_id:
+                raise BadRecord(f"message key {m.key!r} differs from stream_id {stream_id!r}")
+            out = self._windows(applied)
+        except BadRecord as exc:
+            sends.append(self._dead_letter(tp, m, exc.reason))
+            return
+        except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
+            sends.append(self._dead_letter(tp, m, f"unexpected {type(exc).__name__}: {str(exc)[:500]}"))
+            return
+        self.counters.add("records_replayed" if applied.duplicate and not applied.closed else "records_applied")
+        if applied.late:
+            self.counters.add(f"late_{applied.late_kind}")
+            sends.append(self._dead_letter(tp, m, applied.late))
+        self.counters.add("windows_reopened", applied.reopened)
+        sends += out
+        if st_new is not None:
+            states[stream_id] = st_new
+            dirty[(tp.partition, stream_id)] = st_new
+
+    def _windows(self, applied: Applied) -> list[Outgoing]:
+        """The records of closed windows (raises if one cannot be written: the caller dead-letters)."""
+        now = time.time()
+        out = [
+            Outgoing(self.topics.windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now)))
+            for cw in applied.closed
+        ]
+        self.counters.add("windows_closed", len(out))
+        metrics.count_closed(applied.closed)
+        return out
+
+    def _dead_letter(self, tp: TopicPartition, m, reason: str) -> Outgoing:
+        """A DLQ record with a capped copy of the value; a reason-only one if that fails (never raises)."""
+        self.counters.add("dead_letters")
+        metrics.count_dlq(tp.topic, reason)
+        log.warning("DLQ %s[%s]@%s: %s", tp.topic, tp.partition, m.offset, reason[:300])
+        key = m.key[: stages.DLQ_KEY_BYTES] if m.key else None
+        for cap in (self.settings.dlq_max_value_bytes, 0):
+            try:
+                rec = stages.dead_letter(tp.topic, tp.partition, m.offset, m.key, m.value, reason, max_value_bytes=cap)
+                return Outgoing(self.topics.dlq, key, dump_record(rec))
+            except Exception as exc:  # noqa: BLE001 - fall back to the reason-only record
+                log.error("dead letter with %d value bytes failed (%s: %s)", cap, type(exc).__name__, exc)
+        rec = DeadLetter(topic=tp.topic, partition=tp.partition, offset=m.offset, key_b64=None, value_b64="",
+                         reason="unprintable reason", failed_at=time.time())
+        return Outgoing(self.topics.dlq, None, dump_record(rec))
+
+    async def _persist(self, sends: list[Outgoing], dirty: dict[tuple[int, str], StreamState]) -> None:
+        """Steps 3 and 4: outputs first, then the states (a crash in between replays, never loses)."""
+        if sends:
+            await _retry("send windows and dead letters", lambda: self._send(sends))
+        if dirty:
+            states = [
+                Outgoing(self.changelog, sid.encode(), json.dumps(st.to_dict()).encode(), partition=p)
+                for (p, sid), st in dirty.items()
+            ]
+            await _retry("write window state", lambda: self._send(states))
+
+    async def _send(self, records: list[Outgoing]) -> None:
+        assert self.producer is not None
+        futs = [await self.producer.send(r.topic, r.value, key=r.key, partition=r.partition) for r in records]
+        await asyncio.gather(*futs)
+
+    async def _commit(self) -> None:
+        """Step 5: commit the next offset of every partition that moved, only over processed records."""
+        assert self.consumer is not None
+        moved = {tp: off for tp, off in self.next.items() if self._committed.get(tp) != off}
+        if not moved:
+            return
+        try:
+            await self.consumer.commit(moved)
+            self._committed.update(moved)
+        except KafkaError as exc:  # a rebalance or an outage: the records are fetched again, never skipped
+            self.counters.add("commits_failed")
+            log.warning("offset commit failed (%s); will commit again", exc)
+
+    # ------------------------------------------------------------------ idle
+    async def _tick(self) -> None:
+        """Advance the clocks of caught-up partitions, then close the windows of quiet streams."""
+        now = time.monotonic()
+        if now - self._last_tick < self.settings.window_tick_ms / 1000:
+            return  # one probe and one idle check per period, however many batches arrive
+        dt, self._last_tick = now - self._last_tick, now
+        if not self.next:
+            return
+        ends = await self._probe()
+        if ends is not None:
+            self._lag = sum(max(0, ends[tp] - off) for tp, off in self.next.items())
+            if dt <= max(4 * self.settings.window_tick_ms / 1000, STALL_S):  # a stalled loop is not quiet time
+                for p, clock in self.clocks.items():
+                    mine = [tp for tp in self.next if tp.partition == p]
+                    if all(self.next[tp] >= clock.prev_end.get(tp.topic, ends[tp]) for tp in mine):
+                        clock.now += dt
+                    clock.prev_end = {tp.topic: ends[tp] for tp in mine}
+        sends: list[Outgoing] = []
+        dirty: dict[tuple[int, str], StreamState] = {}
+        for p, states in self.states.items():
+            clock = self.clocks[p].now
+            for sid, st in states.items():
+                closed = close_idle(st, clock, self.cfg)
+                if closed:
+                    dirty[(p, sid)] = st
+                    self.counters.add("idle_closes", len(closed))
+                    if self._lag:
+                        self.counters.add("idle_closes_while_lagging", len(closed))
+                    sends += self._idle_windows(p, sid, closed)
+        if sends or dirty:
+            await self._persist(sends, dirty)
+        snap = self.counters.snapshot()
+        if snap != self._logged and now - self._logged_at >= COUNTERS_EVERY_S:
+            self._logged, self._logged_at = snap, now
+            self.write_counters()
+
+    def _idle_windows(self, p: int, sid: str, closed: list) -> list[Outgoing]:
+        try:
+            return self._windows(Applied(closed=closed))
+        except Exception as exc:  # noqa: BLE001 - a window that cannot be written goes to the DLQ, not away
+            reason = f"cannot write the windows of {sid!r} closed on idle: {type(exc).__name__}: {str(exc)[:300]}"
+            m = SimpleNamespace(offset=None, key=sid.encode("utf-8", "replace"), value=b"")
+            return [self._dead_letter(TopicPartition(self.topics.windows, p), m, reason)]
+
+    async def _probe(self) -> dict[TopicPartition, int] | None:
+        """End offsets of the owned input partitions, or None when the broker does not answer in time."""
+        assert self.consumer is not None
+        try:
+            return await asyncio.wait_for(self.consumer.end_offsets(list(self.next)), PROBE_TIMEOUT_S)
+        except (TimeoutError, KafkaError, OSError):
+            return None
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, stage: WindowStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self.stage.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.stage.on_assigned(assigned)
+
+
+async def _retry(what: str, fn, max_backoff_s: float = 5.0):
+    """Retry a broker call until it works (outage): the batch waits, nothing is dropped or committed."""
+    delay = 0.2
+    while True:
+        try:
+            return await fn()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff_s)
+
+
+def counters_path(settings: Settings):
+    """Where this worker process writes its loss counters."""
+    return settings.home / "counters" / settings.topic_prefix / f"window-{os.getpid()}.json"

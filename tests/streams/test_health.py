@@ -1,0 +1,72 @@
+"""The operations HTTP server: status codes and bodies of /livez, /readyz, /metrics (real sockets)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from streams import metrics
+from streams.health import HealthServer, WorkerStatus, weaviate_problem
+
+
+@pytest.fixture
+def server():
+    problems: dict[str, str | None] = {"kafka": None}
+    status = WorkerStatus(stall_after_s=5)
+    srv = HealthServer("127.0.0.1", 0, status, {"kafka": lambda: problems["kafka"]}, lag=lambda: {("t.asr", 0): 7})
+    srv.start()
+    try:
+        yield srv, status, problems
+    finally:
+        srv.stop()
+
+
+def test_ready_only_when_every_check_passes(server) -> None:
+    srv, status, problems = server
+    url = f"http://127.0.0.1:{srv.port}"
+    r = httpx.get(f"{url}/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["engines"] == "engines are loading"
+    status.engines_loaded = True
+    assert httpx.get(f"{url}/readyz").status_code == 200
+    problems["kafka"] = "kafka 127.0.0.1:1: NoBrokersAvailable"
+    r = httpx.get(f"{url}/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["kafka"].startswith("kafka 127.0.0.1:1")
+
+
+def test_live_until_the_loop_stalls(server) -> None:
+    srv, _, _ = server
+    url = f"http://127.0.0.1:{srv.port}"
+    metrics.beat()
+    assert httpx.get(f"{url}/livez").status_code == 200
+    metrics.beat(time.time() - 60)
+    r = httpx.get(f"{url}/livez")
+    assert r.status_code == 503 and "not ticked" in r.json()["problem"]
+    metrics.beat()
+
+
+def test_metrics_are_prometheus_text_with_lag_per_partition(server) -> None:
+    srv, _, _ = server
+    r = httpx.get(f"http://127.0.0.1:{srv.port}/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert 'ampere_consumer_lag_messages{partition="0",topic="t.asr"} 7.0' in r.text
+    assert httpx.get(f"http://127.0.0.1:{srv.port}/nope").status_code == 404
+
+
+def test_weaviate_check_reports_an_unreachable_server() -> None:
+    problem = weaviate_problem("http://127.0.0.1:9", None, timeout_s=0.5)
+    assert problem is not None and problem.startswith("weaviate http://127.0.0.1:9")
+
+
+def test_probe_exits_zero_only_when_the_endpoint_says_so(server, monkeypatch) -> None:
+    from streams.probe import main
+
+    srv, status, _ = server
+    monkeypatch.setenv("AMPERE_METRICS_PORT", str(srv.port))
+    assert main(["probe", "ready"]) == 1  # engines still loading
+    status.engines_loaded = True
+    assert main(["probe", "ready"]) == 0 and main(["probe", "live"]) == 0
+    assert main(["probe", "bogus"]) == 2
+    srv.stop()
+    assert main(["probe", "live"]) == 1  # nobody listens any more

@@ -1,0 +1,24 @@
+"""Every `ampere` command must at least load and show its help (annotations resolve, options parse)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tooling.cli import app
+
+runner = CliRunner()
+
+COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"]]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "ampere")
+def test_help_renders(args: list[str]) -> None:
+    res = runner.invoke(app, [*args, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage" in res.output
+
+
+def test_tail_rejects_unknown_topic() -> None:
+    res = runner.invoke(app, ["tail", "nonsense"])
+    assert res.exit_code != 0

@@ -1,0 +1,79 @@
+"""Unit tests of the demo's pure helpers: percentiles, ground truth of a window, report numbers."""
+
+from __future__ import annotations
+
+import math
+
+from encoders.dataset import AsrChunk, Keyframe, MomentRecord
+from tooling.demo import RunReport, percentile, summarize_report, truth_for
+
+
+def test_nearest_rank_percentile() -> None:
+    vals = [float(v) for v in range(1, 101)]
+    assert percentile(vals, 50) == 50.0 and percentile(vals, 99) == 99.0 and percentile(vals, 100) == 100.0
+    assert percentile([3.0], 99) == 3.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_truth_is_the_segment_overlapping_most() -> None:
+    moments = [
+        MomentRecord("a", "live", "s", "p1", [AsrChunk(0, 9_000, "x")], [Keyframe(500, "i")]),
+        MomentRecord("b", "live", "s", "p2", [AsrChunk(9_000, 30_000, "y")], []),
+    ]
+    assert truth_for(moments, 0, 10_000) == "p1"
+    assert truth_for(moments, 5_000, 30_000) == "p2"
+    assert truth_for(moments, 40_000, 50_000) is None
+
+
+def test_report_counts_claims_against_truth() -> None:
+    rep = RunReport(
+        tags=[
+            {"stream_id": "s", "window": [0, 10], "claimed": True, "products": [{"product_id": "p1"}, {"product_id": "p2"}]},
+            {"stream_id": "s", "window": [10, 20], "claimed": True, "products": [{"product_id": "p3"}, {"product_id": "p2"}]},
+            {"stream_id": "s", "window": [20, 30], "claimed": False, "products": [{"product_id": "p9"}]},
+        ],
+        visible_lag_s=[1.0, 2.0],
+        queryable_lag_s=[0.5, 1.5],
+        windows=3,
+        wall_s=3.0,
+    )
+    rep.truth = {("s", (0, 10)): "p1", ("s", (10, 20)): "p2", ("s", (20, 30)): "p4"}  # type: ignore[attr-defined]
+    res = summarize_report(rep)
+    assert (res["claimed"], res["top1_correct_of_claimed"], res["top3_hit"]) == (2, 1, 2)
+    assert res["visible_p99_s"] == 2.0 and res["windows_per_s"] == 1.0
+
+
+def test_felt_lag_runs_from_the_last_record_of_the_window() -> None:
+    from tooling.demo import felt_lags
+
+    sent = {"s": [(0, 100.0), (5_000, 105.0), (9_999, 109.0), (10_000, 110.0)]}
+    emb = [
+        {"stream_id": "s", "window": [0, 10_000], "indexed_at": 111.5, "revision": 1},
+        {"stream_id": "s", "window": [0, 10_000], "indexed_at": 150.0, "revision": 2},
+        {"stream_id": "x", "window": [0, 10_000], "indexed_at": 1.0, "revision": 1},
+    ]
+    assert felt_lags(emb, sent) == [2.5]
+
+
+def test_knee_is_the_most_realtime_streams_within_the_bound() -> None:
+    from tooling.bench.freshness import knee
+
+    rows = [
+        {"realtime_streams": 4, "batched": True, "queryable_p99_s": 0.8},
+        {"realtime_streams": 40, "batched": True, "queryable_p99_s": 1.9},
+        {"realtime_streams": 200, "batched": True, "queryable_p99_s": 7.0},
+        {"realtime_streams": 400, "batched": False, "queryable_p99_s": 1.0},
+    ]
+    assert knee(rows) == 40
+    assert knee(rows[2:3]) is None
+
+
+def test_latest_tags_keep_the_refined_revision() -> None:
+    from tooling.demo import latest_tags
+
+    tags = [
+        {"stream_id": "s", "window": [0, 1], "revision": 2, "products": ["b"]},
+        {"stream_id": "s", "window": [0, 1], "revision": 1, "products": ["a"]},
+        {"stream_id": "s", "window": [1, 2], "revision": 1, "products": ["c"]},
+    ]
+    assert sorted(t["products"][0] for t in latest_tags(tags)) == ["b", "c"]

@@ -1,0 +1,83 @@
+"""`ampere ingest serve` (HTTP / WebSocket gateway) and `ampere ingest video FILE`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from streams.settings import get_settings
+
+console = Console(stderr=True)
+ingest_app = typer.Typer(help="Ways in for broadcasters that do not speak Kafka.", no_args_is_help=True)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@ingest_app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default AMPERE_INGEST_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default AMPERE_INGEST_PORT).")] = None,
+) -> None:
+    """Run the HTTP / WebSocket ingest gateway until stopped."""
+    import uvicorn
+
+    from streams.admin import ensure_topics
+    from streams.gateway.publisher import KafkaPublisher
+    from streams.gateway.server import body_limit, create_gateway
+    from streams.topics import TopicNames
+
+    s = get_settings()
+    host, port = host or s.ingest_host, port or s.ingest_port
+    if not s.ingest_api_key and host not in LOOPBACK:
+        console.print("[red]refusing to listen beyond loopback without AMPERE_INGEST_API_KEY[/red]")
+        raise typer.Exit(2)
+    ensure_topics(s.kafka_bootstrap, TopicNames(s.topic_prefix).all(), s.topic_partitions)
+    app = create_gateway(s, KafkaPublisher(s.kafka_bootstrap, max_request_bytes=body_limit(s) + 4096))
+    console.print(f"ingest gateway on http://{host}:{port} → {s.kafka_bootstrap} (auth {'on' if s.ingest_api_key else 'off'})")
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=body_limit(s) + 1024)
+
+
+@ingest_app.command("video")
+def video(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Video file (anything FFmpeg decodes).")],
+    transcript: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Sidecar .srt or .vtt.")] = None,
+    stream_id: Annotated[str | None, typer.Option(help="Stream id (default: the file name without extension).")] = None,
+    mode: Annotated[str, typer.Option(help="Keyframes by 'scene' change or at a fixed 'rate'.")] = "scene",
+    every_ms: Annotated[int, typer.Option(help="rate mode: one keyframe per this many ms.")] = 2000,
+    threshold: Annotated[float, typer.Option(help="scene mode: color-histogram distance of a cut (0..1).")] = 0.2,
+    max_frames: Annotated[int, typer.Option(help="At most this many keyframes.")] = 200,
+) -> None:
+    """Publish a video file as a `video` domain stream: keyframes + the transcript as ASR chunks."""
+    from streams.admin import ensure_topics
+    from streams.gateway.transcript import TranscriptError, read_transcript
+    from streams.gateway.video import PickConfig, keyframes, video_messages
+    from streams.publish import send_all
+    from streams.topics import TopicNames
+
+    if mode not in ("scene", "rate"):
+        raise typer.BadParameter("choose scene or rate", param_hint="--mode")
+    s = get_settings()
+    try:
+        cues = read_transcript(transcript) if transcript else []
+    except TranscriptError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--transcript") from exc
+    cfg = PickConfig(mode=mode, every_ms=every_ms, threshold=threshold, max_frames=max_frames)  # type: ignore[arg-type]
+    try:
+        frames = keyframes(file, cfg)
+    except Exception as exc:  # any decoder failure is the file's problem
+        console.print(f"[red]cannot decode {file.name}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    sid = stream_id or file.stem
+    topics = TopicNames(s.topic_prefix)
+    ensure_topics(s.kafka_bootstrap, topics.all(), s.topic_partitions)
+    n = asyncio.run(send_all(s.kafka_bootstrap, video_messages(sid, frames, cues, topics)))
+    console.print(f"published {sid}: {len(frames)} keyframes, {len(cues)} transcript chunks ({n} messages)")
+    print(sid)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `ingest` group."""
+    app.add_typer(ingest_app, name="ingest")

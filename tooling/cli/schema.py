@@ -1,0 +1,33 @@
+"""`ampere schema export`: JSON Schema of every record type into docs/schemas/v<version>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+schema_app = typer.Typer(help="Published record schemas.", no_args_is_help=True)
+
+
+@schema_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="Root folder; files go to <out>/v<schema version>/.")] = Path("docs/schemas"),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when the files are stale.")] = False,
+) -> None:
+    """Write (or --check) the JSON Schema of every record type."""
+    from tooling.schema_export import export as write
+    from tooling.schema_export import stale
+
+    if check:
+        bad = stale(out)
+        for name in bad:
+            typer.echo(f"stale: {name}")
+        raise typer.Exit(1 if bad else 0)
+    for p in write(out):
+        typer.echo(str(p))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `schema` group."""
+    app.add_typer(schema_app, name="schema")

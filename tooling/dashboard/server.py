@@ -1,0 +1,178 @@
+"""The dashboard web app (Starlette): one page, its state as JSON, live updates as server-sent events,
+and a search endpoint (text and/or an uploaded image → nearest catalog products and live moments)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from streams.settings import Settings
+from streams.topics import TopicNames
+from tooling.dashboard.feed import Feed
+from tooling.dashboard.state import DashboardState
+
+log = logging.getLogger("ampere.dashboard")
+STATIC = Path(__file__).parent / "static"
+MAX_QUERY_IMAGE_BYTES = 8 * 1024 * 1024
+
+
+class Searcher:
+    """Encodes a query like a catalog product and asks the store; the encoder loads on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._encoder = None
+        self._store = None
+        self._lock = asyncio.Lock()
+
+    async def _engines(self):
+        async with self._lock:
+            if self._encoder is None:
+                from streams.wiring import build_encoder_from, build_store_from
+
+                self._encoder = await asyncio.to_thread(build_encoder_from, self.settings)
+                self._store = await asyncio.to_thread(build_store_from, self.settings)
+        return self._encoder, self._store
+
+    async def search(self, text: str | None, image: Image.Image | None, limit: int = 5) -> dict[str, list[dict]]:
+        from engines.encode.base import EncodeItem
+
+        encoder, store = await self._engines()
+        item = EncodeItem(domain="product", images=[image] if image is not None else [], text=text or None)
+        emb = await asyncio.to_thread(encoder.encode, [item])
+        vec = emb.fused[0]
+        products = await asyncio.to_thread(store.near_vector, "product", vec, limit=limit)
+        moments = await asyncio.to_thread(store.near_vector, "live", vec, limit=limit)
+        return {
+            "products": [{"product_id": h.properties.get("product_id"), "title": h.properties.get("title"),
+                          "score": round(h.score, 4)} for h in products],
+            "moments": [{"stream_id": h.properties.get("stream_id"), "start_ms": h.properties.get("start_ms"),
+                         "end_ms": h.properties.get("end_ms"), "sentence": h.properties.get("sentence"),
+                         "score": round(h.score, 4)} for h in moments],
+        }
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def parse_query(body: dict[str, Any]) -> tuple[str | None, Image.Image | None]:
+    """Text and image of a search request; ValueError with a readable reason when unusable."""
+    text = (body.get("text") or "").strip() or None
+    image = None
+    raw = body.get("image_b64")
+    if raw:
+        if "," in raw and raw.startswith("data:"):
+            raw = raw.split(",", 1)[1]
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"image_b64 is not valid base64: {exc}") from exc
+        if len(data) > MAX_QUERY_IMAGE_BYTES:
+            raise ValueError(f"image of {len(data)} bytes is over the limit of {MAX_QUERY_IMAGE_BYTES}")
+        try:
+            image = Image.open(io.BytesIO(data)).convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ValueError(f"undecodable image: {exc}") from exc
+    if text is None and image is None:
+        raise ValueError("give a text or an image")
+    return text, image
+
+
+def create_dashboard(settings: Settings, state: DashboardState | None = None, history: int = 200) -> Starlette:
+    """The ASGI app; it follows the topics of ``settings.topic_prefix`` while it runs."""
+    state = state or DashboardState()
+    feed = Feed(settings, TopicNames(settings.topic_prefix), state, history)
+    searcher = Searcher(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await feed.start()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            searcher.close()
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    async def api_state(request: Request) -> Response:
+        snap = state.snapshot()
+        snap["catalog"] = state.catalog
+        snap["topic_prefix"] = settings.topic_prefix
+        return JSONResponse(snap)
+
+    async def events(request: Request) -> Response:
+        q = feed.subscribe()
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while True:
+                    try:
+                        update = await asyncio.wait_for(q.get(), timeout=15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"data: {json.dumps(update)}\n\n"
+            finally:
+                feed.unsubscribe(q)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    async def search(request: Request) -> Response:
+        try:
+            body = await request.json()
+            text, image = parse_query(body if isinstance(body, dict) else {})
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        try:
+            res = await searcher.search(text, image)
+        except Exception as exc:  # noqa: BLE001 - the page shows why, the server keeps going
+            log.warning("search failed: %s", exc)
+            return JSONResponse({"error": f"search failed: {type(exc).__name__}: {exc}"}, status_code=503)
+        for p in res["products"]:
+            p["thumb"] = (state.catalog.get(p["product_id"]) or {}).get("thumb")
+        for m in res["moments"]:
+            m["thumb"] = state.window_thumb(m["stream_id"], m["start_ms"], m["end_ms"])
+        return JSONResponse(res)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"live": True, "following": all(e.is_set() for e in feed.ready)})
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/state", api_state),
+            Route("/api/events", events),
+            Route("/api/search", search, methods=["POST"]),
+            Route("/healthz", healthz),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the dashboard until stopped (uvicorn, access log off)."""
+    import uvicorn
+
+    # open event streams never end by themselves: give them 3 s on shutdown
+    uvicorn.run(create_dashboard(settings), host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=3)
