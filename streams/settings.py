@@ -82,9 +82,17 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(None, description="GGUF of the llama.cpp engine; None = the registry default.")
     llm_max_concurrency: int = Field(8, description="Requests in flight per openai-engine batch.")
     llm_retries: int = Field(2, description="Retries (exponential backoff) of a failed openai-engine request.")
-    summary_prompt_version: str = Field("v1", description="Prompt version (engines/summarize/prompts/<version>.json).")
+    summary_prompt_version: str = Field(
+        "v1-lean", description="Prompt version (engines/summarize/prompts/<version>.json; <version>-lean: no sentence asked)."
+    )
     summary_cache_size: int = Field(4096, description="Summaries kept in the in-memory LRU cache.")
     summary_cache_dir: Path | None = Field(None, description="Optional on-disk summary cache folder.")
+    llm_parallel: int = Field(
+        8, ge=0, le=64, description="Windows the llama.cpp engine decodes together (0 = one at a time, llama-cpp-python's loop)."
+    )
+    llm_prompt_lookup: int = Field(
+        0, ge=0, le=32, description="Prompt-lookup speculative draft tokens of the llama.cpp engine (0 = off; needs llm_parallel=0)."
+    )
 
     # --- windowing and batching ------------------------------------------------------------------
     window_ms: int = Field(30_000, description="Window length (event time).")
@@ -184,7 +192,8 @@ class Settings(BaseSettings):
 
             path = self.llm_model_path or default_model_path(self.home)
             return {**common, "model_path": path, "threads": self.llm_threads,
-                    "decode_threads": self.llm_decode_threads, "timeout_s": self.llm_timeout_s}
+                    "decode_threads": self.llm_decode_threads, "timeout_s": self.llm_timeout_s,
+                    "parallel": self.llm_parallel, "prompt_lookup": self.llm_prompt_lookup}
         if engine == "openai":
             return {
                 **common,

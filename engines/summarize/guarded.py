@@ -22,7 +22,7 @@ from engines.summarize.extractive import (
     is_near_empty,
     request_language,
 )
-from engines.summarize.output import InvalidOutput, parse_llm_output
+from engines.summarize.output import InvalidOutput, output_schema, parse_llm_output
 from engines.summarize.prompt import Message, Prompt, load_prompt
 from engines.summarize.schema import Summary, SummaryRequest, SummarySource
 from engines.summarize.text import estimate_tokens, strip_hostile
@@ -59,6 +59,7 @@ class GuardedLlmSummarizer:
         count_tokens: Callable[[str], int] | None = None,
     ) -> None:
         self.prompt: Prompt = load_prompt(prompt_version)
+        self.output_schema = output_schema(self.prompt.is_lean)  # what constrained decoding enforces
         self.token_budget = token_budget
         self.cache = cache if cache is not None else SummaryCache(cache_size, cache_dir)
         self.model_id = model_id

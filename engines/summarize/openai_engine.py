@@ -16,7 +16,6 @@ from typing import Any, Literal
 import httpx
 
 from engines.summarize.guarded import Completion, GuardedLlmSummarizer
-from engines.summarize.output import LLM_OUTPUT_SCHEMA
 from engines.summarize.prompt import Message
 from engines.summarize.schema import Summary, SummaryRequest
 
@@ -90,10 +89,10 @@ class OpenAISummarizer(GuardedLlmSummarizer):
         if self.response_format == "json_schema":  # OpenAI and vllm serve
             payload["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "product_summary", "schema": LLM_OUTPUT_SCHEMA, "strict": True},
+                "json_schema": {"name": "product_summary", "schema": self.output_schema, "strict": True},
             }
         elif self.response_format == "json_object":  # llama.cpp's server takes the schema here
-            payload["response_format"] = {"type": "json_object", "schema": LLM_OUTPUT_SCHEMA}
+            payload["response_format"] = {"type": "json_object", "schema": self.output_schema}
         return payload
 
     async def _acomplete_many(self, conversations: list[list[Message]]) -> list[Completion]:

@@ -47,6 +47,19 @@ LLM_OUTPUT_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+# The lean form leaves out ``sentence`` (it repeats the other fields, about a third of the tokens
+# generated); ``parse_llm_output`` then composes the sentence from the fields in a fixed order.
+LEAN_OUTPUT_SCHEMA: dict[str, Any] = {
+    **LLM_OUTPUT_SCHEMA,
+    "properties": {k: v for k, v in LLM_OUTPUT_SCHEMA["properties"].items() if k != "sentence"},
+    "required": [k for k in LLM_OUTPUT_SCHEMA["required"] if k != "sentence"],
+}
+
+
+def output_schema(lean: bool) -> dict[str, Any]:
+    """The JSON schema the LLM answers in: lean (no ``sentence``) or full."""
+    return LEAN_OUTPUT_SCHEMA if lean else LLM_OUTPUT_SCHEMA
+
 
 class InvalidOutput(ValueError):
     """The LLM reply is not a usable summary."""
@@ -128,8 +141,6 @@ def parse_llm_output(
     sentence = _opt_str(data.get("sentence"), "sentence", MAX_SENTENCE_CHARS) or ""
     if has_product and name and not _grounded(name, transcript):
         raise InvalidOutput("product_name does not occur in the transcript")
-    if has_product and not (name or sentence):
-        raise InvalidOutput("has_product is true but neither product_name nor sentence is given")
     summary = Summary(
         has_product=has_product,
         product_name=name,
@@ -147,15 +158,24 @@ def parse_llm_output(
         source=source,
         prompt_version=prompt_version,
     )
+    if has_product and not (name or sentence or ("sentence" not in data and _has_facts(summary))):
+        raise InvalidOutput("has_product is true but neither product_name nor sentence is given")
     if has_product and (not sentence or (language == "en" and _CJK.search(sentence))):
         summary.sentence = compose_sentence(summary)  # missing, or in the wrong language
     return ground(summary, transcript) if gate and has_product else summary
 
 
+def _has_facts(summary: Summary) -> bool:
+    a = summary.attributes
+    return any((summary.brand, summary.category, summary.price_or_promo, a.color, a.material, a.size, a.specs))
+
+
 def compose_sentence(summary: Summary) -> str:
-    """A plain sentence from the fields, for replies that gave facts but no sentence."""
+    """A plain sentence from the fields in a fixed order: brand, name (else category), color, material,
+    size, specs, price. The sentence of lean replies, and of replies that gave facts but no sentence."""
     zh = summary.language == "zh"
-    head = " ".join(x for x in (summary.brand, summary.product_name) if x) or ("商品" if zh else "Product")
+    name = summary.product_name or summary.category
+    head = " ".join(x for x in (summary.brand, name) if x) or ("商品" if zh else "Product")
     a = summary.attributes
     details = [d for d in (a.color, a.material, a.size, *a.specs) if d and d.lower() not in head.lower()]
     sep = "，" if zh else ", "

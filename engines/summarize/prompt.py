@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,6 +13,10 @@ DEFAULT_PROMPT_VERSION = "v1"
 
 Message = dict[str, str]
 LANGUAGE_NAMES = {"zh": "Chinese (zh)", "en": "English (en)"}
+LEAN_SUFFIX = "-lean"
+# how the system text asks for the sentence: the key with its explanation, and "... and sentence"
+_SENTENCE_KEY = re.compile(r",\s*sentence\s*\([^)]*\)")
+_AND_SENTENCE = re.compile(r"(\w+), (\w+) and sentence\b")
 
 
 def delimit(transcript: str) -> str:
@@ -45,6 +50,21 @@ class Prompt:
         msgs.append({"role": "user", "content": self.user_message(transcript, language)})
         return msgs
 
+    @property
+    def is_lean(self) -> bool:
+        """True for the lean form (the LLM answers without ``sentence``)."""
+        return self.version.endswith(LEAN_SUFFIX)
+
+    def lean(self) -> Prompt:
+        """This prompt for the lean output: no ``sentence`` asked for, none in the examples."""
+        system = _AND_SENTENCE.sub(r"\1 and \2", _SENTENCE_KEY.sub("", self.system))
+        if re.search(r"\bsentence\b", system):
+            raise ValueError(f"prompt {self.version} still asks for a sentence; it has no lean form")
+        examples = tuple(
+            {**ex, "output": {k: v for k, v in ex["output"].items() if k != "sentence"}} for ex in self.examples
+        )
+        return replace(self, version=self.version + LEAN_SUFFIX, system=system, examples=examples)
+
     def repair_messages(self, messages: list[Message], bad_reply: str, error: str) -> list[Message]:
         """The conversation extended by the bad reply and one request to fix it."""
         return [
@@ -56,7 +76,9 @@ class Prompt:
 
 @lru_cache(maxsize=8)
 def load_prompt(version: str = DEFAULT_PROMPT_VERSION) -> Prompt:
-    """Read ``prompts/<version>.json``; a clear error names the versions that exist."""
+    """Read ``prompts/<version>.json`` (``<version>-lean``: its lean form); a clear error names the versions that exist."""
+    if version.endswith(LEAN_SUFFIX):
+        return load_prompt(version.removesuffix(LEAN_SUFFIX)).lean()
     path = PROMPTS_DIR / f"{version}.json"
     if not path.exists():
         known = sorted(p.stem for p in PROMPTS_DIR.glob("*.json"))

@@ -26,19 +26,19 @@ def _import_vllm() -> Any:
     return vllm
 
 
-def structured_sampling_params(vllm: Any, max_tokens: int) -> Any:
+def structured_sampling_params(vllm: Any, max_tokens: int, schema: dict[str, Any] = LLM_OUTPUT_SCHEMA) -> Any:
     """Greedy ``SamplingParams`` constrained to the summary JSON schema, for old and new vLLM."""
     try:
         from vllm.sampling_params import StructuredOutputsParams
 
         return vllm.SamplingParams(
-            temperature=0.0, max_tokens=max_tokens, structured_outputs=StructuredOutputsParams(json=LLM_OUTPUT_SCHEMA)
+            temperature=0.0, max_tokens=max_tokens, structured_outputs=StructuredOutputsParams(json=schema)
         )
     except ImportError:
         from vllm.sampling_params import GuidedDecodingParams
 
         return vllm.SamplingParams(
-            temperature=0.0, max_tokens=max_tokens, guided_decoding=GuidedDecodingParams(json=LLM_OUTPUT_SCHEMA)
+            temperature=0.0, max_tokens=max_tokens, guided_decoding=GuidedDecodingParams(json=schema)
         )
 
 
@@ -63,7 +63,7 @@ class VllmSummarizer(GuardedLlmSummarizer):
         self.llm = vllm.LLM(model=model, **(llm_kwargs or {}))
         tokenizer = self.llm.get_tokenizer()
         self.count_tokens = lambda text: len(tokenizer.encode(text, add_special_tokens=False))
-        self.sampling = structured_sampling_params(vllm, max_tokens)
+        self.sampling = structured_sampling_params(vllm, max_tokens, self.output_schema)
 
     def _complete_many(self, conversations: list[list[Message]]) -> list[Completion]:
         outputs = self.llm.chat(conversations, sampling_params=self.sampling, use_tqdm=False)

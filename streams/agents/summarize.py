@@ -45,9 +45,11 @@ async def summarize_batch(ctx: AgentContext, events: list[Event]) -> None:
 
 
 async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:
-    """Revision 2: the LLM summary of each window still due; shed (counted) when it waited too long,
-    skipped when the LLM fell back (revision 1 already holds the extractive summary)."""
+    """Revision 2: the LLM summary of the windows still due, in one call (the CPU engine decodes them
+    together); shed (counted) when it waited too long, skipped when the LLM fell back (revision 1
+    already holds the extractive summary)."""
     settings = ctx.settings
+    due: list[WindowRecord] = []
     for ev in events:
         try:
             w = parse_record(ev.value, WindowRecord)
@@ -57,9 +59,13 @@ async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:
             ctx.counters["refine_shed"] += 1
             log.info("refinement of %s shed: waited %.1fs", w.window_id, time.time() - w.closed_at)
             continue
-        elapsed = metrics.timed()
-        summary = (await ctx.engines.summarizer.asummarize(stages.summary_requests([w])))[0]
-        metrics.observe_summaries(settings.summarizer, elapsed(), [summary])
+        due.append(w)
+    if not due:
+        return
+    elapsed = metrics.timed()
+    summaries = await ctx.engines.summarizer.asummarize(stages.summary_requests(due))
+    metrics.observe_summaries(settings.summarizer, elapsed(), summaries)
+    for w, summary in zip(due, summaries, strict=True):
         if summary.is_fallback:
             ctx.counters["refine_fallback"] += 1
             log.info("refinement of %s skipped: %s", w.window_id, summary.fallback_reason)

@@ -134,31 +134,54 @@ def eval_summarizer_cmd(
 
 
 def bench_summarizer_cmd(
-    engine: Annotated[list[str], typer.Option(help="Engines to time (repeat).")] = ["extractive", "llamacpp", "openai"],  # noqa: B006
+    engine: Annotated[list[str], typer.Option(help="Also time these engines per batch size (repeat): extractive | llamacpp | openai.")] = [],  # noqa: B006
+    compare: Annotated[bool, typer.Option(help="Compare the CPU llama.cpp variants side by side (speed ratios + quality).")] = True,
+    windows: Annotated[int, typer.Option(help="Windows per comparison (split over the rounds).")] = 16,
+    rounds: Annotated[int, typer.Option(help="Comparison rounds (variants take turns, order rotated).")] = 2,
+    variant: Annotated[list[str], typer.Option(help="Only these variants, by name (repeat); the first is the baseline.")] = [],  # noqa: B006
+    tag: Annotated[str, typer.Option(help="Suffix of the comparison's file names (summarizer_variants_<tag>).")] = "",
     dataset: Annotated[Path | None, typer.Option(help="Take windows from this dataset (default: $AMPERE_HOME/data/sample).")] = None,
     batch: Annotated[list[int], typer.Option(help="Batch sizes (repeat).")] = [1, 4, 16],  # noqa: B006
     openai_batch: Annotated[list[int], typer.Option(help="Batch sizes of the openai engine (repeat).")] = [1, 4],  # noqa: B006
-    out: Annotated[Path, typer.Option(help="Folder of summarizer.{json,md}.")] = RESULTS_DIR,
+    out: Annotated[Path, typer.Option(help="Folder of summarizer_variants.{json,md} and summarizer.{json,md}.")] = RESULTS_DIR,
 ) -> None:
-    """windows/s and tokens/s per batch size on this machine, cache-hit speed, openai vs a local llama.cpp server."""
+    """CPU LLM variants side by side (windows/s, tokens/s, name/attribute P/R, load); per-engine timings with --engine."""
+    from engines.summarize import build_summarizer
     from engines.summarize.model_fetch import fetch_llm
     from tooling.bench.summarizer import markdown_table, run_benchmark
-    from tooling.summaries import moment_request
+    from tooling.bench.summarizer_compare import VARIANTS, compare_variants, markdown, pick_windows
+    from tooling.summaries import moment_request, truths
 
     settings = get_settings()
     ds = _dataset(dataset or settings.home / "data" / "sample")
-    windows = [moment_request(m) for m in ds.moments if m.asr_text.strip()]
+    moments = [m for m in ds.moments if m.asr_text.strip()]
     options = settings.summarizer_options("llamacpp")
-    if any(e in ("llamacpp", "openai") for e in engine) and not settings.llm_model_path:
+    if (compare or any(e in ("llamacpp", "openai") for e in engine)) and not settings.llm_model_path:
         options["model_path"] = fetch_llm(settings.home, log=lambda m: console.print(m))
-    options["timeout_s"] = max(options["timeout_s"], 120.0)  # time the model, not the fallback
-    result = run_benchmark(windows, engines=engine, batch_sizes=batch, openai_batch_sizes=openai_batch,
-                           llm_options=options, log=lambda m: console.print(m))
+    options["timeout_s"] = max(options["timeout_s"], 300.0)  # time the model, not the fallback
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summarizer.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = markdown_table(result)
-    (out / "summarizer.md").write_text(table)
-    print(table)
+    if compare:
+        chosen = pick_windows(moments, windows)
+        variants = [v for want in variant for v in VARIANTS if v.name == want] if variant else list(VARIANTS)
+        if not variants:
+            console.print(f"[red]no variant matches {variant}[/red]; known: {[v.name for v in VARIANTS]}")
+            raise typer.Exit(2)
+        result = compare_variants(lambda o: build_summarizer("llamacpp", **(options | o)),
+                                  [moment_request(m) for m in chosen], truths(ds, chosen), variants=variants,
+                                  rounds=rounds, log=lambda m: console.print(m))
+        result["dataset"] = f"{ds.root.name} ({len(chosen)} of {len(moments)} windows with speech)"
+        stem = "summarizer_variants" + (f"_{tag}" if tag else "")
+        (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        table = markdown(result)
+        (out / f"{stem}.md").write_text(table)
+        print(table)
+    if engine:
+        result = run_benchmark([moment_request(m) for m in moments], engines=engine, batch_sizes=batch,
+                               openai_batch_sizes=openai_batch, llm_options=options, log=lambda m: console.print(m))
+        (out / "summarizer.json").write_text(json.dumps(result, indent=2) + "\n")
+        table = markdown_table(result)
+        (out / "summarizer.md").write_text(table)
+        print(table)
 
 
 def register(app: typer.Typer) -> None:

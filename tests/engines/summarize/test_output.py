@@ -2,7 +2,13 @@ import json
 
 import pytest
 
-from engines.summarize.output import LLM_OUTPUT_SCHEMA, InvalidOutput, parse_llm_output
+from engines.summarize.output import (
+    LEAN_OUTPUT_SCHEMA,
+    LLM_OUTPUT_SCHEMA,
+    InvalidOutput,
+    output_schema,
+    parse_llm_output,
+)
 from engines.summarize.schema import Summary
 
 TRANSCRIPT = "so this red cotton dress from Lumo is 20 dollars, sizes S to XL"
@@ -67,3 +73,32 @@ def test_english_sentence_in_chinese_is_recomposed():
 def test_schema_lists_every_llm_field():
     assert set(LLM_OUTPUT_SCHEMA["required"]) == set(LLM_OUTPUT_SCHEMA["properties"])
     assert set(LLM_OUTPUT_SCHEMA["properties"]) <= set(Summary.model_fields)
+
+
+def lean_reply(**over) -> str:
+    data = json.loads(reply(**over))
+    data.pop("sentence")
+    return json.dumps(data)
+
+
+def test_lean_schema_is_the_full_one_without_sentence():
+    assert set(LEAN_OUTPUT_SCHEMA["properties"]) == set(LLM_OUTPUT_SCHEMA["properties"]) - {"sentence"}
+    assert set(LEAN_OUTPUT_SCHEMA["required"]) == set(LEAN_OUTPUT_SCHEMA["properties"])
+    assert output_schema(True) is LEAN_OUTPUT_SCHEMA and output_schema(False) is LLM_OUTPUT_SCHEMA
+
+
+def test_lean_reply_gets_its_sentence_from_the_fields_in_a_fixed_order():
+    s = parse(lean_reply())
+    assert s.sentence == "Lumo cotton dress, red, S-XL, $20."  # material already in the name: said once
+    assert parse(lean_reply(attributes={"color": "", "material": "", "size": "", "specs": ["machine washable"]},
+                            price_or_promo="")).sentence == "Lumo cotton dress, machine washable."
+
+
+def test_lean_reply_without_a_name_keeps_its_facts():
+    s = parse(lean_reply(product_name=""))
+    assert s.has_product and s.product_name is None and s.sentence.startswith("Lumo apparel, red")
+    with pytest.raises(InvalidOutput, match="neither product_name nor sentence"):
+        parse(reply(product_name="", sentence=""))  # the full schema still needs a name or a sentence
+    with pytest.raises(InvalidOutput, match="neither product_name nor sentence"):
+        parse(lean_reply(product_name="", brand="", category="", price_or_promo="",
+                         attributes={"color": "", "material": "", "size": "", "specs": []}))

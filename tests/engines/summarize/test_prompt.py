@@ -1,5 +1,6 @@
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -41,3 +42,23 @@ def test_every_prompt_file_declares_its_own_version():
     for path in PROMPTS_DIR.glob("*.json"):
         assert json.loads(path.read_text())["version"] == path.stem
 
+
+
+def test_lean_prompt_asks_for_no_sentence_and_its_examples_validate():
+    full, lean = load_prompt("v1"), load_prompt("v1-lean")
+    assert lean.version == "v1-lean" and lean.is_lean and not full.is_lean
+    assert "sentence" in full.system and "sentence" not in lean.system
+    assert "product_name" in lean.system and "price_or_promo" in lean.system
+    assert len(lean.examples) == len(full.examples)
+    for ex in lean.examples:
+        assert "sentence" not in ex["output"]
+        s = parse_llm_output(json.dumps(ex["output"]), transcript=ex["transcript"], language=ex["language"],
+                             source="llamacpp", prompt_version=lean.version)
+        assert s.sentence if s.has_product else not s.sentence
+    assert "sentence" not in lean.messages("x", "en")[2]["content"]  # the first example's answer
+
+
+def test_a_prompt_whose_sentence_request_cannot_be_removed_has_no_lean_form():
+    odd = replace(load_prompt("v1"), system="Reply with JSON. Also write one sentence.")
+    with pytest.raises(ValueError, match="no lean form"):
+        odd.lean()

@@ -124,6 +124,22 @@ async def test_refine_skips_bad_windows_silently_and_sheds_late_ones() -> None:
     assert sent.of("dlq") == [] and ctx.counters["refine_shed"] == 1, "closed_at=1.0 is long past the bound"
 
 
+async def test_refine_summarizes_the_due_windows_of_a_batch_in_one_call() -> None:
+    ctx, sent = ctx_for(refine_max_lag_ms=0)
+    engine = ctx.engines.summarizer
+    calls: list[int] = []
+
+    async def counting(batch):
+        calls.append(len(batch))
+        return engine.summarize(batch)
+
+    engine.asummarize = counting  # the real extractive engine, its calls counted
+    windows = [dump_record(_window(start)) for start in (0, 10, 20)]
+    await ctx.guarded([ev("t.windows", w) for w in windows], refine_batch, dead_letter=False)
+    assert calls == [3], "the CPU LLM decodes a batch's windows together only if it gets them together"
+    assert [r["revision"] for r in sent.of("summaries")] == [2, 2, 2]
+
+
 async def test_a_body_that_raises_dead_letters_its_batch_and_the_agent_goes_on() -> None:
     ctx, sent = ctx_for()
 
