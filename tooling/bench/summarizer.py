@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,15 +19,9 @@ from typing import Any, Self
 
 from engines.summarize import build_summarizer
 from engines.summarize.schema import SummaryRequest
+from tooling.infra.ports import free_port
 
 Log = Callable[[str], None]
-
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _generated_tokens(engine: Any) -> int:
