@@ -21,6 +21,7 @@ or a rebalance never makes a live stream look idle.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import logging
 import os
@@ -253,21 +254,31 @@ class WindowStage:
         await self._commit()
 
     def _apply_batch(self, batch: dict[TopicPartition, list], sends: list[Outgoing], dirty: dict) -> list:
-        """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to."""
+        """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to.
+
+        The records of the three input topics are applied merged by their timestamps (broadcaster
+        events first on a tie), each topic-partition still in offset order: a product switch fetched
+        in the same batch as the content after it is applied before that content, whatever order
+        the topics were fetched in."""
         seeks = []
+        runs = []
         for tp, msgs in batch.items():
             if tp not in self.next:
                 continue  # fetched before a revocation: the new owner handles it
             expected = self.next[tp]
+            run = []
             for m in msgs:
                 if m.offset < expected:
                     continue
                 if m.offset > expected and not self._accept_gap(tp, expected, m.offset):
                     seeks.append((tp, expected))
                     break
-                self._apply(tp, m, sends, dirty)
+                run.append((m.timestamp or 0, 0 if tp.topic == self.topics.events else 1, tp, m))
                 expected = m.offset + 1
             self.next[tp] = expected
+            runs.append(run)
+        for _, _, tp, m in heapq.merge(*runs, key=lambda r: (r[0], r[1])):
+            self._apply(tp, m, sends, dirty)
         return seeks
 
     def _accept_gap(self, tp: TopicPartition, expected: int, got: int) -> bool:

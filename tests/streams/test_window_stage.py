@@ -58,7 +58,7 @@ def stage(home) -> WindowStage:
 
 def rec(offset: int, seq: int, ts: int, sid: str = "s") -> SimpleNamespace:
     value = {"stream_id": sid, "seq": seq, "start_ms": ts, "end_ms": ts + 500, "text": f"c{seq}"}
-    return SimpleNamespace(offset=offset, key=sid.encode(), value=json.dumps(value).encode())
+    return SimpleNamespace(offset=offset, timestamp=offset, key=sid.encode(), value=json.dumps(value).encode())
 
 
 def topics_sent(st: WindowStage) -> list[str]:
@@ -96,7 +96,7 @@ def test_records_fetched_again_change_nothing(tmp_path) -> None:
 def test_idle_check_from_outside_goes_to_the_dlq(tmp_path) -> None:
     st = stage(tmp_path)
     asyncio.run(st._process({ASR: [rec(0, 0, 0)]}))
-    bad = SimpleNamespace(offset=0, key=b"s", value=b'{"stream_id": "s", "ts_ms": 99000, "type": "idle_check"}')
+    bad = SimpleNamespace(offset=0, timestamp=0, key=b"s", value=b'{"stream_id": "s", "ts_ms": 99000, "type": "idle_check"}')
     asyncio.run(st._process({EV: [bad]}))
     dl = [json.loads(v) for t, v, _ in st.producer.sent if t.endswith("dlq")]
     assert len(dl) == 1 and "internal event" in dl[0]["reason"] and dl[0]["offset"] == 0
@@ -151,3 +151,17 @@ def test_assignment_resumes_at_the_committed_offset_not_the_prefetch_position(tm
     asyncio.run(st.on_assigned({ASR, EV}))
     assert st.next == {ASR: 0, EV: 7}
     assert sorted(st.consumer.seeks, key=str) == sorted([(ASR, 0), (EV, 7)], key=str)
+
+
+def test_a_switch_fetched_after_its_content_is_applied_in_time_order(tmp_path) -> None:
+    """The topics of one batch come in any order; the switch (record time between the 2nd and 3rd chunk)
+    must split the windows as if it had been read in the order it was sent."""
+    st = stage(tmp_path)
+    chunks = [rec(i, i, ts) for i, ts in enumerate((0, 4_000, 6_000, 9_000, 16_000, 30_000))]
+    for c, t in zip(chunks, (10, 20, 30, 40, 50, 60)):
+        c.timestamp = t
+    switch = SimpleNamespace(offset=0, timestamp=25, key=b"s",
+                             value=b'{"stream_id": "s", "ts_ms": 5000, "type": "product_switch", "product_hint": "b"}')
+    asyncio.run(st._process({ASR: chunks, EV: [switch]}))
+    closed = [json.loads(v) for t, v, _ in st.producer.sent if t.endswith(".windows")]
+    assert (0, 5_000) in {(w["start_ms"], w["end_ms"]) for w in closed}, closed
