@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def run_freshness(
             )
             first = False
             res = summarize_report(rep)
+            res["load_avg_1m_end"] = os.getloadavg()[0]
             res.update(
                 streams=s_count, realtime_streams=s_count * speed, batched=batched, speed=speed,
                 summarizer=settings.summarizer, two_phase=settings.two_phase, encoder=settings.encoder_engine,
@@ -99,6 +101,8 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
             f"{_fmt(r.get('refined_p50_s'))} / {_fmt(r.get('refined_p99_s'))} ({r.get('refined', 0)}) | "
             f"{_fmt(r['mean_stage_s']['encode'])} |"
         )
-    lines += ["", f"Knee (most real-time streams at first-queryable p99 ≤ {KNEE_P99_S:g} s): {k if k is not None else 'none'}."]
+    lines += ["", f"Knee (most real-time streams at first-queryable p99 ≤ {KNEE_P99_S:g} s): {k if k is not None else 'none'}.",
+              "Machine load (1-minute average) at the end of each row: "
+              + ", ".join(f"{r.get('load_avg_1m_end', float('nan')):.1f}" for r in rows) + f" on {os.cpu_count()} cores."]
     (out_dir / "freshness.md").write_text("\n".join(lines) + "\n")
     console.print("\n".join(lines))
