@@ -76,7 +76,12 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
     vllm_model: str = Field("Qwen/Qwen2.5-1.5B-Instruct", description="Model path/name for in-process vLLM.")
     llm_threads: int = Field(2, description="CPU threads of the in-process llama.cpp engine (prompt prefill).")
-    llm_decode_threads: int = Field(1, description="llama.cpp threads per generated token (1 is fastest on small shared CPUs).")
+    llm_decode_threads: int = Field(
+        1,
+        description="llama.cpp threads per generated token: 1 leaves a core to the rest of a 2-core worker (and is "
+        "fastest when other jobs share the CPU); 2 on a quiet 2-core machine given to the LLM doubles its speed "
+        "(bench/results/summarizer_variants_quiet.md).",
+    )
     llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call before falling back.")
     summary_token_budget: int = Field(384, description="Max ASR tokens sent to the LLM per window.")
     llm_model_path: Path | None = Field(None, description="GGUF of the llama.cpp engine; None = the registry default.")
