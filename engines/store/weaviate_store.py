@@ -163,6 +163,16 @@ class WeaviateStore:
             )
         return {str(o.uuid): int(o.properties.get("revision") or 1) for o in res.objects}
 
+    def stored_dim(self, kind: str) -> int | None:
+        """Length of the fused vectors already in a collection (None while it is empty)."""
+        with self._lock:
+            res = self.client.collections.get(self.name(kind)).query.fetch_objects(limit=1, include_vector=True)
+        for o in res.objects:
+            vec = o.vector.get("fused") if isinstance(o.vector, dict) else o.vector
+            if vec:
+                return len(vec)
+        return None
+
     def is_ready(self) -> bool:
         """True when the server answers its readiness probe (used to tell an outage from a refusal)."""
         try:

@@ -56,11 +56,12 @@ def register(app: typer.Typer) -> None:
     def worker(loglevel: Annotated[str, typer.Option(help="Worker log level.")] = "warning") -> None:
         """Run the stream worker (all agents) until stopped."""
         from streams.errors import KafkaUnavailable
+        from streams.wiring import IndexMismatch
         from streams.worker import run_worker
 
         try:
             run_worker(get_settings(), loglevel)
-        except KafkaUnavailable as exc:
+        except (KafkaUnavailable, IndexMismatch) as exc:
             typer.secho(f"error: {exc}", err=True, fg="red")
             raise typer.Exit(2) from None
 
