@@ -49,8 +49,9 @@ def _sasl(settings: Settings) -> dict[str, Any]:
     }
 
 
-def aiokafka_options(target: KafkaTarget) -> dict[str, Any]:
-    """Keyword arguments for ``AIOKafkaProducer`` / ``AIOKafkaConsumer`` (bootstrap + security)."""
+def client_options(target: KafkaTarget) -> dict[str, Any]:
+    """Keyword arguments (bootstrap + security) that aiokafka and kafka-python clients both take under
+    the same names: ``bootstrap_servers``, ``security_protocol``, ``sasl_*``, ``ssl_context``."""
     if isinstance(target, str):
         return {"bootstrap_servers": target}
     opts: dict[str, Any] = {
@@ -64,19 +65,8 @@ def aiokafka_options(target: KafkaTarget) -> dict[str, Any]:
     return opts
 
 
-def kafka_python_options(target: KafkaTarget) -> dict[str, Any]:
-    """Keyword arguments for kafka-python clients (``KafkaAdminClient``)."""
-    if isinstance(target, str):
-        return {"bootstrap_servers": target}
-    opts: dict[str, Any] = {
-        "bootstrap_servers": target.kafka_bootstrap,
-        "security_protocol": target.kafka_security_protocol,
-        **_sasl(target),
-    }
-    ctx = ssl_context(target)
-    if ctx is not None:
-        opts["ssl_context"] = ctx
-    return opts
+#: aiokafka producers/consumers and kafka-python admin clients take the same options.
+aiokafka_options = kafka_python_options = client_options
 
 
 def producer_max_request_size(target: KafkaTarget) -> int:
