@@ -12,7 +12,7 @@ import signal
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,10 +87,15 @@ class RunReport:
 
 
 class Subscriber:
-    """Collects embeddings, tags and dead letters from the moment it is started."""
+    """Collects embeddings, tags and dead letters from the moment it is started.
 
-    def __init__(self, bootstrap: str, topics: TopicNames, on_tag=None) -> None:
+    With ``streams``, only records of those stream ids count: a worker that starts on a group left
+    with uncommitted windows of an earlier run indexes them too, and they are not this run's.
+    """
+
+    def __init__(self, bootstrap: str, topics: TopicNames, on_tag=None, streams: Collection[str] | None = None) -> None:
         self.bootstrap, self.topics, self.on_tag = bootstrap, topics, on_tag
+        self.streams = frozenset(streams) if streams is not None else None
         self.report = RunReport()
         self.last_event = time.time()
         self.last_window = time.time()
@@ -125,7 +130,12 @@ class Subscriber:
             self.last_event = time.time()
             sink(rec)
 
+    def _mine(self, stream_id: str | None) -> bool:
+        return self.streams is None or stream_id in self.streams
+
     def _win(self, rec: dict) -> None:
+        if not self._mine(rec.get("stream_id")):
+            return
         key = (rec["stream_id"], rec["start_ms"], rec["end_ms"])
         self.closed.add(key)
         if rec.get("domain") == "video":
@@ -139,7 +149,7 @@ class Subscriber:
         return len(self.closed - (indexed & tagged) - self.skipped)
 
     def _emb(self, rec: dict) -> None:
-        if rec.get("kind") == "product":
+        if rec.get("kind") == "product" or not self._mine(rec.get("stream_id")):
             return
         self.report.embeddings.append(rec)
         if not rec.get("closed_at"):
@@ -151,11 +161,20 @@ class Subscriber:
             self.report.queryable_lag_s.append(rec["indexed_at"] - rec["closed_at"])
 
     def _tag(self, rec: dict) -> None:
+        if not self._mine(rec.get("stream_id")):
+            return
         self.report.tags.append(rec)
         if self.on_tag:
             self.on_tag(rec)
 
     def _dlq(self, rec: dict) -> None:
+        if self.streams is not None and rec.get("key_b64"):
+            try:
+                key = base64.b64decode(rec["key_b64"]).decode("utf-8", "replace")
+            except ValueError:
+                key = None
+            if key not in self.streams and rec.get("topic") != self.topics.products:
+                return
         self.report.dlq.append(rec)
         if rec.get("topic") == self.topics.summaries:  # a window the worker could not index: done with it
             try:
@@ -324,7 +343,12 @@ async def run_replay(
         if live_lines:
             console.print(format_tag(rec, t))
 
-    sub = Subscriber(settings.kafka_bootstrap, topics, on_tag)
+    renames = {
+        (c, i): f"{sid}#{run_tag}{c}-{i}" if copies > 1 or run_tag or len(set(stream_ids)) < len(stream_ids) else sid
+        for c in range(copies)
+        for i, sid in enumerate(stream_ids)
+    }
+    sub = Subscriber(settings.kafka_bootstrap, topics, on_tag, streams=renames.values())
     try:
         await sub.start()
         if load_catalog:
@@ -332,10 +356,7 @@ async def run_replay(
             await wait_for_products(store, n, timeout_s=900, console=console)
             console.print(f"catalog: {n} products indexed")
         timelines = [
-            stream_messages(
-                ds, sid, streams[sid], topics,
-                rename=f"{sid}#{run_tag}{c}-{i}" if copies > 1 or run_tag or len(set(stream_ids)) < len(stream_ids) else None,
-            )
+            stream_messages(ds, sid, streams[sid], topics, rename=renames[c, i] if renames[c, i] != sid else None)
             for c in range(copies)
             for i, sid in enumerate(stream_ids)
         ]

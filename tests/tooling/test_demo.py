@@ -77,3 +77,26 @@ def test_latest_tags_keep_the_refined_revision() -> None:
         {"stream_id": "s", "window": [1, 2], "revision": 1, "products": ["c"]},
     ]
     assert sorted(t["products"][0] for t in latest_tags(tags)) == ["b", "c"]
+
+
+def test_subscriber_counts_only_the_streams_of_its_run() -> None:
+    """An earlier run's window, indexed late by a worker that resumed its group, is not this run's
+    (it once put a 2,337 s close → queryable figure into a 1-stream freshness row)."""
+    import base64
+
+    from streams.topics import TopicNames
+    from tooling.demo import Subscriber
+
+    topics = TopicNames("ampere")
+    sub = Subscriber("127.0.0.1:1", topics, streams=["live-000#run-0-0"])
+    old = {"kind": "live", "stream_id": "live-000#old-0-0", "window": [0, 10], "closed_at": 1.0, "indexed_at": 2338.0}
+    mine = {"kind": "live", "stream_id": "live-000#run-0-0", "window": [0, 10], "closed_at": 5.0, "indexed_at": 5.5}
+    for rec in (old, mine):
+        sub._win({"stream_id": rec["stream_id"], "start_ms": 0, "end_ms": 10, "domain": "live"})
+        sub._emb(rec)
+        sub._tag(rec | {"claimed": False, "products": []})
+        sub._dlq({"topic": topics.asr, "key_b64": base64.b64encode(rec["stream_id"].encode()).decode()})
+    assert sub.report.queryable_lag_s == [0.5]
+    assert [t["stream_id"] for t in sub.report.tags] == ["live-000#run-0-0"]
+    assert len(sub.report.embeddings) == 1 and len(sub.report.dlq) == 1
+    assert sub.closed == {("live-000#run-0-0", 0, 10)}
