@@ -65,3 +65,19 @@ def spawn_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as fh:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def tail_line(rec: dict, keep: int = 4) -> str:
+    """One record as one JSON line, every vector (``vector`` and each of ``branches``) cut to its
+    first ``keep`` numbers and ``"..."``."""
+
+    def short(v: object) -> object:
+        return v[:keep] + ["..."] if isinstance(v, list) and len(v) > keep else v
+
+    out = dict(rec)
+    if "vector" in out:
+        out["vector"] = short(out["vector"])
+    if isinstance(out.get("branches"), dict):
+        out["branches"] = {k: short(v) for k, v in out["branches"].items()}
+    return json.dumps(out, ensure_ascii=False)
+

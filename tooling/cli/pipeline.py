@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         """Print an output topic as JSON lines (vectors shortened)."""
         quiet_clients()
         from streams.topics import TopicNames
-        from tooling.consume import follow
+        from tooling.consume import follow, tail_line
 
         s = get_settings()
         topics = TopicNames(s.topic_prefix)
@@ -128,9 +128,8 @@ def register(app: typer.Typer) -> None:
 
         async def run() -> None:
             async for rec in follow(s, names[what], from_beginning=from_beginning, idle_timeout_s=idle_exit):
-                if "vector" in rec:
-                    rec["vector"] = rec["vector"][:4] + ["..."]
-                console.print_json(json.dumps(rec, ensure_ascii=False))
+                sys.stdout.write(tail_line(rec) + "\n")
+                sys.stdout.flush()
 
         try:
             asyncio.run(run())
