@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     llm_prompt_lookup: int = Field(
         0, ge=0, le=32, description="Prompt-lookup speculative draft tokens of the llama.cpp engine (0 = off; needs llm_parallel=0)."
     )
+    llm_jump_forward: bool = Field(
+        True, description="Feed the JSON keys the output schema fixes instead of generating them (batched llama.cpp loop)."
+    )
 
     # --- windowing and batching ------------------------------------------------------------------
     window_ms: int = Field(30_000, description="Window length (event time).")
@@ -198,7 +201,8 @@ class Settings(BaseSettings):
             path = self.llm_model_path or default_model_path(self.home)
             return {**common, "model_path": path, "threads": self.llm_threads,
                     "decode_threads": self.llm_decode_threads, "timeout_s": self.llm_timeout_s,
-                    "parallel": self.llm_parallel, "prompt_lookup": self.llm_prompt_lookup}
+                    "parallel": self.llm_parallel, "prompt_lookup": self.llm_prompt_lookup,
+                    "jump_forward": self.llm_jump_forward}
         if engine == "openai":
             return {
                 **common,

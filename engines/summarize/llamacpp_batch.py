@@ -8,6 +8,10 @@ read once per step instead of once per window; a finished slot takes the next wi
 Grammar: the greedy token is checked first and the grammar masks the whole vocabulary only when
 that token is not allowed. Greedy decoding gives the same token either way, at a fraction of the
 cost of masking ~150k candidates on every step.
+
+Jump-forward (``keys``): the JSON keys the schema fixes are fed as a chunk with the next step
+instead of being generated one token per step (:mod:`engines.summarize.jump_forward`); each forced
+token is checked against the grammar first.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from engines.summarize.jump_forward import KeyForcer, KeyTree
 
 PREFIX_SEQ = 0  # holds the shared prompt prefix; slots use sequence ids 1..parallel
 
@@ -73,13 +79,14 @@ class _Slot:
     deadline: float
     sampler: Any
     out: list[int] = field(default_factory=list)
+    forcer: KeyForcer | None = None
 
 
 class BatchDecoder:
     """Greedy, grammar-constrained generation of many prompts at once over one llama.cpp model."""
 
     def __init__(self, llm: Any, grammar: Any, *, parallel: int, n_ctx: int, threads: int,
-                 n_batch: int = 512) -> None:
+                 n_batch: int = 512, keys: KeyTree | None = None) -> None:
         import llama_cpp
         from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaTokenDataArray
 
@@ -103,7 +110,9 @@ class BatchDecoder:
         self._one_data = (llama_cpp.llama_token_data * 1)()
         self._one = llama_cpp.llama_token_data_array(data=self._one_data, size=1, selected=-1, sorted=False)
         self.prefix: list[int] = []  # tokens held by PREFIX_SEQ
+        self.keys = keys
         self.generated_tokens = 0
+        self.forced_tokens = 0
 
     # -- public --------------------------------------------------------------------------------------
     def generate(self, prompts: Sequence[list[int]], max_tokens: int, timeout_s: float) -> list[str | BaseException]:
@@ -156,7 +165,7 @@ class BatchDecoder:
         if not sampler:
             raise RuntimeError("llama.cpp could not build the output grammar")
         return _Slot(seq=seq, job=job, pos=n, pending=list(prompt[n:]), deadline=time.monotonic() + timeout_s,
-                     sampler=sampler)
+                     sampler=sampler, forcer=KeyForcer(self.keys) if self.keys is not None else None)
 
     def _release(self, slot: _Slot) -> None:
         self._lib.llama_memory_seq_rm(self.ctx.memory, slot.seq, 0, -1)
@@ -194,8 +203,34 @@ class BatchDecoder:
             elif now > slot.deadline:
                 done[job] = GenerationTimeout(f"generation ran past its deadline after {len(slot.out)} tokens")
             else:
-                slot.pending = [token]
+                slot.pending = [token, *self._jump_forward(slot, token)]
         return done
+
+    def _jump_forward(self, slot: _Slot, token: int) -> list[int]:
+        """The key tokens due after ``token`` that the grammar allows (accepted and added to the output)."""
+        if slot.forcer is None:
+            return []
+        due = slot.forcer.feed(self.llm.detokenize([token]).decode("utf-8", errors="replace"))
+        if not due:
+            return []
+        forced: list[int] = []
+        for tok in self.llm.tokenize(due.encode("utf-8"), add_bos=False, special=False):
+            if not self._allowed(slot.sampler, tok):
+                break
+            self._lib.llama_sampler_accept(slot.sampler, tok)
+            forced.append(tok)
+        if forced:
+            slot.forcer.feed(self.llm.detokenize(forced).decode("utf-8", errors="replace"))
+            slot.out.extend(forced)
+            self.forced_tokens += len(forced)
+        return forced
+
+    def _allowed(self, sampler: Any, token: int, logit: float = 0.0) -> bool:
+        """Whether the grammar allows ``token`` next (checked on a one-token candidate array)."""
+        self._one_data[0].id, self._one_data[0].logit, self._one_data[0].p = token, logit, 0.0
+        self._one.size, self._one.selected, self._one.sorted = 1, -1, False
+        self._lib.llama_sampler_apply(sampler, ctypes.byref(self._one))
+        return bool(np.isfinite(self._one_data[0].logit))
 
     def _add(self, tokens: Sequence[int], pos: int, seq: int, *, logits_last: bool) -> None:
         b = self.batch.batch
@@ -213,10 +248,7 @@ class BatchDecoder:
         ptr = self._lib.llama_get_logits_ith(self.ctx.ctx, index)
         logits = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
         token = int(np.argmax(logits))
-        self._one_data[0].id, self._one_data[0].logit, self._one_data[0].p = token, float(logits[token]), 0.0
-        self._one.size, self._one.selected, self._one.sorted = 1, -1, False
-        self._lib.llama_sampler_apply(sampler, ctypes.byref(self._one))
-        if not np.isfinite(self._one_data[0].logit):  # not allowed here: mask the whole vocabulary
+        if not self._allowed(sampler, token, float(logits[token])):  # not allowed here: mask the whole vocabulary
             self._all.copy_logits(logits)
             self._lib.llama_sampler_apply(sampler, ctypes.byref(self._all.candidates))
             masked = self._all.candidates_data.logit

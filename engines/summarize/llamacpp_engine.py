@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.summarize.guarded import Completion, GuardedLlmSummarizer
+from engines.summarize.jump_forward import key_tree
 from engines.summarize.llamacpp_batch import BatchDecoder
 from engines.summarize.prompt import Message
 
@@ -42,12 +43,14 @@ class LlamaCppSummarizer(GuardedLlmSummarizer):
         n_ctx: int | None = None,
         parallel: int = 0,
         prompt_lookup: int = 0,
+        jump_forward: bool = True,
         verbose: bool = False,
         warmup: bool = True,
         **guard_options: Any,
     ) -> None:
         """``parallel``: windows decoded together (0 = one at a time through llama-cpp-python's loop);
-        ``prompt_lookup``: draft tokens of prompt-lookup speculative decoding (one-at-a-time loop only)."""
+        ``prompt_lookup``: draft tokens of prompt-lookup speculative decoding (one-at-a-time loop only);
+        ``jump_forward``: feed the JSON keys the schema fixes instead of generating them (batched loop)."""
         if parallel < 0 or prompt_lookup < 0:
             raise ValueError("parallel and prompt_lookup must be >= 0")
         if parallel and prompt_lookup:
@@ -97,7 +100,8 @@ class LlamaCppSummarizer(GuardedLlmSummarizer):
             per_window = self.llm.n_ctx() - self._fixed_tokens()
             # every step is a batch here, so it runs on the decode threads (barriers cost on a busy CPU)
             self.decoder = BatchDecoder(self.llm, self.grammar, parallel=parallel, threads=decode_threads,
-                                        n_ctx=self._fixed_tokens() + parallel * per_window)
+                                        n_ctx=self._fixed_tokens() + parallel * per_window,
+                                        keys=key_tree(self.output_schema) if jump_forward else None)
             self._format = _chat_formatter(self.llm)
         if warmup:
             self.warm_up()

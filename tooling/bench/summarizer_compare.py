@@ -34,11 +34,14 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("baseline: one at a time, full schema", {"parallel": 0, "prompt_version": "v1"}),
     Variant("lean schema", {"parallel": 0, "prompt_version": "v1-lean"}),
     Variant("lean + prompt lookup (3 draft tokens)", {"parallel": 0, "prompt_version": "v1-lean", "prompt_lookup": 3}),
-    Variant("lean + batched x1 (grammar check)", {"parallel": 1, "prompt_version": "v1-lean"}),
-    Variant("full + batched x8", {"parallel": 8, "prompt_version": "v1"}),
-    Variant("lean + batched x4", {"parallel": 4, "prompt_version": "v1-lean"}),
-    Variant("lean + batched x8", {"parallel": 8, "prompt_version": "v1-lean"}),
-    Variant("lean + batched x8, 2 threads", {"parallel": 8, "prompt_version": "v1-lean", "decode_threads": 2}),
+    Variant("lean + batched x1 (grammar check)", {"parallel": 1, "prompt_version": "v1-lean", "jump_forward": False}),
+    Variant("full + batched x8", {"parallel": 8, "prompt_version": "v1", "jump_forward": False}),
+    Variant("lean + batched x4", {"parallel": 4, "prompt_version": "v1-lean", "jump_forward": False}),
+    Variant("lean + batched x8", {"parallel": 8, "prompt_version": "v1-lean", "jump_forward": False}),
+    Variant("lean + batched x8, 2 threads", {"parallel": 8, "prompt_version": "v1-lean", "decode_threads": 2, "jump_forward": False}),
+    Variant("lean + batched x8 + jump-forward keys", {"parallel": 8, "prompt_version": "v1-lean", "jump_forward": True}),
+    Variant("lean + batched x8 + jump-forward keys, 2 threads",
+            {"parallel": 8, "prompt_version": "v1-lean", "jump_forward": True, "decode_threads": 2}),
 )
 
 
