@@ -78,6 +78,26 @@ class AmpereConfig:
     """Branch projections: "mlp" (LayerNorm + 2-layer MLP) or "pca-residual" (unit features, centred,
     a linear map initialized from their principal components, plus a zero-initialized MLP residual:
     training starts from the frozen backbone's neighbourhoods)."""
+    visual_branch: str = "projected"
+    """What the visual branch vector is: "projected" (the ``dim``-wide visual token, pooled over
+    frames) or "backbone" (the backbone's own unit features at full width, pooled over frames with
+    the same learned frame weights: image-to-image cosine is then exactly the frozen backbone's).
+    The fused vector is built from the projected token either way."""
+
+    @property
+    def visual_dim(self) -> int:
+        """Width of the visual branch vector."""
+        return self.visual.feature_dim if self.visual_branch == "backbone" else self.dim
+
+    @property
+    def token_dim(self) -> int:
+        """Width of one frame's token between the image and fusion graphs (the projected token, then
+        the unit backbone feature when the visual branch keeps it)."""
+        return self.dim + (self.visual.feature_dim if self.visual_branch == "backbone" else 0)
+
+    def branch_dims(self) -> dict[str, int]:
+        """Width of each output vector: fused, visual, text."""
+        return {"fused": self.dim, "visual": self.visual_dim, "text": self.dim}
 
     def to_json(self) -> str:
         """Stable JSON text (sorted keys)."""

@@ -70,7 +70,7 @@ def sample_inputs(cfg: AmpereConfig, batch: int = 2) -> dict[str, tuple[torch.Te
         "image": (torch.randn(batch, 3, s, s),),
         "text": (torch.randint(1000, 2000, (batch, 8)), torch.ones(batch, 8, dtype=torch.int64)),
         "fusion": (
-            torch.randn(batch, frames, d),
+            torch.randn(batch, frames, cfg.token_dim),
             torch.ones(batch, frames),
             torch.randn(batch, d),
             torch.ones(batch),

@@ -98,8 +98,12 @@ class AmpereHeads(nn.Module):
         self.fusion = nn.ModuleList(DomainFusion(cfg.dim) for _ in cfg.domains)
 
     def image_token(self, features: torch.Tensor) -> torch.Tensor:
-        """Backbone image features ``[N, Fv]`` -> visual tokens ``[N, dim]``."""
-        return self.visual_proj(features)
+        """Backbone image features ``[N, Fv]`` -> frame tokens ``[N, token_dim]``: the projected visual
+        token, followed by the unit backbone feature when the visual branch keeps the backbone's space."""
+        token = self.visual_proj(features)
+        if self.cfg.visual_branch == "backbone":
+            token = torch.cat([token, F.normalize(features, dim=-1)], dim=-1)
+        return token
 
     def text_token(self, features: torch.Tensor) -> torch.Tensor:
         """Backbone text features ``[N, Ft]`` -> text tokens ``[N, dim]``."""
@@ -113,10 +117,19 @@ class AmpereHeads(nn.Module):
         text_mask: torch.Tensor,
         domain_onehot: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Tokens of a batch -> L2-normalized (fused, visual, text); masked branches give zero rows."""
+        """Tokens of a batch -> L2-normalized (fused, visual, text); masked branches give zero rows.
+
+        The frame weights come from the projected tokens; with ``visual_branch="backbone"`` the same
+        weights pool the unit backbone features into the visual branch vector."""
         visual_mask = (frame_mask.sum(dim=1, keepdim=True) > 0.5).to(frame_tokens.dtype)
         text_mask = text_mask.unsqueeze(-1)
-        visual = masked_attention_pool(frame_tokens, self.temporal_score(frame_tokens).squeeze(-1), frame_mask)
+        d = self.cfg.dim
+        tokens_d = frame_tokens[..., :d]
+        scores = self.temporal_score(tokens_d).squeeze(-1)
+        visual = masked_attention_pool(tokens_d, scores, frame_mask)
+        visual_out = visual
+        if self.cfg.visual_branch == "backbone":
+            visual_out = masked_attention_pool(frame_tokens[..., d:], scores, frame_mask)
         text = torch.where(text_mask > 0.5, text_token, torch.zeros_like(text_token))
         tokens = torch.stack([visual, text], dim=1)
         mask = torch.cat([visual_mask, text_mask], dim=1)
@@ -124,6 +137,6 @@ class AmpereHeads(nn.Module):
         fused = (per_domain * domain_onehot.unsqueeze(-1)).sum(dim=1)
         return (
             F.normalize(fused, dim=-1),
-            F.normalize(visual, dim=-1) * visual_mask,
+            F.normalize(visual_out, dim=-1) * visual_mask,
             F.normalize(text, dim=-1) * text_mask,
         )

@@ -208,7 +208,7 @@ def pair_losses(out: dict[str, tuple[torch.Tensor, ...]], masks: dict[str, tuple
             losses[f"{d1}-{d2}/fused"] = info_nce(f1, f2, t, s)
             losses[f"{d1}-{d2}/visual"] = info_nce(v1, v2, t, s, vm1 & vm2)
             losses[f"{d1}-{d2}/text"] = info_nce(t1, t2, t, s, tm1 & tm2)
-            if d1 == "product":
+            if d1 == "product" and f1.shape[-1] == v2.shape[-1]:  # not when visual keeps the backbone's width
                 losses[f"{d1}-{d2}/fused-visual"] = info_nce(f1, v2, t, s, vm2)
     return losses
 
@@ -380,6 +380,7 @@ def train(dataset_dir: str | Path, out_dir: str | Path, tc: TrainConfig, cfg: Am
                     "moment_text": fs.text_source, "summaries": tc.summaries},
         "train_config": tc.__dict__,
         "model": {"projection": cfg.projection, "dim": cfg.dim, "hidden_dim": cfg.hidden_dim,
+                  "visual_branch": cfg.visual_branch, "visual_dim": cfg.visual_dim,
                   "torch": torch.__version__, "threads": torch.get_num_threads()},
         "loss_per_epoch": [round(x, 4) for x in history],
         "test_untrained_heads": before,
@@ -408,6 +409,10 @@ def _model_lines(metrics: dict) -> list[str]:
                       " split (float64 SVD, signs fixed) plus a zero-initialized MLP residual")
     if tc.get("freeze_visual"):
         lines.append("- visual projection frozen at that initialization (the visual space stays the backbone's)")
+    if m.get("visual_branch") == "backbone":
+        lines.append("- visual branch vector: the backbone's unit features at full width, pooled over frames by the"
+                     " learned frame weights (image-to-image cosine is the frozen backbone's); the projected"
+                     " token feeds the fused vector")
     if tc.get("distill"):
         lines.append(f"- similarity-preserving loss toward the frozen features, weight {tc['distill']}")
     lines += ["", "## Reproduce bit for bit", "",

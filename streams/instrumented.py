@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from engines.encode.base import Embeddings, EncodeItem, Encoder
+from engines.encode.base import Embeddings, EncodeItem, Encoder, branch_dims
 from engines.store.weaviate_store import StoredObject, WeaviateStore
 from streams import metrics
 
@@ -18,6 +18,7 @@ class InstrumentedEncoder:
         self.inner = inner
         self.model_version = inner.model_version
         self.dim = inner.dim
+        self.branch_dims = branch_dims(inner)
 
     def encode(self, items: Sequence[EncodeItem]) -> Embeddings:
         elapsed = metrics.timed()

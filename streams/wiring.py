@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from engines.encode.base import Encoder
 from engines.errors import AmpereError
 from engines.store.weaviate_store import WeaviateStore, connect
@@ -27,16 +29,19 @@ class IndexMismatch(AmpereError):
     """The store's collections hold vectors of another model (another dimension)."""
 
 
-def check_index_matches(store: WeaviateStore, dim: int) -> None:
-    """Raise :class:`IndexMismatch` when the collections already hold vectors of another length: every
-    upsert would be refused. Use another ``AMPERE_COLLECTION_PREFIX`` (or drop the old collections)."""
+def check_index_matches(store: WeaviateStore, dims: int | Mapping[str, int]) -> None:
+    """Raise :class:`IndexMismatch` when the collections already hold vectors of another length (per
+    named vector: fused, visual, text; an int means the same width for all): every upsert would be
+    refused. Use another ``AMPERE_COLLECTION_PREFIX`` (or drop the old collections)."""
+    want = dict.fromkeys(("fused", "visual", "text"), dims) if isinstance(dims, int) else dict(dims)
     for kind in ("product", "live", "video"):
-        have = store.stored_dim(kind)
-        if have is not None and have != dim:
-            raise IndexMismatch(
-                f"Weaviate collection {store.name(kind)} holds {have}-d vectors but the encoder makes {dim}-d ones "
-                "(another model); set AMPERE_COLLECTION_PREFIX to index into new collections, or drop the old ones"
-            )
+        for name, have in store.stored_dims(kind).items():
+            if name in want and have != want[name]:
+                raise IndexMismatch(
+                    f"Weaviate collection {store.name(kind)} holds {have}-d {name} vectors but the encoder makes "
+                    f"{want[name]}-d ones (another model); set AMPERE_COLLECTION_PREFIX to index into new "
+                    "collections, or drop the old ones"
+                )
 
 
 def summarizer_fingerprint(settings: Settings, engine: str | None = None) -> str:

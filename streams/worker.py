@@ -6,6 +6,7 @@ import logging
 import logging.config
 import os
 
+from engines.encode.base import branch_dims
 from engines.summarize import build_summarizer
 from streams import metrics
 from streams.admin import ensure_topics
@@ -29,7 +30,7 @@ def build_engines(settings: Settings) -> Engines:
     log = logging.getLogger("ampere.worker")
     log.info("loading engines: summarizer=%s encoder=%s", settings.summarizer, settings.encoder_engine)
     encoder, store = build_encoder_from(settings), build_store_from(settings)
-    check_index_matches(store, encoder.dim)  # a store of another model would refuse every upsert
+    check_index_matches(store, branch_dims(encoder))  # a store of another model would refuse every upsert
     return Engines(
         summarizer=build_summarizer_from(settings),
         fallback=build_summarizer("extractive"),

@@ -262,7 +262,7 @@ def start_afresh_if_another_model(store: WeaviateStore, console: Console) -> Non
     from streams.wiring import IndexMismatch, check_index_matches
 
     try:
-        check_index_matches(store, AmpereConfig.load(SHIPPED_MODEL_DIR).dim)
+        check_index_matches(store, AmpereConfig.load(SHIPPED_MODEL_DIR).branch_dims())
     except IndexMismatch as exc:
         console.print(f"[yellow]{exc}[/yellow]\nthe demo's local index is started afresh")
         store.drop()

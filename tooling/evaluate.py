@@ -39,7 +39,7 @@ from encoders.metrics import (
     retrieval_metrics,
 )
 from encoders.scoring import Branches, similarity
-from engines.encode.base import EncodeItem, Encoder
+from engines.encode.base import EncodeItem, Encoder, branch_dims
 from tooling.summaries import load_or_summarize, summaries_path
 
 Progress = Callable[[str, int, int], None]
@@ -158,7 +158,8 @@ def encode_all(encoder: Encoder, items: list[EncodeItem], batch_size: int, stage
     """Fused and branch embeddings of ``items`` in input order, encoded in batches; empty items get zero rows."""
     full = [i for i, it in enumerate(items) if not is_empty(it)]
     n = len(items)
-    out = Branches(*(np.zeros((n, encoder.dim), np.float32) for _ in range(3)), np.zeros(n, bool), np.zeros(n, bool))
+    dims = branch_dims(encoder)
+    out = Branches(*(np.zeros((n, dims[b]), np.float32) for b in ("fused", "visual", "text")), np.zeros(n, bool), np.zeros(n, bool))
     for start in range(0, len(full), batch_size):
         idx = full[start : start + batch_size]
         emb = encoder.encode([items[i] for i in idx])

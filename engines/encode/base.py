@@ -50,3 +50,11 @@ class Encoder(Protocol):
     def encode(self, items: Sequence[EncodeItem]) -> Embeddings:
         """Encode a batch; output rows follow input order."""
         ...
+
+
+def branch_dims(encoder: Encoder) -> dict[str, int]:
+    """Width of each output vector of ``encoder`` (fused, visual, text): its ``branch_dims`` when it
+    has one (the visual branch may keep the backbone's full width), else ``dim`` for all three."""
+    dims = getattr(encoder, "branch_dims", None)
+    return dict(dims) if dims else {b: encoder.dim for b in ("fused", "visual", "text")}
+

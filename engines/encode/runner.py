@@ -36,13 +36,14 @@ class GraphEncoder(ABC):
         self.cfg = AmpereConfig.load(self.model_dir)
         self.model_version = model_version(self.model_dir)
         self.dim = self.cfg.dim
+        self.branch_dims = self.cfg.branch_dims()
         self.image_batch, self.text_batch = image_batch, text_batch
         self.tokenizer = TextTokenizer(resolve(self.cfg.text.tokenizer, models_home), self.cfg.text.max_length)
 
     # --- what a runtime provides -----------------------------------------------------------------
     @abstractmethod
     def run_image(self, pixels: np.ndarray) -> np.ndarray:
-        """float32 ``[N,3,S,S]`` -> visual tokens ``[N,dim]``."""
+        """float32 ``[N,3,S,S]`` -> frame tokens ``[N,token_dim]``."""
 
     @abstractmethod
     def run_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -57,15 +58,15 @@ class GraphEncoder(ABC):
         text_mask: np.ndarray,
         domain_onehot: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens and masks -> (fused, visual, text), L2-normalized ``[B,dim]``."""
+        """Tokens and masks -> (fused, visual, text), L2-normalized, widths ``cfg.branch_dims()``."""
 
     # --- the Encoder interface ---------------------------------------------------------------------
     def encode(self, items: Sequence[EncodeItem]) -> Embeddings:
         """Encode a batch; rows follow input order. Every item needs at least one image or some text."""
         n, dim = len(items), self.dim
         if n == 0:
-            empty = np.zeros((0, dim), np.float32)
-            return Embeddings(empty, empty, empty, np.zeros(0, bool), np.zeros(0, bool), self.model_version)
+            fused, visual, text = (np.zeros((0, self.branch_dims[b]), np.float32) for b in ("fused", "visual", "text"))
+            return Embeddings(fused, visual, text, np.zeros(0, bool), np.zeros(0, bool), self.model_version)
         frames = [pick_frames(it.images, self.cfg.max_frames) for it in items]
         texts = [(it.text or "").strip() for it in items]
         for i, (fr, tx) in enumerate(zip(frames, texts, strict=True)):
@@ -77,7 +78,7 @@ class GraphEncoder(ABC):
         flat = [im for fr in frames for im in fr]
         image_tokens = self.image_tokens(flat)
         n_frames = max(1, max(len(fr) for fr in frames))
-        frame_tokens = np.zeros((n, n_frames, dim), np.float32)
+        frame_tokens = np.zeros((n, n_frames, self.cfg.token_dim), np.float32)
         frame_mask = np.zeros((n, n_frames), np.float32)
         pos = 0
         for i, fr in enumerate(frames):
@@ -105,8 +106,8 @@ class GraphEncoder(ABC):
         )
 
     def image_tokens(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Visual tokens of single images, run in chunks of ``image_batch``."""
-        out = [np.zeros((0, self.dim), np.float32)]
+        """Frame tokens of single images, run in chunks of ``image_batch``."""
+        out = [np.zeros((0, self.cfg.token_dim), np.float32)]
         for start in range(0, len(images), self.image_batch):
             pixels = preprocess_images(images[start : start + self.image_batch], self.cfg.visual)
             out.append(np.asarray(self.run_image(pixels), np.float32))

@@ -40,6 +40,7 @@ def optimization_profiles(cfg: AmpereConfig, image_batch: int = 32, text_batch: 
                           fusion_batch: int = 64) -> dict[str, dict[str, Profile]]:
     """Dynamic-shape profiles of every input of every graph (batch 1 .. the runner's chunk size)."""
     s, d, f, L, nd = cfg.visual.image_size, cfg.dim, cfg.max_frames, cfg.text.max_length, len(cfg.domains)
+    t = cfg.token_dim
 
     def batch(lo: Shape, mx: int, opt: int, rest: Shape = ()) -> Profile:
         return Profile((1, *lo), (opt, *rest), (mx, *rest))
@@ -51,7 +52,7 @@ def optimization_profiles(cfg: AmpereConfig, image_batch: int = 32, text_batch: 
             "attention_mask": Profile((1, 1), (min(16, text_batch), L // 2), (text_batch, L)),
         },
         "fusion": {
-            "frame_tokens": Profile((1, 1, d), (8, f, d), (fusion_batch, f, d)),
+            "frame_tokens": Profile((1, 1, t), (8, f, t), (fusion_batch, f, t)),
             "frame_mask": Profile((1, 1), (8, f), (fusion_batch, f)),
             "text_token": batch((d,), fusion_batch, 8, (d,)),
             "text_mask": Profile((1,), (8,), (fusion_batch,)),

@@ -165,13 +165,16 @@ class WeaviateStore:
 
     def stored_dim(self, kind: str) -> int | None:
         """Length of the fused vectors already in a collection (None while it is empty)."""
+        return self.stored_dims(kind).get("fused")
+
+    def stored_dims(self, kind: str) -> dict[str, int]:
+        """Length of each named vector already in a collection (empty while the collection is)."""
         with self._lock:
             res = self.client.collections.get(self.name(kind)).query.fetch_objects(limit=1, include_vector=True)
         for o in res.objects:
-            vec = o.vector.get("fused") if isinstance(o.vector, dict) else o.vector
-            if vec:
-                return len(vec)
-        return None
+            vectors = o.vector if isinstance(o.vector, dict) else {"fused": o.vector}
+            return {name: len(vec) for name, vec in vectors.items() if vec}
+        return {}
 
     def is_ready(self) -> bool:
         """True when the server answers its readiness probe (used to tell an outage from a refusal)."""

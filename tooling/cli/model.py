@@ -80,7 +80,10 @@ def train_cmd(
     projection: str = typer.Option("pca-residual", help="Branch projections: pca-residual | mlp."),
     distill: float = typer.Option(1.0, help="Weight of the similarity-preserving loss toward frozen features."),
     text_dropout: float = typer.Option(0.15, help="Probability of masking a moment's text in training."),
-    dim: int = typer.Option(256, help="Embedding size of every branch and of the fused vector."),
+    dim: int = typer.Option(256, help="Embedding size of the fused vector, the text branch and the projected visual token."),
+    visual_branch: str = typer.Option(
+        "backbone", help="Visual branch vector: backbone (the backbone's unit features, full width, pooled over frames "
+                         "by the learned weights) | projected (the dim-wide projected token)."),
     freeze_visual: bool = typer.Option(True, help="Keep the visual projection as initialized (PCA of the backbone)."),
 ) -> None:
     """Train the AMPere heads (backbones frozen, features cached) and write config + heads + metrics."""
@@ -93,7 +96,9 @@ def train_cmd(
     out = out or _models_home() / "trained" / "ampere-v1"
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed, summaries=summaries, distill=distill,
                      text_dropout=text_dropout, freeze_visual=freeze_visual)
-    cfg = AmpereConfig(projection=projection, dim=dim)
+    if visual_branch not in ("backbone", "projected"):
+        raise typer.BadParameter("choose backbone or projected", param_hint="--visual-branch")
+    cfg = AmpereConfig(projection=projection, dim=dim, visual_branch=visual_branch)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         tasks: dict[str, int] = {}

@@ -11,7 +11,7 @@ from .conftest import synthetic_image
 
 def _fusion_inputs(encoder, rng: np.random.Generator, batch: int = 6, frames: int = 3):
     d, nd = encoder.dim, len(encoder.cfg.domains)
-    frame_tokens = rng.normal(size=(batch, frames, d)).astype(np.float32)
+    frame_tokens = rng.normal(size=(batch, frames, encoder.cfg.token_dim)).astype(np.float32)
     frame_mask = np.ones((batch, frames), np.float32)
     frame_mask[:, 2] = 0.0
     text_token = rng.normal(size=(batch, d)).astype(np.float32)

@@ -57,7 +57,7 @@ def test_profiles_cover_every_input_and_the_runner_chunks() -> None:
             assert p.min[0] == 1
     assert profiles["image"]["pixels"].max == (32, 3, CFG.visual.image_size, CFG.visual.image_size)
     assert profiles["text"]["input_ids"].max == (64, CFG.text.max_length)
-    assert profiles["fusion"]["frame_tokens"].max == (64, CFG.max_frames, CFG.dim)
+    assert profiles["fusion"]["frame_tokens"].max == (64, CFG.max_frames, CFG.token_dim)
 
 
 def test_profiles_match_the_exported_onnx_inputs(weights) -> None:
