@@ -7,6 +7,11 @@ single-modality score. Only when the two sides share no branch (a text-only quer
 image-only candidate) are their fused vectors compared, the only common space left.
 
 Per-branch fusion was chosen by measurement over cosine on the fused vector (docs/RESULTS.md).
+
+Spoken attribute values (``encoders.attributes``) then re-rank the nearest candidates: each of a
+product's attribute values the window's speech says adds ``ATTRIBUTE_BONUS`` to that product's
+score, among the ``RERANK_DEPTH`` best by the vector rule (what a vector search returns first).
+Near-duplicates score alike on both branches; the said value ("240 gig", "XL") separates them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from typing import Protocol
 import numpy as np
 
 BRANCHES = ("visual", "text")
+ATTRIBUTE_BONUS = 0.05
+"""Score added per attribute value said: a fixed prior, not fitted (R@1 moves little over 0.02-0.2, docs/RETRIEVAL.md)."""
+RERANK_DEPTH = 20
+"""Candidates per query that spoken attribute values may re-rank."""
 
 
 @dataclass(frozen=True)
@@ -82,3 +91,19 @@ class Branches:
     def take(self, rows: list[int] | np.ndarray) -> Branches:
         """The given rows, in that order."""
         return Branches(self.fused[rows], self.visual[rows], self.text[rows], self.visual_mask[rows], self.text_mask[rows])
+
+
+def with_attributes(scores: np.ndarray, said: np.ndarray, depth: int = RERANK_DEPTH,
+                    bonus: float = ATTRIBUTE_BONUS) -> np.ndarray:
+    """``scores [queries, gallery]`` plus ``bonus`` × the values said (``said``, same shape) for each
+    row's ``depth`` best candidates by ``scores``; other entries unchanged."""
+    scores = np.asarray(scores, dtype=np.float64)
+    said = np.asarray(said, dtype=np.float64)
+    if scores.size == 0 or not said.any():
+        return scores.copy()
+    k = min(depth, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    near = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(near, top, True, axis=1)
+    return scores + np.where(near, bonus * said, 0.0)
+

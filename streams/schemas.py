@@ -167,6 +167,11 @@ class EmbeddingRecord(_Record):
     branches: dict[str, list[float]] = Field(
         default_factory=dict, description="Branch vectors present (visual, text): what the search rule needs."
     )
+    spoken_terms: list[str] = Field(
+        default_factory=list,
+        description="Distinct terms of the window's speech (moments; encoders.attributes: number words as digits, "
+        "number+unit joined, size words): the search rule re-ranks products by the attribute values said.",
+    )
 
 
 class TagRecord(_Record):

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
         description="Index each window at once with the extractive summary (revision 1) and refine it with "
         "the LLM summary (revision 2); off = one phase with the configured summarizer.",
     )
+    extractive_text: Literal["transcript", "sentence"] = Field(
+        "transcript",
+        description="Text branch of a window summarized extractively (revision 1, or the fallback): the window's "
+        "transcript (measured better: live R@1 0.761 vs 0.523 with the extractive sentence) or that sentence.",
+    )
     refine_max_lag_ms: int = Field(
         120_000, ge=0, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
     )

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from encoders.attributes import attribute_values, said, terms
 from encoders.dataset import ProductRecord
-from encoders.scoring import search_targets
+from encoders.scoring import RERANK_DEPTH, search_targets, with_attributes
 from engines.encode.base import Embeddings, EncodeItem
 from engines.store.weaviate_store import Hit, StoredObject, WeaviateStore
 from engines.summarize.base import Summarizer
@@ -170,13 +171,26 @@ def drop_stale(batch: IndexedBatch, stored: dict[str, int]) -> tuple[IndexedBatc
     return kept, len(batch.records) - len(keep)
 
 
-def moment_item(rec: SummaryRecordMsg, domain: str = "live") -> EncodeItem:
-    """Encoder input of a summarized window: its keyframes and (unless empty) the summary sentence."""
-    images = [decode_image(base64.b64decode(b)) for b in rec.window.keyframes_b64]
+EXTRACTIVE_SOURCES = ("extractive", "empty")
+
+
+def moment_text(rec: SummaryRecordMsg, extractive_text: str = "transcript") -> str | None:
+    """What a summarized window's text branch encodes: an LLM summary's sentence; for an extractive
+    summary (revision 1, a fallback) the window's transcript when ``extractive_text="transcript"``
+    (on the simulation raw speech retrieves far better than the extractive sentence), else its sentence."""
     summary = Summary.model_validate(rec.summary)
-    if not images and summary.is_empty:
+    if extractive_text == "transcript" and summary.source in EXTRACTIVE_SOURCES:
+        return rec.window.text.strip() or None
+    return None if summary.is_empty else summary.sentence
+
+
+def moment_item(rec: SummaryRecordMsg, domain: str = "live", extractive_text: str = "transcript") -> EncodeItem:
+    """Encoder input of a summarized window: its keyframes and its text (:func:`moment_text`)."""
+    images = [decode_image(base64.b64decode(b)) for b in rec.window.keyframes_b64]
+    text = moment_text(rec, extractive_text)
+    if not images and not text:
         raise BadRecord(NOTHING_TO_INDEX)
-    return EncodeItem(domain=domain, images=images, text=None if summary.is_empty else summary.sentence)  # type: ignore[arg-type]
+    return EncodeItem(domain=domain, images=images, text=text)  # type: ignore[arg-type]
 
 
 def product_item(rec: ProductRecordMsg, policy: UriPolicy, max_pixels: int) -> EncodeItem:
@@ -226,9 +240,30 @@ def product_query(rec: EmbeddingRecord) -> dict[str, list[float]]:
     return {t: rec.vector if t == "fused" else rec.branches[t] for t in targets}
 
 
+MAX_SPOKEN_TERMS = 2000
+
+
+def spoken_terms(transcript: str) -> list[str]:
+    """The distinct terms of a window's transcript (``encoders.attributes``), sorted, capped."""
+    return sorted(set(terms(transcript)))[:MAX_SPOKEN_TERMS]
+
+
 def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> list[Hit]:
-    """Catalog products nearest to an embedded moment (see :func:`product_query`)."""
-    return store.near_vectors("product", product_query(rec), limit=limit)
+    """Catalog products nearest to an embedded moment (see :func:`product_query`), the best
+    ``RERANK_DEPTH`` re-ranked by the attribute values its speech says (``encoders.scoring``)."""
+    hits = store.near_vectors("product", product_query(rec), limit=max(limit, RERANK_DEPTH))
+    return rerank_by_attributes(hits, rec.spoken_terms)[:limit]
+
+
+def rerank_by_attributes(hits: Sequence[Hit], spoken_terms: Sequence[str]) -> list[Hit]:
+    """``hits`` (best first, the vector rule's scores) with ``ATTRIBUTE_BONUS`` per attribute value of
+    each product that ``spoken_terms`` say, re-sorted (stable: ties keep the vector order)."""
+    if not hits:
+        return []
+    said_counts = np.asarray([[said(h.properties.get("attribute_values") or [], set(spoken_terms)) for h in hits]])
+    scores = with_attributes(np.asarray([[h.score for h in hits]]), said_counts, depth=len(hits))[0]
+    order = sorted(range(len(hits)), key=lambda i: -scores[i])
+    return [Hit(hits[i].object_id, float(scores[i]), hits[i].properties) for i in order]
 
 
 @dataclass
@@ -281,6 +316,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 revision=rec.revision,
                 summary_source=summary.source,
                 branches=_branches(objects[-1].vectors),
+                spoken_terms=spoken_terms(w.text),
             )
         )
     return IndexedBatch(objects, records)
@@ -318,6 +354,7 @@ def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> Indexe
                     "title": p.title,
                     "category": p.category,
                     "brand": p.brand,
+                    "attribute_values": attribute_values(p.attributes),
                     "model_version": emb.model_version,
                 },
                 vectors=_vectors(emb, i),

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from encoders.attributes import attribute_values, said_matrix, terms
 from encoders.baseline import FrozenBackbone
 from encoders.dataset import Dataset, MomentRecord, ProductRecord
 from encoders.metrics import (
@@ -38,7 +39,7 @@ from encoders.metrics import (
     relevance,
     retrieval_metrics,
 )
-from encoders.scoring import Branches, similarity
+from encoders.scoring import Branches, similarity, with_attributes
 from engines.encode.base import EncodeItem, Encoder, branch_dims
 from tooling.summaries import load_or_summarize, summaries_path
 
@@ -192,18 +193,28 @@ def subset(moments: list[MomentRecord], n: int | None) -> list[MomentRecord]:
     return [m for m in moments if m.moment_id in keep]
 
 
+def spoken_said(moments: list[MomentRecord], products: list[ProductRecord], with_speech: bool) -> np.ndarray:
+    """``[moments, products]``: how many of each product's attribute values each moment's transcript
+    says (all zero for rows without speech), as the tag agent matches them."""
+    values = [attribute_values(p.attributes) for p in products]
+    spoken = [set(terms(m.asr_text)) if with_speech and m.asr_text.strip() else None for m in moments]
+    return np.asarray(said_matrix(spoken, values), dtype=np.float64).reshape(len(moments), len(products))
+
+
 def _direction_metrics(prod_emb: Branches, products: list[ProductRecord], mom_emb: Branches,
-                       moments: list[MomentRecord], mom_empty: np.ndarray) -> dict[str, dict]:
-    """Metrics per direction. A moment with nothing to encode (e.g. an empty summary in a text-only
-    row) is a miss: as a query it gets the worst rank, in a gallery it is ranked last."""
+                       moments: list[MomentRecord], mom_empty: np.ndarray, said: np.ndarray | None = None) -> dict[str, dict]:
+    """Metrics per direction, by the rule (vectors, then spoken attribute values ``said``). A moment
+    with nothing to encode (e.g. an empty summary in a text-only row) is a miss: as a query it gets
+    the worst rank, in a gallery it is ranked last."""
     out = {}
     pids = [p.product_id for p in products]
     groups = {p.product_id: p.group or p.product_id for p in products}
+    said = np.zeros((len(moments), len(products))) if said is None else said
     for domain in ("live", "video"):
         idx = [i for i, m in enumerate(moments) if m.domain == domain]
         if not idx:
             continue
-        sim = similarity(mom_emb.take(idx), prod_emb)
+        sim = with_attributes(similarity(mom_emb.take(idx), prod_emb), said[idx])
         rel = relevance([moments[i].product_id for i in idx], pids)
         ranks = first_relevant_ranks(sim, rel)
         ranks[mom_empty[idx] & (ranks > 0)] = len(pids)
@@ -214,7 +225,7 @@ def _direction_metrics(prod_emb: Branches, products: list[ProductRecord], mom_em
         }
     live = [i for i, m in enumerate(moments) if m.domain == "live"]
     if live:
-        sim = similarity(prod_emb, mom_emb.take(live))
+        sim = with_attributes(similarity(prod_emb, mom_emb.take(live)), said[live].T)
         sim[:, mom_empty[live]] = -np.inf
         rel = relevance(pids, [moments[i].product_id for i in live])
         ranks = first_relevant_ranks(sim, rel)
@@ -299,6 +310,7 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         stats[engine] = {"moments": len(summaries), "empty": sum(s.is_empty for s in summaries.values()),
                          "fallback": sum(s.source != engine for s in summaries.values())}
     product_cache: dict[tuple[bool, bool, bool], Branches] = {}
+    said_cache: dict[str, np.ndarray] = {}
     rows = []
     for ab in ablations(config.summarizers, baselines=backbone is not None) if moments else []:
         p_img, p_txt = ab.product_modalities()
@@ -323,9 +335,11 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
         if ab.scoring == "fused":
             mom_emb, prod_emb = fused_only(mom_emb), fused_only(prod_emb)
         empty = np.array([not fs and not (t or "").strip() for fs, t in zip(frames, m_texts)], dtype=bool)
+        if ab.text not in said_cache:
+            said_cache[ab.text] = spoken_said(moments, products, with_speech=ab.text != "none")
         rows.append({"name": ab.name, "images": ab.images, "text": ab.text, "scoring": ab.scoring,
                      "products": list(ab.product_modalities()),
-                     **_direction_metrics(prod_emb, products, mom_emb, moments, empty)})
+                     **_direction_metrics(prod_emb, products, mom_emb, moments, empty, said_cache[ab.text])})
     i2i = image_to_image(dataset, encoder, config, images, backbone)
     meta = _meta(dataset, products, moments, encoder, config) | {"summary_stats": stats}
     return EvalResult(meta=meta, rows=rows, image_to_image=i2i)

@@ -44,6 +44,7 @@ _PRODUCT_PROPS = [
     Property(name="title", data_type=DataType.TEXT),
     Property(name="category", data_type=DataType.TEXT),
     Property(name="brand", data_type=DataType.TEXT),
+    Property(name="attribute_values", data_type=DataType.TEXT_ARRAY),
     Property(name="model_version", data_type=DataType.TEXT),
 ]
 

@@ -61,9 +61,41 @@ def test_moment_item_masks_empty_summary_text() -> None:
     w = _window(frames=2)
     full = stages.summary_records([w], [Summary(has_product=True, sentence="A red shirt.")], now=101.0)[0]
     empty = stages.summary_records([w], [Summary(has_product=False, sentence="")], now=101.0)[0]
-    assert stages.moment_item(full).text == "A red shirt."
-    assert stages.moment_item(empty).text is None
+    assert stages.moment_item(full, extractive_text="sentence").text == "A red shirt."
+    assert stages.moment_item(empty, extractive_text="sentence").text is None
     assert len(stages.moment_item(full).images) == 2
+
+
+def test_extractive_windows_encode_their_transcript_llm_windows_their_summary() -> None:
+    """Revision 1 (extractive) encodes the raw speech, which retrieves better than the extractive
+    sentence; an LLM summary (revision 2) is encoded as the summary."""
+    w = _window(text="um so this red cotton shirt, 240 gig", frames=0)
+    extractive = stages.summary_records([w], [Summary(has_product=False, sentence="")], now=101.0)[0]
+    llm = stages.summary_records([w], [Summary(has_product=True, sentence="Red cotton shirt.", source="llamacpp")],
+                                 now=101.0, revision=2)[0]
+    assert stages.moment_item(extractive).text == "um so this red cotton shirt, 240 gig"  # not "nothing to index"
+    assert stages.moment_item(llm).text == "Red cotton shirt."
+    silent = stages.summary_records([_window(text="  ", frames=0)], [Summary(has_product=False)], now=101.0)[0]
+    with pytest.raises(BadRecord):
+        stages.moment_item(silent)
+
+
+def test_embedding_records_carry_the_spoken_terms() -> None:
+    recs = stages.summary_records([_window(text="the two hundred forty gig one, extra large")],
+                                  [Summary(has_product=False)], now=102.0)
+    rec = stages.moment_objects(recs, _emb(1, [False]), "live", {}).records[0]
+    assert {"240gb", "sz_xl"} <= set(rec.spoken_terms)
+
+
+def test_rerank_by_attributes_moves_the_variant_whose_value_was_said_up() -> None:
+    hits = [Hit("a", 0.80, {"attribute_values": ["120GB", "i7-8700"]}),
+            Hit("b", 0.79, {"attribute_values": ["240GB", "i7-8700"]}),
+            Hit("c", 0.50, {"attribute_values": ["240GB", "i7-8700"]}),
+            Hit("d", 0.78, {})]
+    said = stages.rerank_by_attributes(hits, stages.spoken_terms("the i7 8700 with two hundred forty gig"))
+    assert [h.object_id for h in said] == ["b", "a", "d", "c"]
+    assert said[0].score == pytest.approx(0.79 + 2 * 0.05) and said[1].score == pytest.approx(0.80 + 0.05)
+    assert [h.object_id for h in stages.rerank_by_attributes(hits, [])] == ["a", "b", "d", "c"]
 
 
 def test_summary_count_mismatch_is_an_error() -> None:
@@ -180,7 +212,7 @@ def test_shedding_sends_only_late_windows_to_the_fallback() -> None:
 def test_window_with_nothing_to_encode_is_a_bad_record() -> None:
     rec = stages.summary_records([_window(frames=0)], [Summary(has_product=False)], now=1.0)[0]
     with pytest.raises(BadRecord, match="nothing to index"):
-        stages.moment_item(rec)
+        stages.moment_item(rec, extractive_text="sentence")
 
 
 def test_concat_embeddings_keeps_rows_and_masks() -> None:

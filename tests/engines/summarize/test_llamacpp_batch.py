@@ -50,6 +50,7 @@ def test_batched_decoding_refills_slots_and_gives_valid_lean_summaries(gguf_path
     assert all(s.prompt_version == "v1-lean" and s.has_product and s.sentence for s in out)
     assert "mug" in (out[0].product_name or "").lower() and "shirt" in (out[1].product_name or "").lower()
     assert out[4].language == "zh" and engine.generated_tokens > 5 * 20
+    assert engine.decoder.forced_tokens >= 5 * 10  # jump-forward fed the ten JSON keys of every answer
 
 
 @pytest.mark.slow
