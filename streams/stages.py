@@ -248,11 +248,24 @@ def spoken_terms(transcript: str) -> list[str]:
     return sorted(set(terms(transcript)))[:MAX_SPOKEN_TERMS]
 
 
+def search_index(store: WeaviateStore, kind: str, vectors: dict[str, Sequence[float]], spoken: Sequence[str],
+                 limit: int) -> list[Hit]:
+    """The one search of the tag agent, ``ampere search`` and the dashboard (``encoders.scoring``):
+    nearest objects by the mean cosine over the named ``vectors``, the best ``RERANK_DEPTH`` re-ranked
+    by the attribute values the ``spoken`` terms say."""
+    hits = store.near_vectors(kind, vectors, limit=max(limit, RERANK_DEPTH))
+    return rerank_by_attributes(hits, spoken)[:limit]
+
+
+def query_vectors(emb: Embeddings, row: int = 0) -> dict[str, list[float]]:
+    """``{named vector: vector}`` of one encoded query against full items (:func:`search_targets`)."""
+    targets = search_targets(bool(emb.visual_mask[row]), bool(emb.text_mask[row]))
+    return {t: [float(x) for x in getattr(emb, t)[row]] for t in targets}
+
+
 def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> list[Hit]:
-    """Catalog products nearest to an embedded moment (see :func:`product_query`), the best
-    ``RERANK_DEPTH`` re-ranked by the attribute values its speech says (``encoders.scoring``)."""
-    hits = store.near_vectors("product", product_query(rec), limit=max(limit, RERANK_DEPTH))
-    return rerank_by_attributes(hits, rec.spoken_terms)[:limit]
+    """Catalog products nearest to an embedded moment (see :func:`product_query`, :func:`search_index`)."""
+    return search_index(store, "product", product_query(rec), rec.spoken_terms, limit)
 
 
 def rerank_by_attributes(hits: Sequence[Hit], spoken_terms: Sequence[str]) -> list[Hit]:

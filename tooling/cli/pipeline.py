@@ -144,11 +144,12 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option()] = 5,
     ) -> None:
         """Search the index with a text and/or an image (encoded like a product), scored by the mean
-        cosine over the branches the query has (the rule in ``encoders.scoring``)."""
+        cosine over the branches the query has, then the attribute values the text says (the rule in
+        ``encoders.scoring``, the tag agent's search)."""
         from PIL import Image
 
-        from encoders.scoring import search_targets
         from engines.encode.base import EncodeItem
+        from streams.stages import query_vectors, search_index, spoken_terms
         from streams.wiring import build_encoder_from, build_store_from
 
         if text is None and image is None:
@@ -157,10 +158,9 @@ def register(app: typer.Typer) -> None:
         enc = build_encoder_from(s)
         item = EncodeItem(domain="product", images=[Image.open(image).convert("RGB")] if image else [], text=text)
         emb = enc.encode([item])
-        vectors = {t: getattr(emb, t)[0] for t in search_targets(bool(item.images), bool(text))}
         store = build_store_from(s)
         try:
-            hits = store.near_vectors(kind, vectors, limit=limit)
+            hits = search_index(store, kind, query_vectors(emb), spoken_terms(text or ""), limit)
         finally:
             store.close()
         table = Table("score", "id", "what")

@@ -51,13 +51,14 @@ class Searcher:
 
     async def search(self, text: str | None, image: Image.Image | None, limit: int = 5) -> dict[str, list[dict]]:
         from engines.encode.base import EncodeItem
+        from streams.stages import query_vectors, search_index, spoken_terms
 
         encoder, store = await self._engines()
         item = EncodeItem(domain="product", images=[image] if image is not None else [], text=text or None)
         emb = await asyncio.to_thread(encoder.encode, [item])
-        vec = emb.fused[0]
-        products = await asyncio.to_thread(store.near_vector, "product", vec, limit=limit)
-        moments = await asyncio.to_thread(store.near_vector, "live", vec, limit=limit)
+        vectors, spoken = query_vectors(emb), spoken_terms(text or "")
+        products = await asyncio.to_thread(search_index, store, "product", vectors, spoken, limit)
+        moments = await asyncio.to_thread(search_index, store, "live", vectors, spoken, limit)
         return {
             "products": [{"product_id": h.properties.get("product_id"), "title": h.properties.get("title"),
                           "score": round(h.score, 4)} for h in products],
