@@ -451,7 +451,8 @@ def results_markdown(result: EvalResult) -> str:
         ("- group@1: top-1 product is in the true product's group (its variants and near-duplicates);"
          " R@1 < group@1 means near-duplicate confusions"),
         ("- scoring (`encoders.scoring`, as in the tag agent and `ampere search`): mean cosine over the branches"
-         " (visual, text) both sides have, fused only when they share none; *frozen backbone* rows apply it to"
+         " (visual, text) both sides have, fused only when they share none, then +0.05 per product attribute value"
+         " the moment's speech says among its 20 best (rows with speech); *frozen backbone* rows apply it to"
          " pooled frozen features (no trained head); *no speech vs photo + text* is a silent window against the"
          " catalog as indexed, by the rule and by cosine on fused vectors"),
         "",
