@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -14,9 +15,16 @@ from weaviate.classes.config import Configure, DataType, Property, VectorDistanc
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery, TargetVectors
-from weaviate.exceptions import WeaviateInsertManyAllFailedError
+from weaviate.exceptions import (
+    WeaviateBaseError,
+    WeaviateClosedClientError,
+    WeaviateConnectionError,
+    WeaviateGRPCUnavailableError,
+    WeaviateInsertManyAllFailedError,
+    WeaviateTimeoutError,
+)
 
-from engines.errors import PermanentError
+from engines.errors import PermanentError, TransientError
 
 log = logging.getLogger("ampere.store")
 
@@ -47,6 +55,31 @@ _PRODUCT_PROPS = [
     Property(name="attribute_values", data_type=DataType.TEXT_ARRAY),
     Property(name="model_version", data_type=DataType.TEXT),
 ]
+
+
+_OUTAGE_TYPES = (WeaviateConnectionError, WeaviateGRPCUnavailableError, WeaviateTimeoutError, WeaviateClosedClientError)
+_OUTAGE_TEXT = ("StatusCode.UNAVAILABLE", "Connection refused", "failed to connect to all addresses", "Socket closed")
+
+
+def is_outage(exc: BaseException | str) -> bool:
+    """Whether an error says the server could not be reached (not that it refused the request)."""
+    if isinstance(exc, _OUTAGE_TYPES):
+        return True
+    if isinstance(exc, (WeaviateBaseError, str)):  # retry, query and batch errors wrap the gRPC status
+        return any(t in str(exc) for t in _OUTAGE_TEXT)
+    return False
+
+
+@contextmanager
+def outage_is_transient() -> Iterator[None]:
+    """Raise :class:`TransientError` for an unreachable server: while Weaviate restarts its REST
+    readiness can answer before its gRPC port does, so the readiness probe alone would blame the item."""
+    try:
+        yield
+    except Exception as exc:
+        if is_outage(exc):
+            raise TransientError(f"Weaviate unreachable: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise
 
 
 class StoreError(PermanentError):
@@ -139,24 +172,28 @@ class WeaviateStore:
         for o in objects:
             vecs = {k: v for k, v in o.vectors.items() if v is not None}
             by_kind.setdefault(o.kind, []).append(DataObject(properties=o.properties, uuid=o.object_id, vector=vecs))
-        with self._lock:
+        with self._lock, outage_is_transient():
             for kind, objs in by_kind.items():
                 try:
                     res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
                 except WeaviateInsertManyAllFailedError as exc:  # every object refused: name them all
+                    if is_outage(exc):
+                        raise
                     reason = str(exc)[:1000]
                     raise StoreError(f"{len(objs)} of {len(objs)} {kind} objects refused: {reason}",
                                      {str(o.uuid): reason for o in objs}) from None
                 if res.has_errors:
                     failed = {str(objs[i].uuid): e.message for i, e in res.errors.items()}
                     first = next(iter(failed.values()))
+                    if all(is_outage(m) for m in failed.values()):
+                        raise TransientError(f"Weaviate unreachable: {first[:300]}")
                     raise StoreError(f"{len(failed)} of {len(objs)} {kind} objects refused: {first}", failed)
 
     def revisions(self, kind: str, object_ids: Sequence[str]) -> dict[str, int]:
         """Stored revision of each of ``object_ids`` that exists (objects without one count as 1)."""
         if not object_ids:
             return {}
-        with self._lock:
+        with self._lock, outage_is_transient():
             res = self.client.collections.get(self.name(kind)).query.fetch_objects(
                 filters=Filter.by_id().contains_any(list(object_ids)),
                 return_properties=["revision"],
@@ -189,7 +226,7 @@ class WeaviateStore:
         self, kind: str, vector: Sequence[float], *, target: str = "fused", limit: int = 10, where: Filter | None = None
     ) -> list[Hit]:
         """Nearest objects of a kind to ``vector`` on one named vector; score = cosine similarity."""
-        with self._lock:
+        with self._lock, outage_is_transient():
             res = self.client.collections.get(self.name(kind)).query.near_vector(
                 near_vector=list(map(float, vector)),
                 target_vector=target,
@@ -207,7 +244,7 @@ class WeaviateStore:
         if len(vectors) == 1:
             (target, vector), = vectors.items()
             return self.near_vector(kind, vector, target=target, limit=limit, where=where)
-        with self._lock:
+        with self._lock, outage_is_transient():
             res = self.client.collections.get(self.name(kind)).query.near_vector(
                 near_vector={k: list(map(float, v)) for k, v in vectors.items()},
                 target_vector=TargetVectors.average(list(vectors)),

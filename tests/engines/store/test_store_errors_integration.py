@@ -47,3 +47,42 @@ def test_a_refused_object_is_permanent_after_bounded_tries(weaviate_endpoint) ->
     finally:
         store.drop()
         store.close()
+
+
+def test_an_unreachable_grpc_port_is_an_outage_even_while_rest_is_ready(weaviate_endpoint) -> None:
+    """While Weaviate restarts, its REST readiness can answer before its gRPC port does; an upsert then
+    fails with "connection refused". That is an outage (wait), not the object's fault: before this,
+    three such failures dead-lettered a window in the "Weaviate stopped 30 s" fault test."""
+    import socket
+    from urllib.parse import urlparse
+
+    import weaviate
+
+    from engines.errors import TransientError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    u = urlparse(weaviate_endpoint.http_url)
+    client = weaviate.connect_to_custom(http_host=u.hostname, http_port=u.port, http_secure=False,
+                                        grpc_host="127.0.0.1", grpc_port=closed, grpc_secure=False,
+                                        skip_init_checks=True)
+    store = WeaviateStore(client, prefix=f"U{uuid.uuid4().hex[:8]}")
+    try:
+        assert store.is_ready()  # REST answers: the readiness probe alone would blame the object
+        with pytest.raises(TransientError, match="unreachable"):
+            store.upsert([_obj(str(uuid.uuid4()), 8)])  # queries take ~60 s of client retries: see the unit test
+    finally:
+        store.close()
+
+
+def test_outage_errors_are_told_from_refusals() -> None:
+    from weaviate.exceptions import WeaviateQueryError
+
+    from engines.store.weaviate_store import is_outage
+
+    down = "failed after 5 retries. Details: status = StatusCode.UNAVAILABLE, connect: Connection refused (111)"
+    assert is_outage(WeaviateQueryError(down, "GRPC search"))
+    assert is_outage("failed to connect to all addresses")
+    assert not is_outage(WeaviateQueryError("vector lengths don't match: 5 vs 8", "GRPC search"))
+    assert not is_outage(ValueError("Connection refused"))  # only the client's own errors are classified
