@@ -66,6 +66,19 @@ def _extractive_sentences(moments: list) -> dict[str, str]:
     return {r.window_id: ("" if s.is_empty else s.sentence) for r, s in zip(requests, summaries, strict=True)}
 
 
+def _engine_sentences(dataset: Path, engine: str):
+    """``moments -> {moment_id: sentence}`` by an LLM engine, through the same fingerprinted summary cache
+    as ``ampere eval`` (computed and appended where missing; '' where the summary is empty)."""
+    from encoders.dataset import Dataset
+    from tooling.summaries import load_or_summarize
+
+    def run(moments: list) -> dict[str, str]:
+        got = load_or_summarize(Dataset.load(dataset), moments, engine)
+        return {k: ("" if s.is_empty else s.sentence) for k, s in got.items()}
+
+    return run
+
+
 def train_cmd(
     dataset: Path = typer.Option(..., "--dataset", help="Dataset folder (products.jsonl, moments.jsonl, images/)."),
     out: Path | None = typer.Option(None, help="Output model folder (default: $AMPERE_HOME/models/trained/ampere-v1)."),
@@ -75,7 +88,8 @@ def train_cmd(
     summaries: str = typer.Option("extractive", help="Summary engine whose DIR/summaries/<engine>.jsonl gives moment text."),
     threads: int = typer.Option(2, help="torch CPU threads."),
     summarize_missing: bool = typer.Option(
-        True, help="Summarize (extractive engine) moments the summary file lacks instead of using raw ASR."
+        True, help="Summarize moments the summary file lacks (with the --summaries engine; LLM summaries are cached "
+                   "like `ampere eval`'s) instead of using raw ASR."
     ),
     projection: str = typer.Option("pca-residual", help="Branch projections: pca-residual | mlp."),
     distill: float = typer.Option(1.0, help="Weight of the similarity-preserving loss toward frozen features."),
@@ -110,7 +124,9 @@ def train_cmd(
             progress.update(tasks[name], completed=done, total=total,
                             description=stage if name == "training" else name)
 
-        summarize = _extractive_sentences if summarize_missing and summaries == "extractive" else None
+        summarize = None
+        if summarize_missing:
+            summarize = _extractive_sentences if summaries == "extractive" else _engine_sentences(dataset, summaries)
         metrics = train(dataset, out, tc, cfg, models_home=_models_home(), report=report, summarize=summarize)
     args = shlex.join(sys.argv[2:]).replace(str(get_settings().home), "$AMPERE_HOME")
     metrics["command"] = f"ampere train {args}".strip()
