@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
-_ONES = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}
+ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+"""English number words 0-19 (index = value)."""
+TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+"""English tens words (index = value // 10; 0 and 1 have none)."""
+_ONES = {w: i for i, w in enumerate(ONES)} | {w: 10 * i for i, w in enumerate(TENS) if w}
 _SCALES = {"hundred": 100, "thousand": 1000}
 _UNITS = {
     "tb": "tb", "terabyte": "tb", "terabytes": "tb", "gb": "gb", "gig": "gb", "gigs": "gb", "gigabyte": "gb",
@@ -103,6 +104,7 @@ def terms(text: str) -> list[str]:
     return _latin_terms(_CJK.sub(" ", text)) + _cjk_terms(text)
 
 
+@lru_cache(maxsize=65536)
 def value_terms(value: str) -> frozenset[str]:
     """The terms an attribute value needs to be said (stop words such as "size" or "and" dropped; a
     value that is one size letter, "S" / "M" / "L", is that size)."""

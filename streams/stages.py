@@ -273,7 +273,8 @@ def rerank_by_attributes(hits: Sequence[Hit], spoken_terms: Sequence[str]) -> li
     each product that ``spoken_terms`` say, re-sorted (stable: ties keep the vector order)."""
     if not hits:
         return []
-    said_counts = np.asarray([[said(h.properties.get("attribute_values") or [], set(spoken_terms)) for h in hits]])
+    spoken = set(spoken_terms)
+    said_counts = np.asarray([[said(h.properties.get("attribute_values") or [], spoken) for h in hits]])
     scores = with_attributes(np.asarray([[h.score for h in hits]]), said_counts, depth=len(hits))[0]
     order = sorted(range(len(hits)), key=lambda i: -scores[i])
     return [Hit(hits[i].object_id, float(scores[i]), hits[i].properties) for i in order]

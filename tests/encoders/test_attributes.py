@@ -52,3 +52,11 @@ def test_with_attributes_reranks_only_the_nearest_candidates() -> None:
     out = with_attributes(scores, said_, depth=2, bonus=0.05)
     assert out[0].tolist() == pytest.approx([0.9, 0.94, 0.1, 0.5])  # index 2 is beyond the depth
     assert with_attributes(scores, np.zeros_like(said_)).tolist() == scores.tolist()
+
+
+def test_spoken_numbers_read_back_as_digits() -> None:
+    """The simulator's number words (which share the word lists) parse back to the number."""
+    from tooling.sim.speech import number_words
+
+    for n in [*range(130), 240, 999, 1000, 2700, 8700, 12345, 999_999]:
+        assert terms(number_words(n)) == [str(n)], (n, number_words(n))

@@ -9,10 +9,9 @@ from __future__ import annotations
 import random
 import re
 
+from encoders.attributes import ONES as _ONES
+from encoders.attributes import TENS as _TENS
 from encoders.dataset import ProductRecord
-
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 GREETINGS = [
     "hi everyone welcome back to the stream",
