@@ -24,15 +24,14 @@ import pytest
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics, group_lag
 from streams.counters import read_all
-from streams.ingest import apply_message, window_config
 from streams.publish import merge_streams, replay, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import counters_path
 from streams.window_stage import group_id as window_group
-from streams.windowing import close_all
 from tests.conftest import ManagedWeaviate, start_kafka, start_weaviate
 from tests.streams.mini_dataset import make_mini_dataset
+from tests.streams.test_pipeline_integration import timeline_windows
 from tooling.consume import spawn_worker
 from tooling.demo import Subscriber, settings_env
 from tooling.infra import KafkaService
@@ -77,21 +76,6 @@ def _timeline(ds, topics: TopicNames) -> list:
     return merge_streams(
         [stream_messages(ds, s, ds.streams()[s], topics, rename=f"{s}#{c}") for c in range(COPIES) for s in STREAMS]
     )
-
-
-def expected_windows(timeline: list, settings: Settings) -> set[tuple[str, int, int]]:
-    """The windows of a run without faults, computed offline with the same pure functions."""
-    topics, cfg = TopicNames(settings.topic_prefix), window_config(settings)
-    states: dict = {}
-    out = set()
-    for _, m in timeline:
-        sid = m.key.decode()
-        st, applied, _ = apply_message(m.topic, m.value, states.get(sid), 0.0, settings, cfg, topics)
-        states[sid] = st
-        out |= {(c.stream_id, c.start_ms, c.end_ms) for c in applied.closed}
-    for st in states.values():
-        out |= {(c.stream_id, c.start_ms, c.end_ms) for c in close_all(st, "stream_end", cfg)}
-    return out
 
 
 class Workers:
@@ -212,7 +196,7 @@ def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=13)
     timeline = _timeline(ds, topics)
-    expected = expected_windows(timeline, settings)
+    expected = timeline_windows(timeline, settings)
     ensure_topics(settings.kafka_bootstrap, topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
     store.ensure_collections()

@@ -50,9 +50,14 @@ def _settings(kafka_bootstrap: str, weaviate_server, summarizer: str) -> Setting
 
 
 def expected_windows(ds: Dataset, settings: Settings, streams: list[str] = STREAMS) -> set[tuple[str, int, int]]:
-    """The windows the worker must produce, computed offline with the same pure functions."""
+    """The windows the worker must produce for ``streams`` of ``ds``."""
+    topics = TopicNames(settings.topic_prefix)
+    return timeline_windows(merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in streams]), settings)
+
+
+def timeline_windows(timeline: list, settings: Settings) -> set[tuple[str, int, int]]:
+    """The windows of a replayed timeline without faults, computed offline with the worker's pure functions."""
     topics, cfg = TopicNames(settings.topic_prefix), window_config(settings)
-    timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in streams])
     states: dict = {}
     out = set()
     for _, m in timeline:
