@@ -4,23 +4,22 @@ and a search endpoint (text and/or an uploaded image → nearest catalog product
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import io
 import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from streams.image_source import decode_b64
+from streams.keyframes import decode_image
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tooling.dashboard.feed import Feed
@@ -80,16 +79,8 @@ def parse_query(body: dict[str, Any]) -> tuple[str | None, Image.Image | None]:
     if raw:
         if "," in raw and raw.startswith("data:"):
             raw = raw.split(",", 1)[1]
-        try:
-            data = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"image_b64 is not valid base64: {exc}") from exc
-        if len(data) > MAX_QUERY_IMAGE_BYTES:
-            raise ValueError(f"image of {len(data)} bytes is over the limit of {MAX_QUERY_IMAGE_BYTES}")
-        try:
-            image = Image.open(io.BytesIO(data)).convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"undecodable image: {exc}") from exc
+        # the worker's own decoders: size bound before decoding, format allow-list, pixel (bomb) limit
+        image = decode_image(decode_b64(raw, MAX_QUERY_IMAGE_BYTES))
     if text is None and image is None:
         raise ValueError("give a text or an image")
     return text, image

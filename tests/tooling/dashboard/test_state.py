@@ -72,6 +72,17 @@ def test_search_query_needs_text_or_a_decodable_image() -> None:
             parse_query(bad)
 
 
+def test_a_search_image_bomb_is_refused_before_decoding() -> None:
+    """A query image goes through the worker's decoders: a 13k x 13k PNG (a few hundred KB) is refused
+    from its header, and an oversized base64 string before it is decoded."""
+    buf = io.BytesIO()
+    Image.new("1", (13_000, 13_000)).save(buf, format="PNG")
+    with pytest.raises(ValueError, match="pixel"):
+        parse_query({"image_b64": base64.b64encode(buf.getvalue()).decode()})
+    with pytest.raises(ValueError, match="larger than the limit"):
+        parse_query({"image_b64": "A" * 40_000_000})
+
+
 def test_a_refined_revision_replaces_the_first_and_never_the_other_way() -> None:
     s = DashboardState()
     base = {"kind": "live", "stream_id": "s", "window": [0, 10], "object_id": "o", "closed_at": 100.0}
