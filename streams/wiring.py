@@ -35,8 +35,10 @@ def check_index_matches(store: WeaviateStore, dims: int | Mapping[str, int]) -> 
     refused. Use another ``AMPERE_COLLECTION_PREFIX`` (or drop the old collections)."""
     want = dict.fromkeys(("fused", "visual", "text"), dims) if isinstance(dims, int) else dict(dims)
     for kind in ("product", "live", "video"):
-        for name, have in store.stored_dims(kind).items():
-            if name in want and have != want[name]:
+        have_dims = store.stored_dims(kind)
+        for name in want:  # in the caller's order (fused first), not the server's: one reason, always the same
+            have = have_dims.get(name)
+            if have is not None and have != want[name]:
                 raise IndexMismatch(
                     f"Weaviate collection {store.name(kind)} holds {have}-d {name} vectors but the encoder makes "
                     f"{want[name]}-d ones (another model); set AMPERE_COLLECTION_PREFIX to index into new "
