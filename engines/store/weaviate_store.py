@@ -201,10 +201,6 @@ class WeaviateStore:
             )
         return {str(o.uuid): int(o.properties.get("revision") or 1) for o in res.objects}
 
-    def stored_dim(self, kind: str) -> int | None:
-        """Length of the fused vectors already in a collection (None while it is empty)."""
-        return self.stored_dims(kind).get("fused")
-
     def stored_dims(self, kind: str) -> dict[str, int]:
         """Length of each named vector already in a collection (empty while the collection is)."""
         with self._lock:

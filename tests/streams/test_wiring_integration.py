@@ -21,7 +21,7 @@ def test_collections_of_another_dimension_are_refused_at_start(weaviate_endpoint
         vec, wide = [1.0] + [0.0] * 4, [1.0] + [0.0] * 11
         store.upsert([StoredObject("product", str(uuid.uuid4()), {"product_id": "p", "title": "t"},
                                    {"fused": vec, "visual": wide, "text": vec})])
-        assert store.stored_dim("product") == 5
+        assert store.stored_dims("product")["fused"] == 5
         assert store.stored_dims("product") == {"fused": 5, "visual": 12, "text": 5}
         check_index_matches(store, {"fused": 5, "visual": 12, "text": 5})
         with pytest.raises(IndexMismatch, match="holds 5-d fused vectors but the encoder makes 8-d"):
