@@ -60,3 +60,22 @@ def test_spoken_numbers_read_back_as_digits() -> None:
 
     for n in [*range(130), 240, 999, 1000, 2700, 8700, 12345, 999_999]:
         assert terms(number_words(n)) == [str(n)], (n, number_words(n))
+
+
+def test_any_text_gives_terms_and_a_bounded_term_list() -> None:
+    """Worst inputs of the tag path: lone surrogates, control characters, huge CJK or digit runs."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from streams.stages import MAX_SPOKEN_TERMS, spoken_terms
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=2000))
+    def check(text: str) -> None:
+        assert all(isinstance(t, str) and t for t in terms(text))
+        said(["240GB", text[:50]], set(terms(text)))
+
+    check()
+    huge = "".join(chr(0x4E00 + i) for i in range(20_000)) + " ".join(map(str, range(50_000))) + " \ud83d two hundred forty gig"
+    out = spoken_terms(huge)
+    assert len(out) == MAX_SPOKEN_TERMS and out == sorted(set(out))
