@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import from_json
 
 from streams.errors import AmpereError
@@ -22,7 +31,38 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Largest timestamp accepted, in milliseconds since the Unix epoch (9999-12-31T23:59:59.999Z).
 MAX_TS_MS = 253_402_300_799_999
 TimestampMs = Annotated[int, Field(ge=0, le=MAX_TS_MS, description="Milliseconds since the Unix epoch (UTC).")]
-StreamId = Annotated[str, Field(min_length=1, max_length=200)]
+#: Unicode categories an id may not hold: controls (C0 with NUL and newline, DEL, C1), format characters
+#: (bidi overrides, zero-width), surrogates, line / paragraph separators and spaces other than U+0020.
+_ID_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})
+
+
+def check_id(value: str) -> str:
+    """Return ``value`` when it is a valid stream or product id; raise ValueError naming the problem.
+
+    An id is printable text: no control, format or separator character (the ASCII space is allowed
+    inside), no leading or trailing space, and not ``.`` or ``..``.
+    """
+    for i, ch in enumerate(value):
+        if ch != " " and unicodedata.category(ch) in _ID_FORBIDDEN_CATEGORIES:
+            raise ValueError(f"id holds a non-printable character U+{ord(ch):04X} at index {i}")
+    if value != value.strip():
+        raise ValueError("id has leading or trailing whitespace")
+    if value in (".", ".."):
+        raise ValueError(f"id may not be {value!r}")
+    return value
+
+
+StreamId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_id)]
+
+
+def key_matches(key: bytes | None, stream_id: str) -> bool:
+    """Whether a Kafka message key is exactly ``stream_id`` in UTF-8 (a missing or non-UTF-8 key never is)."""
+    if key is None:
+        return False
+    try:
+        return key.decode("utf-8", errors="strict") == stream_id
+    except UnicodeDecodeError:
+        return False
 
 
 class BadRecord(AmpereError, ValueError):

@@ -15,6 +15,7 @@ from streams.schemas import (
     KeyframeRecord,
     ProductRecordMsg,
     StreamEventRecord,
+    key_matches,
     parse_record,
 )
 
@@ -91,3 +92,89 @@ def test_any_bytes_are_either_a_record_or_a_bad_record(raw: bytes) -> None:
             parse_record(raw, model)
         except BadRecord:
             pass
+
+
+@pytest.mark.parametrize(
+    "bad, fragment",
+    [
+        ("a\x00b", "U+0000 at index 1"),
+        ("live\n1", "U+000A at index 4"),
+        ("x\r", "U+000D"),
+        ("\tx", "U+0009"),
+        ("x\x7f", "U+007F"),
+        ("x\x85", "U+0085"),  # C1 next line
+        ("x\u200by", "U+200B"),  # zero-width space
+        ("x\u202ey", "U+202E"),  # right-to-left override
+        ("x\u2028y", "U+2028"),  # line separator
+        ("x\u00a0y", "U+00A0"),  # no-break space
+        (" live-1", "leading or trailing whitespace"),
+        ("live-1 ", "leading or trailing whitespace"),
+        (" ", "leading or trailing whitespace"),
+        (".", "may not be '.'"),
+        ("..", "may not be '..'"),
+        ("x" * 201, "at most 200"),
+    ],
+)
+def test_ids_must_be_printable_and_not_dot_names(bad: str, fragment: str) -> None:
+    for raw, model, field in (
+        (_raw(stream_id=bad), AsrChunkRecord, "stream_id"),
+        (json.dumps({"stream_id": bad, "ts_ms": 1, "type": "start"}).encode(), StreamEventRecord, "stream_id"),
+        (json.dumps({"stream_id": bad, "ts_ms": 1, "image_b64": "AA=="}).encode(), KeyframeRecord, "stream_id"),
+        (json.dumps({"product_id": bad, "title": "t"}).encode(), ProductRecordMsg, "product_id"),
+    ):
+        with pytest.raises(BadRecord) as err:
+            parse_record(raw, model)
+        assert f"{field}: " in err.value.reason and fragment in err.value.reason, err.value.reason
+
+
+@pytest.mark.parametrize(
+    "good",
+    ["s", "live-001", "shop-42", "live-000#run-0-0", "video-clip_7", "tenant:live/42", "a b", "...x", "x..",
+     "caf\u00e9-\u76f4\u64ad", "stream-\U0001f600", "B07XJ8C8F5", "mug--red", "x" * 200],
+)
+def test_legitimate_ids_still_parse(good: str) -> None:
+    assert parse_record(_raw(stream_id=good), AsrChunkRecord).stream_id == good
+    assert parse_record(json.dumps({"product_id": good, "title": "t"}).encode(), ProductRecordMsg).product_id == good
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_an_accepted_id_has_no_control_character_and_is_not_a_dot_name(candidate: str) -> None:
+    try:
+        rec = parse_record(json.dumps({**GOOD, "stream_id": candidate}).encode("utf-8", "surrogatepass"), AsrChunkRecord)
+    except BadRecord as err:
+        assert "stream_id" in err.reason
+        return
+    sid = rec.stream_id
+    assert sid and sid == sid.strip() and sid not in (".", "..")
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in sid)
+
+
+@pytest.mark.parametrize(
+    "key, stream_id, expected",
+    [
+        (b"live-1", "live-1", True),
+        ("caf\u00e9".encode(), "caf\u00e9", True),
+        (b"x\xff", "x\ufffd", False),  # not UTF-8: a lossy decode would have matched
+        (b"x\xff", "x\xff", False),
+        (b"\xed\xa0\x80", "\ud800", False),  # an encoded surrogate is not UTF-8
+        (None, "live-1", False),
+        (b"", "live-1", False),
+        (b"live-1 ", "live-1", False),
+        (b"Live-1", "live-1", False),
+    ],
+)
+def test_key_matches_is_a_strict_utf8_exact_comparison(key: bytes | None, stream_id: str, expected: bool) -> None:
+    assert key_matches(key, stream_id) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=20))
+def test_key_matches_only_the_keys_own_utf8_text(key: bytes) -> None:
+    lossy = key.decode("utf-8", "replace")
+    try:
+        exact = key.decode("utf-8")
+    except UnicodeDecodeError:
+        assert not key_matches(key, lossy)
+    else:
+        assert key_matches(key, exact) and exact.encode("utf-8") == key
