@@ -19,7 +19,7 @@ import logging
 
 import faust
 
-from streams import metrics
+from streams import metrics, progress
 from streams.agents.context import AgentContext, Engines
 from streams.agents.index import catalog_batch, embed_batch
 from streams.agents.summarize import refine_batch, summarize_batch
@@ -91,6 +91,7 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
             raise
         except Exception as exc:  # noqa: BLE001 - fail loudly: stop the worker rather than run without it
             log.critical("window stage stopped: %s: %s", type(exc).__name__, exc)
+            progress.stopped(f"{type(exc).__name__}: {exc}")
             await app.crash(exc)
 
     # ---------------------------------------------------------------- the other agents

@@ -26,6 +26,10 @@ NAMES = {
     "windows_reopened": "windows closed on quiet that late content reopened (re-sent under the same id)",
     "commits_failed": "offset commits the broker refused (a rebalance; the records are replayed, never skipped)",
     "rebalances": "partition assignments received",
+    "over_budget": "input records refused because their window or stream was at its state budget (sent to the DLQ)",
+    "budget_closes": "windows closed early because their stream had too many open windows (reason budget)",
+    "state_sheds": "stream states over the record limit whose windows were all closed early (error logged)",
+    "undeliverable": "output records the broker refused for good (too large, invalid), replaced by a dead letter",
 }
 
 

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams import metrics
+from streams import metrics, progress
 from streams.kafka_conn import (
     KafkaTarget,
     bootstrap_of,
@@ -48,8 +48,11 @@ class WorkerStatus:
         return None
 
     def loop_problem(self) -> str | None:
-        """Why the stream processing is not running: not started yet, or stalled."""
-        return "stream worker not started yet" if not metrics.last_heartbeat() else self.live_problem()
+        """Why the stream processing is not running: not started yet, stalled, or the window stage
+        cannot make progress (blocked longer than ``stall_after_s``, or stopped)."""
+        if not metrics.last_heartbeat():
+            return "stream worker not started yet"
+        return self.live_problem() or progress.problem(self.stall_after_s)
 
 
 class KafkaProbe:

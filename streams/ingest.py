@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from streams.image_source import load_image_bytes, uri_policy
 from streams.keyframes import decode_image, make_candidate
 from streams.schemas import (
@@ -9,6 +11,7 @@ from streams.schemas import (
     BadRecord,
     KeyframeRecord,
     StreamEventRecord,
+    key_matches,
     parse_record,
 )
 from streams.settings import Settings
@@ -45,12 +48,52 @@ def window_config(settings: Settings) -> WindowConfig:
         sources_live=_sources(settings, "live"),
         sources_video=_sources(settings, "video"),
         retain_closed=settings.window_retain_closed,
+        max_window_chunks=settings.window_max_chunks,
+        max_window_text_bytes=settings.window_max_text_bytes,
+        max_open_windows=settings.window_max_open,
     )
 
 
 def source_of(event_topic: str, topics: TopicNames) -> str:
     """The windowing source (asr, keyframes, events) an input topic feeds."""
     return {topics.asr: "asr", topics.keyframes: "keyframes"}.get(event_topic, "events")
+
+
+EVENT_MAX_BYTES = 64 * 1024  # a broadcaster event is a few hundred bytes; anything bigger is not one
+
+
+def asr_max_bytes(settings: Settings) -> int:
+    """Byte guard of an ASR record: a character may take 12 bytes as JSON (an escaped surrogate pair),
+    so the guard never rejects text within the character limit, which is the one users see."""
+    return settings.max_text_chars * 12 + 4096
+
+
+InputRecord = AsrChunkRecord | KeyframeRecord | StreamEventRecord
+
+
+def parse_input(event_topic: str, raw: bytes, settings: Settings, topics: TopicNames) -> InputRecord:
+    """Parse one raw input message of ``event_topic`` (no state touched). Raises BadRecord."""
+    source = source_of(event_topic, topics)
+    if source == "asr":
+        c = parse_record(raw, AsrChunkRecord, max_bytes=asr_max_bytes(settings))
+        if len(c.text) > settings.max_text_chars:
+            raise BadRecord(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
+        if c.end_ms < c.start_ms:
+            raise BadRecord("end_ms is before start_ms")
+        return c
+    if source == "keyframes":
+        return parse_record(raw, KeyframeRecord, max_bytes=settings.max_message_bytes)
+    e = parse_record(raw, StreamEventRecord, max_bytes=EVENT_MAX_BYTES)
+    if e.type == "idle_check":
+        raise BadRecord(INTERNAL_EVENT)
+    return e
+
+
+def check_key(key: bytes | None, stream_id: str) -> None:
+    """Raise BadRecord unless the message key is exactly ``stream_id`` in UTF-8 (checked before any
+    state is looked up, so a record keyed by another stream can never change that stream)."""
+    if not key_matches(key, stream_id):
+        raise BadRecord(f"message key {key[:200] if key else key!r} differs from stream_id {stream_id[:200]!r}")
 
 
 def apply_message(
@@ -62,50 +105,54 @@ def apply_message(
     cfg: WindowConfig,
     topics: TopicNames,
     offset: int | None = None,
+    images: Mapping[str, bytes | BadRecord] | None = None,
 ) -> tuple[StreamState | None, Applied, str]:
     """Parse one input message and apply it to its stream's state.
 
     ``clock`` is the caller's idle clock (seconds); ``offset`` the record's offset in its topic: a
     record at or below the offset the state applied last from that topic is a replay and changes
-    nothing. Returns the new state (None: nothing to remember), what happened, and the stream id.
-    Raises BadRecord for anything malformed.
+    nothing. ``images`` holds image URIs fetched ahead of time. Returns the new state (None: nothing
+    to remember), what happened, and the stream id. Raises BadRecord for anything malformed.
     """
-    source = source_of(event_topic, topics)
-    if source == "asr":
-        # a character may take 12 bytes as JSON (an escaped surrogate pair): the byte guard never
-        # rejects text within the character limit, which is the one users see
-        c = parse_record(raw, AsrChunkRecord, max_bytes=settings.max_text_chars * 12 + 4096)
-        if len(c.text) > settings.max_text_chars:
-            raise BadRecord(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
-        if c.end_ms < c.start_ms:
-            raise BadRecord("end_ms is before start_ms")
-        st = st or new_state(c.stream_id, c.start_ms, cfg)
-        if _replayed(st, source, offset):
-            return st, Applied(duplicate=True), c.stream_id
-        return st, _applied(st, source, offset, apply_chunk(st, c.model_dump(), cfg, clock)), c.stream_id
-    if source == "keyframes":
-        k = parse_record(raw, KeyframeRecord, max_bytes=settings.max_message_bytes)
-        if st is not None and _replayed(st, source, offset):
-            return st, Applied(duplicate=True), k.stream_id
-        img = decode_image(load_image_bytes(k.image_b64, k.uri, uri_policy(settings)), settings.max_image_pixels)
-        st = st or new_state(k.stream_id, k.ts_ms, cfg)
-        return st, _applied(st, source, offset, apply_frame(st, make_candidate(k.ts_ms, img), cfg, clock)), k.stream_id
-    e = parse_record(raw, StreamEventRecord)
-    if e.type == "idle_check":
-        raise BadRecord(INTERNAL_EVENT)
+    return apply_record(parse_input(event_topic, raw, settings, topics), st, clock, settings, cfg, offset, images)
+
+
+def apply_record(
+    rec: InputRecord,
+    st: StreamState | None,
+    clock: float,
+    settings: Settings,
+    cfg: WindowConfig,
+    offset: int | None = None,
+    images: Mapping[str, bytes | BadRecord] | None = None,
+) -> tuple[StreamState | None, Applied, str]:
+    """Apply a parsed input record to its stream's state (see :func:`apply_message`)."""
+    if isinstance(rec, AsrChunkRecord):
+        st = st or new_state(rec.stream_id, rec.start_ms, cfg)
+        if _replayed(st, "asr", offset):
+            return st, Applied(duplicate=True), rec.stream_id
+        return st, _applied(st, "asr", offset, apply_chunk(st, rec.model_dump(), cfg, clock)), rec.stream_id
+    if isinstance(rec, KeyframeRecord):
+        if st is not None and _replayed(st, "keyframes", offset):
+            return st, Applied(duplicate=True), rec.stream_id
+        data = load_image_bytes(rec.image_b64, rec.uri, uri_policy(settings), prefetched=images)
+        img = decode_image(data, settings.max_image_pixels)
+        st = st or new_state(rec.stream_id, rec.ts_ms, cfg)
+        return st, _applied(st, "keyframes", offset, apply_frame(st, make_candidate(rec.ts_ms, img), cfg, clock)), rec.stream_id
+    e = rec
     if e.type == "start":
         st = st or new_state(e.stream_id, e.ts_ms, cfg)
-        if _replayed(st, source, offset):
+        if _replayed(st, "events", offset):
             return st, Applied(duplicate=True), e.stream_id
         st.domain = e.domain
-        return st, _applied(st, source, offset, apply_marker(st, e.ts_ms, cfg, clock)), e.stream_id
+        return st, _applied(st, "events", offset, apply_marker(st, e.ts_ms, cfg, clock)), e.stream_id
     if st is None:
         raise BadRecord(f"unknown stream {e.stream_id!r}: '{e.type}' event before any content")
-    if _replayed(st, source, offset):
+    if _replayed(st, "events", offset):
         return st, Applied(duplicate=True), e.stream_id
     if e.type == "product_switch":
-        return st, _applied(st, source, offset, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, clock)), e.stream_id
-    return st, _applied(st, source, offset, apply_end(st, e.ts_ms, cfg, clock)), e.stream_id
+        return st, _applied(st, "events", offset, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, clock)), e.stream_id
+    return st, _applied(st, "events", offset, apply_end(st, e.ts_ms, cfg, clock)), e.stream_id
 
 
 def _replayed(st: StreamState, source: str, offset: int | None) -> bool:

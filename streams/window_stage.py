@@ -32,17 +32,28 @@ from types import SimpleNamespace
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
-from streams import metrics, stages
+from streams import metrics, progress, stages
 from streams.admin import topic_configs
 from streams.counters import COUNTERS, LossCounters
-from streams.ingest import apply_message, window_config
+from streams.errors import AmpereError
+from streams.image_source import prefetch, uri_policy
+from streams.ingest import InputRecord, apply_record, check_key, parse_input, window_config
 from streams.kafka_conn import aiokafka_options, kafka_python_options, producer_max_request_size
-from streams.schemas import BadRecord, DeadLetter, dump_record
+from streams.schemas import BadRecord, DeadLetter, KeyframeRecord, dump_record
 from streams.settings import Settings
 from streams.topics import TopicNames
-from streams.windowing import Applied, StreamState, close_idle
+from streams.windowing import Applied, StreamState, close_idle, shed
 
 log = logging.getLogger("ampere.window")
 
@@ -113,6 +124,7 @@ class WindowStage:
         self.cfg = window_config(settings)
         self.inputs = [self.topics.asr, self.topics.keyframes, self.topics.events]
         self.changelog = changelog_topic(self.topics)
+        self.state_limit = settings.max_message_bytes - 4096  # key and record headers fit beside the value
         self.counters = counters
         self.lock = asyncio.Lock()
         self.states: dict[int, dict[str, StreamState]] = {}  # partition -> stream id -> state
@@ -277,9 +289,30 @@ class WindowStage:
                 expected = m.offset + 1
             self.next[tp] = expected
             runs.append(run)
-        for _, _, tp, m in heapq.merge(*runs, key=lambda r: (r[0], r[1])):
-            self._apply(tp, m, sends, dirty)
+        ordered = [(tp, m) for _, _, tp, m in heapq.merge(*runs, key=lambda r: (r[0], r[1]))]
+        parsed = [self._parse(tp, m) for tp, m in ordered]
+        images = self._prefetch(parsed)
+        for (tp, m), rec in zip(ordered, parsed, strict=True):
+            self._apply(tp, m, rec, sends, dirty, images)
         return seeks
+
+    def _parse(self, tp: TopicPartition, m) -> InputRecord | BadRecord:
+        """The record of a message whose key is its stream id, or the reason it is not one."""
+        try:
+            rec = parse_input(tp.topic, m.value, self.settings, self.topics)
+            check_key(m.key, rec.stream_id)
+            return rec
+        except BadRecord as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
+            return BadRecord(f"unexpected {type(exc).__name__}: {str(exc)[:500]}")
+
+    def _prefetch(self, parsed: list) -> dict[str, bytes | BadRecord]:
+        """Fetch the batch's image URIs concurrently, each within the fetch deadline, before applying."""
+        uris = [r.uri for r in parsed if isinstance(r, KeyframeRecord) and not r.image_b64 and r.uri]
+        if not uris:
+            return {}
+        return prefetch(uris, uri_policy(self.settings), self.settings.image_fetch_concurrency)
 
     def _accept_gap(self, tp: TopicPartition, expected: int, got: int) -> bool:
         """First sight of a jump: seek back (False). The same jump again: a hole in the log (True, loud)."""
@@ -294,16 +327,17 @@ class WindowStage:
         self._gap[tp] = (expected, got)
         return False
 
-    def _apply(self, tp: TopicPartition, m, sends: list[Outgoing], dirty: dict) -> None:
+    def _apply(self, tp: TopicPartition, m, rec: InputRecord | BadRecord, sends: list[Outgoing], dirty: dict,
+               images: dict[str, bytes | BadRecord]) -> None:
+        if isinstance(rec, BadRecord):
+            sends.append(self._dead_letter(tp, m, rec.reason))
+            return
         states = self.states[tp.partition]
         clock = self.clocks[tp.partition].now
-        key = (m.key or b"").decode("utf-8", "replace")
         try:
-            st_new, applied, stream_id = apply_message(
-                tp.topic, m.value, states.get(key), clock, self.settings, self.cfg, self.topics, offset=m.offset
+            st_new, applied, stream_id = apply_record(
+                rec, states.get(rec.stream_id), clock, self.settings, self.cfg, offset=m.offset, images=images
             )
-            if key != stream_id:
-                raise BadRecord(f"message key {m.key!r} differs from stream_id {stream_id!r}")
             out = self._windows(applied)
         except BadRecord as exc:
             sends.append(self._dead_letter(tp, m, exc.reason))
@@ -315,7 +349,11 @@ class WindowStage:
         if applied.late:
             self.counters.add(f"late_{applied.late_kind}")
             sends.append(self._dead_letter(tp, m, applied.late))
+        if applied.rejected:
+            self.counters.add("over_budget")
+            sends.append(self._dead_letter(tp, m, applied.rejected))
         self.counters.add("windows_reopened", applied.reopened)
+        self.counters.add("budget_closes", sum(cw.reason == "budget" for cw in applied.closed))
         sends += out
         if st_new is not None:
             states[stream_id] = st_new
@@ -349,20 +387,86 @@ class WindowStage:
         return Outgoing(self.topics.dlq, None, dump_record(rec))
 
     async def _persist(self, sends: list[Outgoing], dirty: dict[tuple[int, str], StreamState]) -> None:
-        """Steps 3 and 4: outputs first, then the states (a crash in between replays, never loses)."""
-        if sends:
-            await _retry("send windows and dead letters", lambda: self._send(sends))
-        if dirty:
-            states = [
-                Outgoing(self.changelog, sid.encode(), json.dumps(st.to_dict()).encode(), partition=p)
-                for (p, sid), st in dirty.items()
-            ]
-            await _retry("write window state", lambda: self._send(states))
+        """Steps 3 and 4: outputs first, then the states (a crash in between replays, never loses).
 
-    async def _send(self, records: list[Outgoing]) -> None:
+        A state whose record would exceed the message limit sheds its windows first (closed early,
+        reason budget, sent with the other outputs), so the state write always fits."""
+        states = []
+        for (p, sid), st in dirty.items():
+            record, shed_windows = self._state_record(p, sid, st)
+            states.append(record)
+            sends += shed_windows
+        if sends:
+            await self._deliver("send windows and dead letters", sends)
+        if states:
+            await self._deliver("write window state", states)
+
+    def _state_record(self, p: int, sid: str, st: StreamState) -> tuple[Outgoing, list[Outgoing]]:
+        value = encode_state(st)
+        shed_windows: list[Outgoing] = []
+        if len(value) > self.state_limit:
+            closed = shed(st, self.cfg)
+            log.error("window state of %r is %d bytes, over the limit of %d: %d windows closed early (budget)",
+                      sid[:200], len(value), self.state_limit, len(closed))
+            self.counters.add("state_sheds")
+            shed_windows = self._idle_windows(p, sid, closed)
+            value = encode_state(st)
+        return Outgoing(self.changelog, sid.encode(), value, partition=p), shed_windows
+
+    async def _deliver(self, what: str, records: list[Outgoing]) -> None:
+        """Send until every record is acknowledged: an outage is waited out (the batch waits, nothing is
+        committed); a record the broker can never take (too large, invalid) is not retried: an output
+        becomes a reason-only dead letter, a state write stops the stage (it cannot make progress)."""
+        attempt = 0
+        while records:
+            errors = await self._send(records)
+            failed = [(r, e) for r, e in zip(records, errors, strict=True) if e is not None]
+            retry = []
+            for r, exc in failed:
+                if not is_permanent(exc):
+                    retry.append(r)
+                elif r.topic in (self.changelog, self.topics.dlq):
+                    raise StageStuck(f"{what}: the broker refuses a {r.topic} record of {len(r.value or b'')} bytes "
+                                     f"(key {r.key[:100] if r.key else r.key!r}): {type(exc).__name__}: {exc}")
+                else:
+                    self.counters.add("undeliverable")
+                    retry.append(self._undeliverable(r, exc))
+            if not retry:
+                if attempt:
+                    progress.ok()
+                return
+            if any(not is_permanent(e) for _, e in failed):
+                delay = min(0.2 * 2 ** attempt, 5.0)
+                attempt += 1
+                progress.blocked(f"{what}: {type(failed[0][1]).__name__}: {failed[0][1]}")
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning("%s failed for %d records (%s); retrying (try %d, next in %.1fs)",
+                                what, len(retry), failed[0][1], attempt, delay)
+                await asyncio.sleep(delay)
+            records = retry
+
+    def _undeliverable(self, r: Outgoing, exc: BaseException) -> Outgoing:
+        """A reason-only dead letter for an output record the broker refuses."""
+        reason = f"{r.topic} record of {len(r.value or b'')} bytes refused by the broker: {type(exc).__name__}: {exc}"
+        log.error("%s", reason[:500])
+        metrics.count_dlq(r.topic, reason)
+        rec = DeadLetter(topic=r.topic, partition=r.partition if r.partition is not None else -1, offset=None,
+                         key_b64=None, value_b64="", reason=reason[:2000], failed_at=time.time())
+        return Outgoing(self.topics.dlq, (r.key or b"")[: stages.DLQ_KEY_BYTES] or None, dump_record(rec))
+
+    async def _send(self, records: list[Outgoing]) -> list[BaseException | None]:
+        """Send all records; the error of each (None when acknowledged)."""
         assert self.producer is not None
-        futs = [await self.producer.send(r.topic, r.value, key=r.key, partition=r.partition) for r in records]
-        await asyncio.gather(*futs)
+
+        async def one(r: Outgoing) -> None:
+            fut = await self.producer.send(r.topic, r.value, key=r.key, partition=r.partition)
+            await fut
+
+        results = await asyncio.gather(*(one(r) for r in records), return_exceptions=True)
+        for res in results:
+            if isinstance(res, BaseException) and not isinstance(res, Exception):
+                raise res  # cancellation
+        return [res if isinstance(res, Exception) else None for res in results]
 
     async def _commit(self) -> None:
         """Step 5: commit the next offset of every partition that moved, only over processed records."""
@@ -442,13 +546,37 @@ class _Listener(ConsumerRebalanceListener):
         await self.stage.on_assigned(assigned)
 
 
+class StageStuck(AmpereError):
+    """The window stage cannot make progress and retrying cannot help (it stops; /readyz says why)."""
+
+
+# the record (or its topic) is wrong, not the broker down: no retry can fix these
+_PERMANENT = (
+    MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError,
+    CorruptRecordException, InvalidTimestampError, UnsupportedForMessageFormatError,
+)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True for producer errors that no retry can fix; everything else is waited out as an outage."""
+    return isinstance(exc, _PERMANENT)
+
+
+def encode_state(st: StreamState) -> bytes:
+    """The changelog value of a stream's state: compact UTF-8 JSON (a character takes its UTF-8 bytes, not an escape)."""
+    return json.dumps(st.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 async def _retry(what: str, fn, max_backoff_s: float = 5.0):
     """Retry a broker call until it works (outage): the batch waits, nothing is dropped or committed."""
     delay = 0.2
     while True:
         try:
-            return await fn()
+            result = await fn()
+            progress.ok()
+            return result
         except (TimeoutError, KafkaError, OSError) as exc:
+            progress.blocked(f"{what}: {type(exc).__name__}: {exc}")
             log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_backoff_s)

@@ -9,20 +9,31 @@ A window closes when every *expected* source of the stream's domain (``WindowCon
 asr, keyframes, events) passed its end plus grace, or when the stream went quiet on the caller's
 clock. Content that arrives for a window closed by the watermark is reported as late (never dropped
 silently); a window closed on quiet is kept a while and reopened (same id) if its content arrives.
+
+State budget: one stream's state is bounded whatever it sends, so its changelog record always fits a
+Kafka message. A window holds at most ``max_window_chunks`` chunks and ``max_window_text_bytes`` of
+text (as stored JSON); a chunk past either is rejected with its reason (the caller dead-letters it). A
+stream keeps at most ``max_open_windows`` open windows: opening one more closes the oldest early
+(reason ``budget``, indexed like any other). Keyframe candidates are pruned per window, the applied
+``seq`` numbers are kept as at most ``max_seq_ranges`` ranges, and at most ``max_segments`` product
+segments are open. :func:`shed` closes everything a stream holds, for a state that still outgrows the
+record limit (the caller's last guard).
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 from dataclasses import dataclass, field
 
 from streams.ids import window_id
 from streams.keyframes import FrameCandidate, select_keyframes
 
-STATE_VERSION = 3
+STATE_VERSION = 4
+READS_STATE_VERSIONS = (3, 4)  # a version-3 state is read as version 4 (its seq history starts at max_seq)
 SOURCES = ("asr", "keyframes", "events")
 
-CloseReason = str  # "watermark" | "idle" | "stream_end" | "product_switch"
+CloseReason = str  # "watermark" | "idle" | "stream_end" | "product_switch" | "budget"
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,11 @@ class WindowConfig:
     sources_live: tuple[str, ...] = ("asr", "keyframes")
     sources_video: tuple[str, ...] = ("asr", "keyframes")
     retain_closed: int = 4
+    max_window_chunks: int = 1_000
+    max_window_text_bytes: int = 64 * 1024
+    max_open_windows: int = 8
+    max_seq_ranges: int = 256
+    max_segments: int = 64
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0 or self.hop_ms <= 0:
@@ -50,6 +66,9 @@ class WindowConfig:
                 raise ValueError(f"{name} must name one or more of {', '.join(SOURCES)}, got {srcs!r}")
         if self.retain_closed < 0:
             raise ValueError("retain_closed must be >= 0")
+        for name in ("max_window_chunks", "max_window_text_bytes", "max_open_windows", "max_seq_ranges", "max_segments"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
 
     def expected(self, domain: str) -> tuple[str, ...]:
         """The sources whose watermark closes a window of this domain."""
@@ -64,10 +83,22 @@ class OpenWindow:
     end_ms: int
     chunks: dict[int, dict] = field(default_factory=dict)  # seq -> chunk
     frames: list[FrameCandidate] = field(default_factory=list)
+    text_bytes: int = 0  # stored size of the chunks' text (derived, not serialized)
 
     @property
     def empty(self) -> bool:
         return not self.chunks and not self.frames
+
+    def add_chunk(self, chunk: dict) -> None:
+        """Keep ``chunk`` (by its seq) and count its stored text size."""
+        if chunk["seq"] not in self.chunks:
+            self.text_bytes += text_cost(chunk["text"])
+        self.chunks[chunk["seq"]] = chunk
+
+
+def text_cost(text: str) -> int:
+    """Bytes ``text`` takes in a stored state (UTF-8 JSON, escapes included)."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
 
 
 @dataclass
@@ -95,7 +126,9 @@ class StreamState:
     ``watermarks`` holds the event time reached per source (asr, keyframes, events). ``retained``
     keeps windows closed on quiet (idle, stream end) so that content arriving afterwards reopens them.
     ``offsets`` is the input offset applied last per source: a record at or below it is a replay.
-    ``last_clock`` is the caller's clock (seconds) at the stream's last record.
+    ``last_clock`` is the caller's clock (seconds) at the stream's last record. ``seqs`` are the ASR
+    ``seq`` numbers applied so far as sorted ``[lo, hi]`` ranges; below ``seq_floor`` the history was
+    forgotten (budget), so a chunk there that is not in an open window is reported, never skipped.
     """
 
     stream_id: str
@@ -111,6 +144,8 @@ class StreamState:
     windows: dict[int, OpenWindow] = field(default_factory=dict)
     retained: dict[int, OpenWindow] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
+    seqs: list[list[int]] = field(default_factory=list)
+    seq_floor: int = -1
 
     def watermark(self, cfg: WindowConfig) -> int:
         """The event time every expected source has reached (-1 while one was never seen)."""
@@ -133,14 +168,16 @@ class StreamState:
             "windows": [_window_dict(w) for w in self.windows.values()],
             "retained": [_window_dict(w) for w in self.retained.values()],
             "offsets": self.offsets,
+            "seqs": self.seqs,
+            "seq_floor": self.seq_floor,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> StreamState:
-        if d.get("state_v") != STATE_VERSION:
+        if d.get("state_v") not in READS_STATE_VERSIONS:
             raise ValueError(
                 f"window state of stream {d.get('stream_id')!r} has format {d.get('state_v')}, this worker reads "
-                f"{STATE_VERSION}; finish the streams with the old worker or use a new topic prefix"
+                f"{', '.join(map(str, READS_STATE_VERSIONS))}; finish the streams with the old worker or use a new topic prefix"
             )
         st = cls(
             stream_id=d["stream_id"],
@@ -154,6 +191,8 @@ class StreamState:
             product_hint=d.get("product_hint"),
             domain=d.get("domain", "live"),
             offsets=dict(d.get("offsets", {})),
+            seqs=[list(r) for r in d.get("seqs", [])],
+            seq_floor=d.get("seq_floor", d["max_seq"] if d["state_v"] == 3 else -1),
         )
         st.windows = {w.start_ms: w for w in map(_window_from, d["windows"])}
         st.retained = {w.start_ms: w for w in map(_window_from, d.get("retained", []))}
@@ -166,7 +205,8 @@ def _window_dict(w: OpenWindow) -> dict:
 
 def _window_from(d: dict) -> OpenWindow:
     ow = OpenWindow(d["start_ms"], d["end_ms"])
-    ow.chunks = {c["seq"]: c for c in d["chunks"]}
+    for c in d["chunks"]:
+        ow.add_chunk(c)
     ow.frames = [FrameCandidate.from_dict(f) for f in d["frames"]]
     return ow
 
@@ -178,6 +218,7 @@ class Applied:
     closed: list[ClosedWindow] = field(default_factory=list)
     late: str | None = None  # reason, when the event came after its window had closed
     late_kind: str | None = None  # asr | keyframes | product_switch
+    rejected: str | None = None  # reason, when the event would outgrow the stream's state budget
     duplicate: bool = False
     reopened: int = 0  # windows closed on quiet that this event reopened
 
@@ -288,28 +329,83 @@ def close_all(st: StreamState, reason: CloseReason, cfg: WindowConfig) -> list[C
     return out
 
 
+def seq_seen(st: StreamState, seq: int) -> bool:
+    """True when ``seq`` is in the stream's applied ranges."""
+    i = bisect.bisect_right(st.seqs, [seq, float("inf")]) - 1
+    return i >= 0 and st.seqs[i][0] <= seq <= st.seqs[i][1]
+
+
+def _remember_seq(st: StreamState, seq: int, cfg: WindowConfig) -> None:
+    """Add ``seq`` to the applied ranges (merging neighbours); past ``max_seq_ranges`` the oldest are forgotten."""
+    if seq_seen(st, seq) or seq <= st.seq_floor:
+        return
+    i = bisect.bisect_right(st.seqs, [seq, float("inf")])
+    left = i > 0 and st.seqs[i - 1][1] == seq - 1
+    right = i < len(st.seqs) and st.seqs[i][0] == seq + 1
+    if left and right:
+        st.seqs[i - 1][1] = st.seqs.pop(i)[1]
+    elif left:
+        st.seqs[i - 1][1] = seq
+    elif right:
+        st.seqs[i][0] = seq
+    else:
+        st.seqs.insert(i, [seq, seq])
+    while len(st.seqs) > cfg.max_seq_ranges:
+        st.seq_floor = max(st.seq_floor, st.seqs.pop(0)[1])
+
+
+def _chunk_budget(st: StreamState, ts: int, cost: int, cfg: WindowConfig) -> str | None:
+    """Why a chunk of ``cost`` stored bytes at ``ts`` would outgrow one of its windows; None when it fits."""
+    for start, _ in _window_bounds(ts, st, cfg):
+        w = st.windows.get(start) or st.retained.get(start)
+        n, size = (len(w.chunks), w.text_bytes) if w else (0, 0)
+        if n + 1 > cfg.max_window_chunks:
+            return f"window budget: the window at {start} ms already holds {n} ASR chunks (limit {cfg.max_window_chunks})"
+        if size + cost > cfg.max_window_text_bytes:
+            return (f"window budget: {cost} more bytes of text would make the window at {start} ms hold "
+                    f"{size + cost} bytes (limit {cfg.max_window_text_bytes})")
+    return None
+
+
+def _close_oldest_over(st: StreamState, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Close the oldest open windows early (reason budget) while more than ``max_open_windows`` are open."""
+    out = []
+    while len(st.windows) > cfg.max_open_windows:
+        cw = _close(st, st.windows[min(st.windows)], "budget", cfg)
+        if cw:
+            out.append(cw)
+    return out
+
+
 def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, clock: float) -> Applied:
-    """Add one ASR chunk {seq, start_ms, end_ms, text, lang}."""
+    """Add one ASR chunk {seq, start_ms, end_ms, text, lang}.
+
+    A chunk whose ``seq`` was applied before is a duplicate (changes nothing). A chunk whose window
+    closed, or that would outgrow its window's budget, is reported (``late`` / ``rejected``)."""
     res = Applied()
     seq, ts = chunk["seq"], chunk["start_ms"]
-    if any(seq in w.chunks for w in (*st.windows.values(), *st.retained.values())):
+    if seq_seen(st, seq) or any(seq in w.chunks for w in (*st.windows.values(), *st.retained.values())):
         res.duplicate = True
+        return res
+    kept = {k: chunk[k] for k in ("seq", "start_ms", "end_ms", "text", "lang") if k in chunk}
+    if ts >= st.origins[0] and (why := _chunk_budget(st, ts, text_cost(kept["text"]), cfg)):
+        res.rejected = f"ASR chunk seq={seq} at {ts} ms refused: {why}"
         return res
     windows = _windows_for(st, ts, cfg, res)
     if windows is None:
-        if seq <= st.max_seq:
-            res.duplicate = True
-        else:
-            res.late, res.late_kind = f"late ASR chunk: seq={seq} at {ts} ms arrived after its window closed (closed until {st.closed_until_ms} ms)", "asr"
-            st.max_seq = seq
+        forgotten = " (or repeated: seq is older than the remembered history)" if seq <= st.seq_floor else ""
+        res.late_kind = "asr"
+        res.late = (f"late ASR chunk: seq={seq} at {ts} ms arrived after its window closed "
+                    f"(closed until {st.closed_until_ms} ms){forgotten}")
         return res
     st.last_clock = clock
     if chunk.get("lang"):
         st.lang = chunk["lang"]
     for w in windows:
-        w.chunks[seq] = {k: chunk[k] for k in ("seq", "start_ms", "end_ms", "text", "lang") if k in chunk}
+        w.add_chunk(kept)
     st.max_seq = max(st.max_seq, seq)
-    res.closed = _advance(st, "asr", ts, cfg)
+    _remember_seq(st, seq, cfg)
+    res.closed = _advance(st, "asr", ts, cfg) + _close_oldest_over(st, cfg)
     return res
 
 
@@ -329,7 +425,7 @@ def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, clock
         w.frames.append(frame)
         if len(w.frames) > 3 * cfg.max_keyframes:
             w.frames = select_keyframes(w.frames, 2 * cfg.max_keyframes)
-    res.closed = _advance(st, "keyframes", frame.ts_ms, cfg)
+    res.closed = _advance(st, "keyframes", frame.ts_ms, cfg) + _close_oldest_over(st, cfg)
     return res
 
 
@@ -354,6 +450,10 @@ def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: Window
             late=f"late product switch: at {ts} ms (product {hint!r}) arrived after windows up to {st.closed_until_ms} ms closed",
             late_kind="product_switch",
         )
+    _forget_segments(st)
+    if len(st.origins) >= cfg.max_segments:
+        return Applied(rejected=f"product switch at {ts} ms refused: the stream already has {len(st.origins)} "
+                                f"open product segments (limit {cfg.max_segments})")
     st.last_clock = clock
     chunks = {c["seq"]: c for w in st.windows.values() for c in w.chunks.values()}
     frames = {f.ts_ms: f for w in st.windows.values() for f in w.frames}
@@ -362,12 +462,19 @@ def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: Window
     st.product_hint = hint
     for c in chunks.values():
         for w in _windows_for(st, c["start_ms"], cfg) or []:
-            w.chunks[c["seq"]] = c
+            w.add_chunk(c)
     for f in frames.values():
         for w in _windows_for(st, f.ts_ms, cfg) or []:
             w.frames.append(f)
     st.watermarks["events"] = max(st.watermarks.get("events", ts), ts)
-    return Applied(closed=_close_passed(st, cfg, "product_switch"))
+    return Applied(closed=_close_passed(st, cfg, "product_switch") + _close_oldest_over(st, cfg))
+
+
+def _forget_segments(st: StreamState) -> None:
+    """Drop the origins of segments that lie wholly before every window the stream still holds."""
+    keep_from = min([*st.windows, *st.retained, max(st.closed_until_ms, st.origins[0])])
+    i = max(0, bisect.bisect_right(st.origins, keep_from) - 1)
+    del st.origins[:i]
 
 
 def apply_end(st: StreamState, ts: int, cfg: WindowConfig, clock: float) -> Applied:
@@ -376,6 +483,14 @@ def apply_end(st: StreamState, ts: int, cfg: WindowConfig, clock: float) -> Appl
     st.ended = True
     st.last_clock = clock
     return Applied(closed=_advance(st, "events", ts, cfg))
+
+
+def shed(st: StreamState, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Close every window the stream holds (reason budget) and forget the retained ones: the last
+    guard for a state whose record would still exceed the message limit."""
+    out = [cw for start in sorted(st.windows) if (cw := _close(st, st.windows[start], "budget", cfg))]
+    st.retained.clear()
+    return out
 
 
 def idle_expired(st: StreamState, clock: float, cfg: WindowConfig) -> bool:

@@ -165,3 +165,137 @@ def test_a_switch_fetched_after_its_content_is_applied_in_time_order(tmp_path) -
     asyncio.run(st._process({ASR: chunks, EV: [switch]}))
     closed = [json.loads(v) for t, v, _ in st.producer.sent if t.endswith(".windows")]
     assert (0, 5_000) in {(w["start_ms"], w["end_ms"]) for w in closed}, closed
+
+
+# --- issue: one stream could wedge the stage for every stream ---------------------------------------
+
+
+def sent(st: WindowStage, suffix: str) -> list[dict]:
+    return [json.loads(v) for t, v, _ in st.producer.sent if t.endswith(suffix)]
+
+
+def test_a_record_keyed_by_another_stream_never_touches_that_stream(tmp_path) -> None:
+    st = stage(tmp_path)
+    asyncio.run(st._process({ASR: [rec(0, 0, 0, sid="victim")]}))
+    before = st.states[0]["victim"].to_dict()
+    forged = rec(1, 1, 1_000, sid="attacker")
+    forged.key = b"victim"
+    far = rec(2, 2, 600_000, sid="attacker")  # would close the victim's window if applied to its state
+    far.key = b"victim"
+    asyncio.run(st._process({ASR: [forged, far]}))
+    assert st.states[0]["victim"].to_dict() == before and "attacker" not in st.states[0]
+    reasons = [d["reason"] for d in sent(st, "dlq")]
+    assert len(reasons) == 2 and all("differs from stream_id" in r for r in reasons)
+    assert not sent(st, ".windows")
+
+
+def test_a_key_that_is_not_utf8_does_not_match_its_replacement_character(tmp_path) -> None:
+    st = stage(tmp_path)
+    bad = rec(0, 0, 0, sid="x\ufffd")
+    bad.key = b"x\xff"
+    asyncio.run(st._process({ASR: [bad]}))
+    assert not st.states[0] and "differs from stream_id" in sent(st, "dlq")[0]["reason"]
+
+
+def test_late_chunks_are_dead_lettered(tmp_path) -> None:
+    st = stage(tmp_path)
+    asyncio.run(st._process({ASR: [rec(0, 1, 0), rec(1, 2, 12_000), rec(2, 0, 100), rec(3, 6, 13_000), rec(4, 5, 500)]}))
+    reasons = [d["reason"] for d in sent(st, "dlq")]
+    assert len(reasons) == 2 and all(r.startswith("late ASR chunk") for r in reasons), reasons
+    assert st.counters.get("late_asr") == 2
+
+
+def test_emoji_flood_never_makes_a_state_record_over_the_limit_and_other_streams_go_on(tmp_path) -> None:
+    """100 chunks of 4,000 emoji into one stream (each within the ASR limit) grew its state past 4 MB before."""
+    st = stage(tmp_path)
+    flood = "\U0001F600" * 4_000
+    batch = []
+    for i in range(100):
+        r = rec(i, i, i * 200, sid="flood")
+        r.value = json.dumps({"stream_id": "flood", "seq": i, "start_ms": i * 200, "end_ms": i * 200 + 100, "text": flood}).encode()
+        batch.append(r)
+    batch += [rec(100, 0, 0, sid="canary"), rec(101, 1, 12_000, sid="canary")]
+    asyncio.run(st._process({ASR: batch}))
+    states = [v for t, v, _ in st.producer.sent if t.endswith("window-state")]
+    open_windows = 2  # 100 chunks 200 ms apart in 10 s windows
+    assert states and max(map(len, states)) <= open_windows * S.window_max_text_bytes + 4_096 < st.state_limit
+    refused = [d["reason"] for d in sent(st, "dlq")]
+    assert len(refused) == 92 and all("window budget" in r for r in refused)  # 4 chunks of 16,002 bytes fit in 64 KiB
+    assert [w["stream_id"] for w in sent(st, ".windows")] == ["canary"]
+    assert st.consumer.commits[-1][0][ASR] == 102
+
+
+class Refusing(Producer):
+    """Refuses values over ``limit`` bytes the way aiokafka does (before sending)."""
+
+    def __init__(self, limit: int, only: str = "") -> None:
+        super().__init__()
+        self.limit, self.only, self.calls = limit, only, 0
+
+    async def send(self, topic, value, key=None, partition=None):
+        from aiokafka.errors import MessageSizeTooLargeError
+
+        self.calls += 1
+        if value is not None and len(value) > self.limit and topic.endswith(self.only):
+            raise MessageSizeTooLargeError(f"the message is {len(value)} bytes")
+        return await super().send(topic, value, key, partition)
+
+
+def test_a_window_the_broker_refuses_becomes_a_dead_letter_not_an_endless_retry(tmp_path) -> None:
+    st = stage(tmp_path)
+    st.producer = Refusing(limit=150, only=".windows")
+    st.consumer.producer = st.producer
+    asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}))  # the window record is over 150 bytes
+    dl = sent(st, "dlq")
+    assert len(dl) == 1 and "refused by the broker" in dl[0]["reason"] and "MessageSizeTooLarge" in dl[0]["reason"]
+    assert st.producer.calls <= 4 and st.consumer.commits[-1][0] == {ASR: 2}
+
+
+def test_a_state_the_broker_refuses_stops_the_stage_with_a_reason(tmp_path) -> None:
+    import pytest
+
+    from streams import progress
+    from streams.window_stage import StageStuck
+
+    progress.reset()
+    st = stage(tmp_path)
+    st.producer = Refusing(limit=100)
+    st.consumer.producer = st.producer
+    with pytest.raises(StageStuck, match="window-state"):
+        asyncio.run(st._process({ASR: [rec(0, 0, 0)]}))
+    assert not st.consumer.commits
+
+
+def test_an_outage_marks_the_stage_blocked_for_readiness_until_it_passes(tmp_path) -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    from streams import progress
+
+    progress.reset()
+    st = stage(tmp_path)
+
+    class Flaky(Producer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fail = 3
+
+        async def send(self, topic, value, key=None, partition=None):
+            if self.fail:
+                self.fail -= 1
+                raise KafkaConnectionError("broker down")
+            return await super().send(topic, value, key, partition)
+
+    st.producer = Flaky()
+    st.consumer.producer = st.producer
+    seen = []
+
+    async def run() -> None:
+        task = asyncio.create_task(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}))
+        while not task.done():
+            seen.append(progress.problem(grace_s=0.0))
+            await asyncio.sleep(0.05)
+        await task
+
+    asyncio.run(run())
+    assert any(p and "blocked" in p and "broker down" in p for p in seen)
+    assert progress.problem(grace_s=0.0) is None and topics_sent(st) == ["windows", "window-state"]

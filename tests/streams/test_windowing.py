@@ -16,6 +16,7 @@ from streams.windowing import (
     close_idle,
     idle_expired,
     new_state,
+    shed,
 )
 
 CFG = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=5_000, max_keyframes=2, sources_live=("asr",))
@@ -236,3 +237,118 @@ def test_unknown_sources_are_rejected() -> None:
         WindowConfig(sources_live=("asr", "audio"))
     with pytest.raises(ValueError):
         WindowConfig(sources_video=())
+
+
+# --- late chunks and the applied seq history (issue: late ASR vanished as "duplicates") ------------
+
+
+def test_a_late_chunk_with_an_old_seq_is_reported_not_taken_for_a_duplicate() -> None:
+    st = new_state("s", 0, CFG)
+    for i, t in enumerate((0, 3_000, 12_000)):  # seq 2 closes window 0
+        apply_chunk(st, chunk(i, t), CFG, 0.0)
+    assert 0 not in st.windows
+    res = apply_chunk(st, chunk(1, 500), CFG, 0.0)  # seq 1 again: really applied before
+    assert res.duplicate and not res.late
+    gap = apply_chunk(st, chunk(5, 12_500), CFG, 0.0)  # seq 5 into the open window
+    assert not gap.late and not gap.duplicate
+    late = apply_chunk(st, chunk(4, 2_000), CFG, 0.0)  # seq 4 < max seq 5, its window closed: late, not a duplicate
+    assert late.late_kind == "asr" and not late.duplicate and "seq=4" in late.late
+
+
+def test_seq_zero_after_seq_one_into_a_closed_window_is_late() -> None:
+    st = new_state("s", 0, CFG)
+    apply_chunk(st, chunk(1, 0), CFG, 0.0)
+    apply_chunk(st, chunk(2, 12_000), CFG, 0.0)
+    res = apply_chunk(st, chunk(0, 100), CFG, 0.0)
+    assert res.late_kind == "asr" and not res.duplicate
+
+
+def test_seq_history_is_bounded_and_what_it_forgot_is_reported_as_late_or_repeated() -> None:
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=0, sources_live=("asr",), max_seq_ranges=4)
+    st = new_state("s", 0, cfg)
+    for i in range(0, 40, 2):  # every other seq: one range each
+        apply_chunk(st, chunk(i, i * 1_000), cfg, 0.0)
+    assert len(st.seqs) == 4 and st.seq_floor == 30
+    res = apply_chunk(st, chunk(2, 2_000), cfg, 0.0)
+    assert res.late and "older than the remembered history" in res.late
+    assert apply_chunk(st, chunk(38, 38_000), cfg, 0.0).duplicate
+
+
+def test_contiguous_seqs_take_one_range() -> None:
+    st = new_state("s", 0, CFG)
+    for i in (0, 2, 1, 3, 5, 4):
+        apply_chunk(st, chunk(i, i * 100), CFG, 0.0)
+    assert st.seqs == [[0, 5]]
+
+
+def test_a_version_3_state_is_read_with_its_history_starting_at_max_seq() -> None:
+    st = new_state("s", 0, CFG)
+    for i in range(3):
+        apply_chunk(st, chunk(i, i * 1_000), CFG, 0.0)
+    old = st.to_dict()
+    old.update(state_v=3)
+    del old["seqs"], old["seq_floor"]
+    back = StreamState.from_dict(old)
+    assert back.seq_floor == 2 and apply_chunk(back, chunk(1, 1_000), CFG, 0.0).duplicate  # still in the open window
+
+
+# --- the state budget (issue: one stream's state outgrew the message limit and wedged the stage) ----
+
+
+def test_a_chunk_over_the_window_text_budget_is_rejected_and_changes_nothing() -> None:
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, sources_live=("asr",), max_window_text_bytes=10_000)
+    st = new_state("s", 0, cfg)
+    emoji = "\U0001F600" * 1_000  # 4,000 bytes as stored UTF-8 JSON (12,000 as escaped ASCII JSON)
+    assert not apply_chunk(st, chunk(0, 0, emoji), cfg, 0.0).rejected
+    assert not apply_chunk(st, chunk(1, 100, emoji), cfg, 0.0).rejected
+    before = st.to_dict()
+    res = apply_chunk(st, chunk(2, 200, emoji), cfg, 0.0)
+    assert res.rejected and "window budget" in res.rejected and "limit 10000" in res.rejected
+    assert st.to_dict() == before
+    assert not apply_chunk(st, chunk(3, 300, "short"), cfg, 0.0).rejected  # the stream goes on
+
+
+def test_a_chunk_over_the_window_chunk_count_is_rejected() -> None:
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, sources_live=("asr",), max_window_chunks=3)
+    st = new_state("s", 0, cfg)
+    results = [apply_chunk(st, chunk(i, i * 10), cfg, 0.0) for i in range(5)]
+    assert [bool(r.rejected) for r in results] == [False, False, False, True, True]
+    assert "3 ASR chunks" in results[3].rejected
+
+
+def test_control_characters_count_at_their_escaped_size() -> None:
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, sources_live=("asr",), max_window_text_bytes=5_000)
+    st = new_state("s", 0, cfg)
+    res = apply_chunk(st, chunk(0, 0, "\x01" * 1_000), cfg, 0.0)  # 6,000 bytes as JSON
+    assert res.rejected
+
+
+def test_open_windows_are_capped_by_closing_the_oldest_early() -> None:
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=0, max_open_windows=3)  # asr + keyframes expected
+    st = new_state("s", 0, cfg)
+    closed = []
+    for i in range(6):  # keyframes never come: without the cap every window stays open
+        closed += apply_chunk(st, chunk(i, i * 10_000, f"w{i}"), cfg, 0.0).closed
+    assert len(st.windows) == 3
+    assert [(c.text, c.reason) for c in closed] == [("w0", "budget"), ("w1", "budget"), ("w2", "budget")]
+    assert apply_chunk(st, chunk(9, 500), cfg, 0.0).late_kind == "asr"  # content of an early-closed window: reported
+
+
+def test_product_segments_are_bounded_and_old_ones_forgotten() -> None:
+    cfg = WindowConfig(window_ms=10_000, hop_ms=10_000, grace_ms=0, sources_live=("asr",), max_segments=4)
+    st = new_state("s", 0, cfg)
+    results = [apply_product_switch(st, 1_000 + i, f"p{i}", cfg, 0.0) for i in range(6)]
+    assert [bool(r.rejected) for r in results] == [False, False, False, True, True, True]
+    apply_chunk(st, chunk(0, 1_002), cfg, 0.0)
+    assert apply_chunk(st, chunk(1, 50_000), cfg, 0.0).closed  # the window of the last segment closed
+    assert not apply_product_switch(st, 51_000, "q", cfg, 0.0).rejected
+    assert len(st.origins) <= 2
+
+
+def test_shed_closes_every_window_and_forgets_retained_ones() -> None:
+    st = new_state("s", 0, AV)
+    apply_chunk(st, chunk(0, 0, "a"), AV, 0.0)
+    close_all(st, "idle", AV)
+    apply_chunk(st, chunk(1, 10_000, "b"), AV, 0.0)
+    out = shed(st, AV)
+    assert [(c.text, c.reason) for c in out] == [("b", "budget")] and not st.windows and not st.retained
