@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         40_000_000, ge=10_000, description="Largest image accepted (width x height): decompression-bomb guard."
     )
+    max_batch_pixels: int = Field(
+        64_000_000, gt=0, description="Decoded pixels all images of one product message may have together (from headers)."
+    )
     max_text_chars: int = Field(4_000, ge=1, description="Largest ASR chunk text accepted, in characters.")
     image_uri_allow: str = Field(
         "",
@@ -154,6 +157,16 @@ class Settings(BaseSettings):
     )
     window_retain_closed: int = Field(4, description="Windows closed on quiet kept per stream to reopen if content arrives.")
     window_tick_ms: int = Field(500, description="Period of the window stage's idle check (and longest fetch wait).")
+    image_fetch_concurrency: int = Field(
+        8, ge=1, le=64, description="Image URIs of one fetched batch fetched at once, ahead of the window stage."
+    )
+    window_max_chunks: int = Field(1_000, ge=1, description="ASR chunks one window holds at most; more go to the DLQ.")
+    window_max_text_bytes: int = Field(
+        64 * 1024, ge=1024, description="Transcript bytes (stored JSON) one window holds at most; more go to the DLQ."
+    )
+    window_max_open: int = Field(
+        8, ge=1, le=64, description="Open windows per stream; opening one more closes the oldest early (reason budget)."
+    )
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, description="Catalog products returned per live window.")
@@ -183,6 +196,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"AMPERE_MAX_MESSAGE_BYTES={self.max_message_bytes} cannot carry an inline image of "
                 f"AMPERE_MAX_IMAGE_BYTES={self.max_image_bytes} (needs >= {inline} with base64 and headroom)"
+            )
+        text = (self.window_max_open + self.window_retain_closed) * self.window_max_text_bytes
+        if text > self.max_message_bytes // 2:
+            raise ValueError(
+                f"(AMPERE_WINDOW_MAX_OPEN + AMPERE_WINDOW_RETAIN_CLOSED) x AMPERE_WINDOW_MAX_TEXT_BYTES = {text} bytes of "
+                f"transcript per stream state must stay within half of AMPERE_MAX_MESSAGE_BYTES={self.max_message_bytes}"
             )
         return self
 
