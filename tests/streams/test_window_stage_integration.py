@@ -106,3 +106,49 @@ def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: s
     assert again == want, "the replay re-sent no window"
     assert second.get("records_applied") == 0 and second.get("rebalances") == 1
     assert asyncio.run(group_lag(kafka_bootstrap, group_id(s.topic_prefix), inputs)) == 0
+
+
+def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap: str, tmp_path) -> None:
+    """100 ASR chunks of 4,000 emoji each (all within the ASR limit) on one stream, a canary stream on the
+    same partition: the flood's state record once outgrew the message limit and stopped every stream."""
+    s = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"w{uuid.uuid4().hex[:8]}", topic_partitions=1,
+                 window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=1_000, window_sources_live="asr",
+                 home=tmp_path, window_tick_ms=100)
+    t = TopicNames(s.topic_prefix)
+    inputs = [t.asr, t.keyframes, t.events]
+    ensure_topics(kafka_bootstrap, t.all(), s.topic_partitions)
+    flood = [(t.asr, b"flood", json.dumps({"stream_id": "flood", "seq": i, "start_ms": i * 200, "end_ms": i * 200 + 150,
+                                           "text": "\U0001F600" * 4_000}).encode()) for i in range(100)]
+    canary = [(t.asr, b"canary", json.dumps({"stream_id": "canary", "seq": i, "start_ms": i * 1_000,
+                                             "end_ms": i * 1_000 + 900, "text": f"c{i}"}).encode()) for i in range(25)]
+
+    async def scenario() -> tuple[list, list[int], list[dict], LossCounters]:
+        await _send(kafka_bootstrap, flood + canary)
+        counters = LossCounters()
+
+        async def done() -> bool:
+            wins = await _windows(kafka_bootstrap, t)
+            return await group_lag(kafka_bootstrap, group_id(s.topic_prefix), inputs) == 0 and len(wins) >= 5
+
+        await _run_until(WindowStage(s, counters), done)
+        sizes = []
+        c = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+        await c.start()
+        try:
+            tp = TopicPartition(f"{s.topic_prefix}.window-state", 0)
+            c.assign([tp])
+            end = (await c.end_offsets([tp]))[tp]
+            while await c.position(tp) < end:
+                for msgs in (await c.getmany(tp, timeout_ms=1_000)).values():
+                    sizes += [len(m.value) for m in msgs if m.value]
+        finally:
+            await c.stop()
+        dlq = [r async for r in follow(kafka_bootstrap, t.dlq, from_beginning=True, idle_timeout_s=2)]
+        return await _windows(kafka_bootstrap, t), sizes, dlq, counters
+
+    windows, sizes, dlq, counters = asyncio.run(scenario())
+    assert [w for w in windows if w[0] == "canary"] == [("canary", a, a + 10_000) for a in (0, 10_000, 20_000)]
+    assert [w for w in windows if w[0] == "flood"] == [("flood", 0, 10_000), ("flood", 10_000, 20_000)]
+    assert sizes and max(sizes) < s.max_message_bytes // 2, max(sizes)
+    assert len(dlq) == 92 and all("window budget" in d["reason"] for d in dlq)
+    assert counters.get("over_budget") == 92 and counters.get("windows_closed") == 5
