@@ -70,3 +70,26 @@ def test_probe_exits_zero_only_when_the_endpoint_says_so(server, monkeypatch) ->
     assert main(["probe", "bogus"]) == 2
     srv.stop()
     assert main(["probe", "live"]) == 1  # nobody listens any more
+
+
+def test_not_ready_while_the_window_stage_is_blocked_or_stopped() -> None:
+    """The event loop ticks, yet the stage retries a broker call for good: /readyz must say so."""
+    from streams import progress
+
+    status = WorkerStatus(stall_after_s=5, engines_loaded=True)
+    srv = HealthServer("127.0.0.1", 0, status, {"worker": status.loop_problem}).start()
+    url = f"http://127.0.0.1:{srv.port}"
+    metrics.beat()
+    progress.reset()
+    try:
+        progress.blocked("write window state: KafkaConnectionError", now=time.monotonic() - status.stall_after_s - 5)
+        r = httpx.get(f"{url}/readyz")
+        assert r.status_code == 503 and "window stage blocked" in r.json()["checks"]["worker"]
+        assert httpx.get(f"{url}/livez").status_code == 200  # alive: restarting would not help an outage
+        progress.ok()
+        assert httpx.get(f"{url}/readyz").status_code == 200
+        progress.stopped("StageStuck: the broker refuses a state record")
+        assert "window stage stopped" in httpx.get(f"{url}/readyz").json()["checks"]["worker"]
+    finally:
+        progress.reset()
+        srv.stop()
