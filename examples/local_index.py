@@ -3,7 +3,8 @@
     python examples/local_index.py --db index.sqlite --group my-copy
     python examples/local_index.py --db index.sqlite --group my-copy --idle-exit 10   # catch up, then exit
 
-Run it again with the same --group and it resumes where it stopped (committed offsets). Each object is
+Kafka's address and security come from the same AMPERE_KAFKA_* settings as the worker's (bootstrap,
+security protocol, SASL user and password, CA file). Run it again with the same --group and it resumes where it stopped (committed offsets). Each object is
 kept at its newest revision: a replayed or older record never overwrites a newer one, so the copy is
 the same however often records are delivered. On exit it prints one JSON line of counts.
 """
@@ -16,6 +17,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from streams.kafka import KafkaSource
 from streams.settings import get_settings
 from streams.subscribe import Update, follow
 from streams.topics import TopicNames
@@ -54,11 +56,11 @@ def apply(db: sqlite3.Connection, u: Update) -> str:
     return "applied"
 
 
-async def sync(db_path: Path, topic: str, bootstrap: str, group: str, idle_exit: float | None) -> dict:
+async def sync(db_path: Path, topic: str, kafka: KafkaSource, group: str, idle_exit: float | None) -> dict:
     db = sqlite3.connect(db_path)
     db.execute(SCHEMA)
     counts = {"applied": 0, "stale": 0, "ignored": 0}
-    async with follow(topic, bootstrap=bootstrap, group=group, idle_timeout_s=idle_exit) as updates:
+    async with follow(topic, kafka, group=group, idle_timeout_s=idle_exit) as updates:
         async for u in updates:
             counts[apply(db, u)] += 1
         counts["duplicates_skipped"] = updates.skipped
@@ -73,10 +75,11 @@ def main() -> None:
     ap.add_argument("--db", type=Path, required=True, help="SQLite file of the local copy.")
     ap.add_argument("--group", default="local-index", help="Kafka consumer group (resume point).")
     ap.add_argument("--topic", default=TopicNames(s.topic_prefix).embeddings)
-    ap.add_argument("--bootstrap", default=s.kafka_bootstrap)
+    ap.add_argument("--bootstrap", default=s.kafka_bootstrap, help="Kafka bootstrap servers (AMPERE_KAFKA_BOOTSTRAP).")
     ap.add_argument("--idle-exit", type=float, default=None, help="Exit after this many quiet seconds.")
     a = ap.parse_args()
-    print(json.dumps(asyncio.run(sync(a.db, a.topic, a.bootstrap, a.group, a.idle_exit))))
+    kafka = s.model_copy(update={"kafka_bootstrap": a.bootstrap})
+    print(json.dumps(asyncio.run(sync(a.db, a.topic, kafka, a.group, a.idle_exit))))
 
 
 if __name__ == "__main__":

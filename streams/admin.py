@@ -1,18 +1,14 @@
-"""Kafka administration the worker needs: create topics if missing."""
+"""Kafka administration the worker needs: create topics if missing, with the project's configs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams.kafka_conn import (
-    BATCH_OVERHEAD_BYTES,
-    KafkaTarget,
-    aiokafka_options,
-    kafka_python_options,
-)
+from streams.kafka import admin_client
+from streams.kafka.config import BATCH_OVERHEAD_BYTES
 from streams.settings import Settings
 
 
@@ -25,49 +21,25 @@ def topic_configs(settings: Settings) -> dict[str, str]:
 
 
 def ensure_topics(
-    target: KafkaTarget, names: Iterable[str], partitions: int, replication: int | None = None
+    settings: Settings,
+    names: Iterable[str],
+    partitions: int,
+    replication: int | None = None,
+    extra_configs: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet (with the project's size and durability configs);
-    return the names created. ``target`` is a bootstrap string (local defaults) or the settings."""
-    settings = target if isinstance(target, Settings) else Settings(kafka_bootstrap=target)
+    """Create the topics that do not exist yet (with the project's size and durability configs, plus
+    ``extra_configs``) on the brokers of ``settings``; return the names created."""
     replication = replication or settings.topic_replication_factor
-    admin = KafkaAdminClient(**kafka_python_options(target), client_id="ampere-admin")
+    admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
         missing = [n for n in dict.fromkeys(names) if n not in existing]
         if missing:
             try:
-                configs = topic_configs(settings)
+                configs = {**topic_configs(settings), **(extra_configs or {})}
                 admin.create_topics([NewTopic(n, partitions, replication, topic_configs=configs) for n in missing])
             except TopicAlreadyExistsError:
                 pass
         return missing
     finally:
         admin.close()
-
-
-async def group_lag(bootstrap: KafkaTarget, group: str, topics: Iterable[str]) -> int:
-    """Messages of ``topics`` not yet committed by consumer group ``group`` (uncommitted = all).
-
-    Raises LookupError while a topic's partitions are not known yet, so "unknown" never reads as 0.
-    """
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    # a consumer that never subscribes only reads the group's committed offsets; it does not join
-    consumer = AIOKafkaConsumer(**aiokafka_options(bootstrap), group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = []
-        for topic in topics:
-            parts = cluster.partitions_for_topic(topic)
-            if not parts:
-                raise LookupError(f"no partitions known for topic {topic}")
-            tps += [TopicPartition(topic, p) for p in sorted(parts)]
-        ends = await consumer.end_offsets(tps)
-        lag = 0
-        for tp in tps:
-            lag += max(0, ends[tp] - (await consumer.committed(tp) or 0))
-        return lag
-    finally:
-        await consumer.stop()

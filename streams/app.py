@@ -24,7 +24,7 @@ from streams.agents.context import AgentContext, Engines
 from streams.agents.index import catalog_batch, embed_batch
 from streams.agents.summarize import refine_batch, summarize_batch
 from streams.agents.tag import tag_batch
-from streams.kafka_conn import faust_credentials, producer_max_request_size
+from streams.kafka import faust_credentials, kafka_config
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import WindowStage
@@ -37,13 +37,14 @@ log = logging.getLogger("ampere.worker")
 def create_app(settings: Settings, engines_factory) -> faust.App:
     """The worker app; ``engines_factory`` is called once, on first use, in the worker."""
     topics = TopicNames(settings.topic_prefix)
+    kafka = kafka_config(settings)
     app = faust.App(
         f"{settings.topic_prefix}-worker",
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=";".join(f"kafka://{addr.strip()}" for addr in kafka.bootstrap.split(",")),
         store="memory://",
         datadir=str(settings.home / "faust" / settings.topic_prefix),
         topic_partitions=settings.topic_partitions,
-        broker_credentials=faust_credentials(settings),
+        broker_credentials=faust_credentials(kafka),
         topic_replication_factor=settings.topic_replication_factor,
         value_serializer="raw",
         key_serializer="raw",
@@ -51,8 +52,8 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         broker_session_timeout=settings.kafka_session_timeout_ms / 1000,
-        producer_max_request_size=producer_max_request_size(settings),
-        consumer_max_fetch_size=producer_max_request_size(settings),
+        producer_max_request_size=kafka.max_request_bytes,
+        consumer_max_fetch_size=kafka.max_request_bytes,
         stream_wait_empty=False,
     )
 

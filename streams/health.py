@@ -20,12 +20,8 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import metrics, progress
-from streams.kafka_conn import (
-    KafkaTarget,
-    bootstrap_of,
-    first_connect_timeout,
-    kafka_python_options,
-)
+from streams.kafka import KafkaSource, group_lag
+from streams.kafka.clients import reachable
 
 log = logging.getLogger("ampere.health")
 
@@ -56,64 +52,23 @@ class WorkerStatus:
 
 
 class KafkaProbe:
-    """Broker reachability and the worker group's lag per partition, read from the broker.
+    """Broker reachability and a consumer group's lag per partition, read from the broker with the
+    project's one probe and one lag reader (a fresh short-lived client per call: a scrape never
+    blocks on a client that a dead broker left half-open)."""
 
-    One kafka-python consumer that carries the worker's group id but never subscribes: it only reads
-    the group's committed offsets and the partitions' end offsets, so it never joins the group.
-    """
-
-    def __init__(self, target: KafkaTarget, group: str, topics: Sequence[str], timeout_s: float = 3.0) -> None:
-        self.target, self.bootstrap, self.group, self.topics = target, bootstrap_of(target), group, list(topics)
-        self.timeout_ms = int(timeout_s * 1000)
-        self._lock = threading.Lock()
-        self._consumer = None
-
-    def _client(self):
-        from kafka import KafkaConsumer
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(
-                **kafka_python_options(self.target), group_id=self.group, enable_auto_commit=False,
-                client_id="ampere-health", request_timeout_ms=self.timeout_ms + 1000,
-                **first_connect_timeout(KafkaConsumer, self.timeout_ms),
-            )
-        return self._consumer
-
-    def _reset(self) -> None:
-        try:
-            if self._consumer is not None:
-                self._consumer.close(autocommit=False)
-        except Exception as exc:  # noqa: BLE001 - a broken client is dropped either way
-            log.debug("closing the kafka probe: %s", exc)
-        self._consumer = None
+    def __init__(self, kafka: KafkaSource, group: str, topics: Sequence[str], timeout_s: float = 3.0) -> None:
+        self.kafka, self.group, self.topics, self.timeout_s = kafka, group, list(topics), timeout_s
 
     def problem(self) -> str | None:
-        """None when the broker answers a metadata request."""
-        with self._lock:
-            try:
-                self._client().topics()
-                return None
-            except Exception as exc:  # noqa: BLE001 - any failure means not reachable
-                self._reset()
-                return f"kafka {self.bootstrap}: {type(exc).__name__}: {exc}"
+        """None when the broker answers a metadata request with these settings."""
+        return reachable(self.kafka, self.timeout_s)
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Uncommitted messages per (topic, partition) of the group (no commit yet = all of them)."""
-        from kafka import TopicPartition
-
-        with self._lock:
-            try:
-                c = self._client()
-                tps = [TopicPartition(t, p) for t in self.topics for p in sorted(c.partitions_for_topic(t) or ())]
-                ends = c.end_offsets(tps) if tps else {}
-                done = {tp: c.committed(tp) for tp in tps}
-            except Exception:
-                self._reset()
-                raise
-        return {(tp.topic, tp.partition): max(0, ends.get(tp, 0) - (done[tp] or 0)) for tp in tps}
+        return group_lag(self.kafka, self.group, self.topics, self.timeout_s)
 
     def close(self) -> None:
-        with self._lock:
-            self._reset()
+        """Nothing held between calls."""
 
 
 def weaviate_problem(url: str, api_key: str | None, timeout_s: float = 2.0) -> str | None:

@@ -9,10 +9,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
-
 from encoders.dataset import Dataset, MomentRecord, ProductRecord
-from streams.kafka_conn import KafkaTarget, aiokafka_options, producer_max_request_size
+from streams.kafka import KafkaSource, async_producer
 from streams.schemas import (
     AsrChunkRecord,
     KeyframeRecord,
@@ -97,16 +95,14 @@ def merge_streams(streams: Iterable[list[Outgoing]]) -> list[tuple[int, Outgoing
 
 
 async def replay(
-    bootstrap: KafkaTarget,
+    kafka: KafkaSource,
     timeline: Sequence[tuple[int, Outgoing]],
     *,
     speed: float = 1.0,
     on_sent: Callable[[Outgoing], None] | None = None,
 ) -> int:
     """Send a merged timeline; ``speed`` 1 = real time, 10 = ten times faster, 0 = as fast as possible."""
-    producer = AIOKafkaProducer(
-        **aiokafka_options(bootstrap), acks="all", linger_ms=5, max_request_size=producer_max_request_size(bootstrap)
-    )
+    producer = async_producer(kafka, linger_ms=5)
     await producer.start()
     try:
         t0 = time.monotonic()
@@ -125,6 +121,6 @@ async def replay(
         await producer.stop()
 
 
-async def send_all(bootstrap: KafkaTarget, messages: Sequence[Outgoing]) -> int:
+async def send_all(kafka: KafkaSource, messages: Sequence[Outgoing]) -> int:
     """Send messages as fast as possible (catalog loads)."""
-    return await replay(bootstrap, [(0, m) for m in messages], speed=0)
+    return await replay(kafka, [(0, m) for m in messages], speed=0)

@@ -1,8 +1,11 @@
 """The subscriber SDK: follow an output topic (embeddings, tags, dlq) as decoded, de-duplicated updates.
 
+    from streams.kafka import KafkaConfig
     from streams.subscribe import follow
 
-    async with follow("ampere.embeddings", bootstrap="127.0.0.1:19092", group="my-copy") as updates:
+    kafka = KafkaConfig("broker-1:9093", security_protocol="SASL_SSL", sasl_username="me", sasl_password="...",
+                        ssl_cafile=Path("ca.pem"))          # or the worker's Settings()
+    async with follow("ampere.embeddings", kafka, group="my-copy") as updates:
         async for u in updates:
             save(u.object_id, u.revision, u.vector, u.value)   # u.vector: float32 numpy array
 
@@ -15,8 +18,10 @@ skipped; keep the ``(object_id, revision)`` rule in your own store to make repla
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Self
@@ -25,9 +30,12 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from streams.kafka import KafkaSource, async_consumer
+from streams.kafka.clients import topic_partitions
+
 log = logging.getLogger("ampere.subscribe")
 
-StartAt = Literal["committed", "beginning", "end"]
+StartAt = Literal["committed", "beginning", "end"] | int  # an int: that many last records per partition
 
 
 @dataclass(frozen=True)
@@ -115,24 +123,26 @@ class Subscription:
     def __init__(
         self,
         topic: str,
+        kafka: KafkaSource,
         *,
-        bootstrap: str,
         group: str | None,
         start: StartAt,
         dedupe: bool,
         idle_timeout_s: float | None,
+        wait_for_topic_s: float = 0.0,
+        max_fetch_bytes: int | None = None,
     ) -> None:
         if group is None and start == "committed":
             raise ValueError("resuming from committed offsets needs a consumer group (group=...)")
-        self.topic, self.group, self.start = topic, group, start
-        self.idle_timeout_s = idle_timeout_s
+        if isinstance(start, int) and (group is not None or start < 0):
+            raise ValueError("start=<n> (the last n records per partition) needs n >= 0 and no group")
+        self.topic, self.group, self.start, self.kafka = topic, group, start, kafka
+        self.idle_timeout_s, self.wait_for_topic_s = idle_timeout_s, wait_for_topic_s
         self.dedup = Dedup() if dedupe else None
         self.skipped = 0
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            enable_auto_commit=False,
-            auto_offset_reset="latest" if start == "end" else "earliest",
+        extra = {"max_partition_fetch_bytes": max_fetch_bytes, "fetch_max_bytes": 4 * max_fetch_bytes} if max_fetch_bytes else {}
+        self._consumer: AIOKafkaConsumer = async_consumer(
+            kafka, group_id=group, auto_offset_reset="latest" if start == "end" else "earliest", **extra
         )
         self._handled: dict[TopicPartition, int] = {}
         self._pending: tuple[TopicPartition, int] | None = None
@@ -140,23 +150,41 @@ class Subscription:
 
     async def __aenter__(self) -> Self:
         await self._consumer.start()
-        if self.group is not None:
-            self._consumer.subscribe([self.topic], listener=_Seek(self._consumer, self.start))
-        else:
-            cluster = await self._consumer._client.fetch_all_metadata()
-            parts = cluster.partitions_for_topic(self.topic)
-            if not parts:
-                await self._consumer.stop()
-                raise LookupError(f"topic {self.topic} does not exist")
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            self._consumer.assign(tps)
-            if self.start == "beginning":
-                await self._consumer.seek_to_beginning(*tps)
+        try:
+            if self.group is not None:
+                self._consumer.subscribe([self.topic], listener=_Seek(self._consumer, self.start))
             else:
-                await self._consumer.seek_to_end(*tps)
-            for tp in tps:  # resolve the positions now: nothing sent after this returns is missed
-                await self._consumer.position(tp)
+                await self._assign_all()
+        except BaseException:
+            await self._consumer.stop()
+            raise
         return self
+
+    async def _partitions(self) -> set[int]:
+        """The topic's partitions from fresh metadata, waiting up to ``wait_for_topic_s`` for the topic."""
+        deadline = time.monotonic() + self.wait_for_topic_s
+        while True:
+            parts = await asyncio.to_thread(topic_partitions, self.kafka, self.topic)
+            if parts:
+                return parts
+            if time.monotonic() >= deadline:
+                raise LookupError(f"topic {self.topic} does not exist (is the worker set up with the same prefix?)")
+            log.info("waiting for topic %s", self.topic)
+            await asyncio.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+
+    async def _assign_all(self) -> None:
+        tps = [TopicPartition(self.topic, p) for p in sorted(await self._partitions())]
+        self._consumer.assign(tps)
+        if self.start == "beginning":
+            await self._consumer.seek_to_beginning(*tps)
+        elif isinstance(self.start, int):
+            begins, ends = await self._consumer.beginning_offsets(tps), await self._consumer.end_offsets(tps)
+            for tp in tps:
+                self._consumer.seek(tp, max(begins[tp], ends[tp] - self.start))
+        else:
+            await self._consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the positions now: nothing sent after this returns is missed
+            await self._consumer.position(tp)
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -208,14 +236,20 @@ class Subscription:
 
 def follow(
     topic: str,
+    kafka: KafkaSource,
     *,
-    bootstrap: str,
     group: str | None = None,
     start: StartAt = "committed",
     dedupe: bool = True,
     idle_timeout_s: float | None = None,
+    wait_for_topic_s: float = 0.0,
+    max_fetch_bytes: int | None = None,
 ) -> Subscription:
-    """Follow ``topic``: ``start`` = "committed" (resume the group; a new group starts at the beginning),
-    "beginning" or "end" (only records sent from now on). ``group`` names your consumer group (needed to
-    resume); ``idle_timeout_s`` ends the iteration after that many quiet seconds (None = follow forever)."""
-    return Subscription(topic, bootstrap=bootstrap, group=group, start=start, dedupe=dedupe, idle_timeout_s=idle_timeout_s)
+    """Follow ``topic`` on the brokers of ``kafka`` (the worker's Settings or a KafkaConfig with its
+    address and security). ``start`` = "committed" (resume the group; a new group starts at the
+    beginning), "beginning", "end" (only records sent from now on) or an int n (the last n records per
+    partition, then live; no group). ``group`` names your consumer group (needed to resume);
+    ``idle_timeout_s`` ends the iteration after that many quiet seconds (None = follow forever);
+    ``wait_for_topic_s`` waits that long for a topic that does not exist yet."""
+    return Subscription(topic, kafka, group=group, start=start, dedupe=dedupe, idle_timeout_s=idle_timeout_s,
+                        wait_for_topic_s=wait_for_topic_s, max_fetch_bytes=max_fetch_bytes)

@@ -44,12 +44,12 @@ from aiokafka.errors import (
 )
 
 from streams import metrics, progress, stages
-from streams.admin import topic_configs
+from streams.admin import ensure_topics
 from streams.counters import COUNTERS, LossCounters
 from streams.errors import AmpereError
 from streams.image_source import prefetch, uri_policy
 from streams.ingest import InputRecord, apply_record, check_key, parse_input, window_config
-from streams.kafka_conn import aiokafka_options, kafka_python_options, producer_max_request_size
+from streams.kafka import async_consumer, async_producer, kafka_config
 from streams.schemas import BadRecord, DeadLetter, KeyframeRecord, dump_record
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -79,22 +79,7 @@ def changelog_topic(topics: TopicNames) -> str:
 
 def ensure_changelog(settings: Settings, topics: TopicNames) -> None:
     """Create the compacted state topic if it is missing (partitioned like the inputs)."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(**kafka_python_options(settings), client_id="ampere-admin")
-    try:
-        name = changelog_topic(topics)
-        if name not in set(admin.list_topics()):
-            configs = {**topic_configs(settings), **CHANGELOG_CONFIG}
-            try:
-                admin.create_topics(
-                    [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor, topic_configs=configs)]
-                )
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        admin.close()
+    ensure_topics(settings, [changelog_topic(topics)], settings.topic_partitions, extra_configs=CHANGELOG_CONFIG)
 
 
 @dataclass
@@ -145,22 +130,14 @@ class WindowStage:
         """Consume, apply, send, persist, commit, check idle; forever."""
         s = self.settings
         ensure_changelog(s, self.topics)
-        size = producer_max_request_size(s)
-        self.producer = AIOKafkaProducer(
-            **aiokafka_options(s), acks="all", enable_idempotence=True, max_request_size=size
-        )
-        self.reader = AIOKafkaConsumer(
-            **aiokafka_options(s), group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=size
-        )
-        self.consumer = AIOKafkaConsumer(
-            **aiokafka_options(s),
+        self.producer = async_producer(s)
+        self.reader = async_consumer(s, group_id=None)
+        self.consumer = async_consumer(
+            s,
             group_id=group_id(s.topic_prefix),
-            enable_auto_commit=False,
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),  # asr, keyframes, events partition p together
-            max_partition_fetch_bytes=size,
-            fetch_max_bytes=4 * size,
-            session_timeout_ms=s.kafka_session_timeout_ms,
+            fetch_max_bytes=4 * kafka_config(s).max_request_bytes,
         )
         await self.producer.start()
         await self.reader.start()

@@ -13,7 +13,7 @@ from streams.admin import ensure_topics
 from streams.app import Engines, create_app
 from streams.health import WorkerStatus, start_for_worker
 from streams.instrumented import InstrumentedEncoder, InstrumentedStore
-from streams.kafka_conn import check_reachable
+from streams.kafka import check_reachable
 from streams.logs import capture_warnings, logging_config
 from streams.settings import Settings
 from streams.topics import TopicNames

@@ -10,54 +10,27 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from streams.kafka_conn import KafkaTarget, aiokafka_options
+from streams.kafka import KafkaSource
+from streams.subscribe import follow as subscribe
 
 
 async def follow(
-    bootstrap: KafkaTarget,
+    kafka: KafkaSource,
     topic: str,
     *,
     from_beginning: bool = False,
     idle_timeout_s: float | None = None,
     ready: asyncio.Event | None = None,
 ) -> AsyncIterator[dict]:
-    """Yield decoded JSON records of a topic as they arrive; stop after ``idle_timeout_s`` of silence.
-
-    ``ready`` is set once the start positions are fixed: records sent after that are all seen.
-    """
-    consumer = AIOKafkaConsumer(**aiokafka_options(bootstrap), enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()  # fresh metadata, not the cached subset
-        parts = cluster.partitions_for_topic(topic)
-        if not parts:
-            raise RuntimeError(f"topic {topic} does not exist (is the worker set up with the same prefix?)")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        if from_beginning:
-            await consumer.seek_to_beginning(*tps)
-        else:
-            await consumer.seek_to_end(*tps)
-            for tp in tps:  # resolve the position now, so nothing sent after this call is missed
-                await consumer.position(tp)
+    """Yield decoded JSON records of a topic as they arrive (no group, no de-duplication); stop after
+    ``idle_timeout_s`` of silence. ``ready`` is set once the start positions are fixed: records sent
+    after that are all seen. The SDK's subscription underneath, so there is one topic follower."""
+    start = "beginning" if from_beginning else "end"
+    async with subscribe(topic, kafka, start=start, dedupe=False, idle_timeout_s=idle_timeout_s) as updates:
         if ready is not None:
             ready.set()
-        while True:
-            batch = await consumer.getmany(timeout_ms=int((idle_timeout_s or 1.0) * 1000))
-            if not batch:
-                if idle_timeout_s is not None:
-                    return
-                continue
-            for msgs in batch.values():
-                for m in msgs:
-                    try:
-                        yield json.loads(m.value)
-                    except (TypeError, ValueError):
-                        yield {"undecodable": True, "offset": m.offset, "partition": m.partition}
-    finally:
-        await consumer.stop()
+        async for u in updates:
+            yield {"undecodable": True, "offset": u.offset, "partition": u.partition} if u.undecodable else u.value
 
 
 def spawn_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:

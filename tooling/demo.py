@@ -21,8 +21,9 @@ from rich.console import Console
 
 from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics, group_lag
+from streams.admin import ensure_topics
 from streams.counters import read_all as read_counters
+from streams.kafka import KafkaSource, group_lag_async
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -93,8 +94,8 @@ class Subscriber:
     with uncommitted windows of an earlier run indexes them too, and they are not this run's.
     """
 
-    def __init__(self, bootstrap: str, topics: TopicNames, on_tag=None, streams: Collection[str] | None = None) -> None:
-        self.bootstrap, self.topics, self.on_tag = bootstrap, topics, on_tag
+    def __init__(self, kafka: KafkaSource, topics: TopicNames, on_tag=None, streams: Collection[str] | None = None) -> None:
+        self.kafka, self.topics, self.on_tag = kafka, topics, on_tag
         self.streams = frozenset(streams) if streams is not None else None
         self.report = RunReport()
         self.last_event = time.time()
@@ -126,7 +127,7 @@ class Subscriber:
             await asyncio.sleep(0.1)
 
     async def _run(self, topic: str, sink, ready: asyncio.Event) -> None:
-        async for rec in follow(self.bootstrap, topic, ready=ready):
+        async for rec in follow(self.kafka, topic, ready=ready):
             self.last_event = time.time()
             sink(rec)
 
@@ -201,7 +202,7 @@ class Subscriber:
 
         async def lag() -> int:
             try:
-                return sum([await group_lag(self.bootstrap, g, tps) for g, tps in consumed.items()])
+                return sum([await group_lag_async(self.kafka, g, tps) for g, tps in consumed.items()])
             except Exception:  # noqa: BLE001 - metadata not there yet: not done
                 return -1
 
@@ -348,7 +349,7 @@ async def run_replay(
         for c in range(copies)
         for i, sid in enumerate(stream_ids)
     }
-    sub = Subscriber(settings.kafka_bootstrap, topics, on_tag, streams=renames.values())
+    sub = Subscriber(settings, topics, on_tag, streams=renames.values())
     try:
         await sub.start()
         if load_catalog:

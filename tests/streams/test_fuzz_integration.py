@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaProducer
 from PIL import Image
 
 from streams.admin import ensure_topics
+from streams.kafka import KafkaConfig, async_producer
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.schemas import (
     AsrChunkRecord,
@@ -152,10 +152,10 @@ def mutations(t: TopicNames, n: int, seed: int) -> list[Shot]:
     return out
 
 
-async def _send(bootstrap: str, shots: list[Shot]) -> None:
-    plain = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=5 * 1024 * 1024, acks="all")
+async def _send(kafka: KafkaConfig, shots: list[Shot]) -> None:
+    plain = async_producer(kafka, max_request_size=5 * 1024 * 1024, acks="all")
     # aiokafka checks the uncompressed size; the broker checks the compressed batch, which passes
-    gz = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=16 * 1024 * 1024, acks="all", compression_type="gzip")
+    gz = async_producer(kafka, max_request_size=16 * 1024 * 1024, acks="all", compression_type="gzip")
     await plain.start()
     await gz.start()
     try:
@@ -197,20 +197,20 @@ def test_poison_messages_never_stop_the_worker(kafka_bootstrap, weaviate_server,
     random.Random(5).shuffle(shots)
 
     async def run() -> list[dict]:
-        sub = Subscriber(kafka_bootstrap, topics)
+        sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
         await sub.start()
-        await send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+        await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
         await _wait_products(store, len(ds.products), worker, log)
         timeline = merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)])
         span_s = timeline[-1][0] / 1000
-        valid = asyncio.create_task(replay(kafka_bootstrap, timeline, speed=span_s / 10))
+        valid = asyncio.create_task(replay(KafkaConfig(kafka_bootstrap), timeline, speed=span_s / 10))
         t0 = time.time()
-        await _send(kafka_bootstrap, shots)
+        await _send(KafkaConfig(kafka_bootstrap), shots)
         sent_s = time.time() - t0
         await valid
         await sub.wait_done(settle_s=8, timeout_s=600, alive=lambda: worker.poll() is None)
         await sub.stop()
-        dlq = [r async for r in follow(kafka_bootstrap, topics.dlq, from_beginning=True, idle_timeout_s=3)]
+        dlq = [r async for r in follow(KafkaConfig(kafka_bootstrap), topics.dlq, from_beginning=True, idle_timeout_s=3)]
         print(f"sent {len(shots)} attack messages in {sent_s:.1f}s")
         return dlq
 

@@ -7,20 +7,22 @@ import time
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from streams.admin import ensure_topics
 from streams.health import KafkaProbe
+from streams.kafka import KafkaConfig, async_consumer, async_producer
+from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
 def test_lag_is_end_minus_committed_per_partition(kafka_bootstrap) -> None:
     topic, group = f"h{uuid.uuid4().hex[:8]}.in", f"h{uuid.uuid4().hex[:8]}-worker"
-    ensure_topics(kafka_bootstrap, [topic], 2)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), [topic], 2)
 
     async def produce() -> None:
-        p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        p = async_producer(KafkaConfig(kafka_bootstrap))
         await p.start()
         try:
             for i in range(5):
@@ -29,7 +31,7 @@ def test_lag_is_end_minus_committed_per_partition(kafka_bootstrap) -> None:
             await p.stop()
 
     async def commit() -> None:
-        c = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        c = async_consumer(KafkaConfig(kafka_bootstrap), group_id=group, enable_auto_commit=False)
         await c.start()
         try:
             c.assign([TopicPartition(topic, 0)])

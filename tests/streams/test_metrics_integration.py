@@ -9,11 +9,11 @@ import uuid
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics, group_lag
+from streams.admin import ensure_topics
+from streams.kafka import KafkaConfig, async_producer, group_lag_async
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -54,7 +54,7 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
     )
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data")
-    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(ep.http_url, ep.grpc_port), settings.collection_prefix)
     store.ensure_collections()
     log = tmp_path / "worker.log"
@@ -68,10 +68,10 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
         before = scrape(f"{base}/metrics")
 
         async def run() -> Subscriber:
-            sub = Subscriber(kafka_bootstrap, topics)
+            sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
             await sub.start()
-            await send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
-            p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+            await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
+            p = async_producer(KafkaConfig(kafka_bootstrap))
             await p.start()
             try:
                 await p.send_and_wait(topics.asr, b"{this is not json", key=b"live-0")
@@ -81,7 +81,7 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
             while store.count("product") < len(ds.products):
                 assert time.time() - t0 < 120 and worker.poll() is None, log.read_text()[-3000:]
                 await asyncio.sleep(0.5)
-            await replay(kafka_bootstrap, merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0)
+            await replay(KafkaConfig(kafka_bootstrap), merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0)
             await sub.wait_done(settle_s=4, timeout_s=300, alive=lambda: worker.poll() is None)
             await sub.stop()
             return sub
@@ -93,8 +93,8 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
         t0 = time.perf_counter()
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
         readyz_s = time.perf_counter() - t0
-        lag_left = asyncio.run(group_lag(kafka_bootstrap, f"{settings.topic_prefix}-worker", [topics.products]))
-        lag_left += asyncio.run(group_lag(kafka_bootstrap, window_group(settings.topic_prefix),
+        lag_left = asyncio.run(group_lag_async(KafkaConfig(kafka_bootstrap), f"{settings.topic_prefix}-worker", [topics.products]))
+        lag_left += asyncio.run(group_lag_async(KafkaConfig(kafka_bootstrap), window_group(settings.topic_prefix),
                                           [topics.asr, topics.keyframes, topics.events]))
     finally:
         stop(worker)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
 from streams.ingest import apply_message, window_config
+from streams.kafka import KafkaConfig, async_producer
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -82,7 +82,7 @@ def _stored_windows(store: WeaviateStore, kind: str = "live") -> list[tuple[str,
 
 
 async def _send_raw(bootstrap: str, items: list[tuple[str, bytes, bytes]]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    p = async_producer(KafkaConfig(bootstrap))
     await p.start()
     try:
         for topic, key, value in items:
@@ -114,14 +114,14 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     ds = make_mini_dataset(tmp_path / "data")
     expected = expected_windows(ds, settings)
     expected_video = expected_windows(ds, settings, ["video-0"])
-    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
     store = _store(settings)
     worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
 
     async def run() -> Subscriber:
-        sub = Subscriber(kafka_bootstrap, topics)
+        sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
         await sub.start()
-        await send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+        await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
         await _wait_products(store, len(ds.products), worker, tmp_path / "worker.log")
         await _send_raw(
             kafka_bootstrap,
@@ -132,7 +132,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
             ],
         )
         timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in [*STREAMS, "video-0"]])
-        await replay(kafka_bootstrap, timeline, speed=0)
+        await replay(KafkaConfig(kafka_bootstrap), timeline, speed=0)
         await sub.wait_done(settle_s=8, timeout_s=900, alive=lambda: worker.poll() is None)
         await sub.stop()
         return sub
@@ -176,20 +176,20 @@ def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(kafka_boots
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=11)
     expected = expected_windows(ds, settings)
-    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
     store = _store(settings)
     log = tmp_path / "worker.log"
     worker = spawn_worker(settings_env(settings), log)
 
     async def run() -> None:
         nonlocal worker
-        sub = Subscriber(kafka_bootstrap, topics)
+        sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
         await sub.start()
-        await send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products])
+        await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
         await _wait_products(store, len(ds.products), worker, log)
         timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
         span_s = timeline[-1][0] / 1000
-        sending = asyncio.create_task(replay(kafka_bootstrap, timeline, speed=span_s / 12))  # ~12 s of replay
+        sending = asyncio.create_task(replay(KafkaConfig(kafka_bootstrap), timeline, speed=span_s / 12))  # ~12 s of replay
         t0 = time.time()
         while not sub.report.embeddings:
             assert time.time() - t0 < 300, "no window was indexed before the kill"

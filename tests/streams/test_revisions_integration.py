@@ -15,7 +15,8 @@ from PIL import Image
 
 from engines.summarize import build_summarizer
 from engines.summarize.schema import SummaryRequest
-from streams.admin import ensure_topics, group_lag
+from streams.admin import ensure_topics
+from streams.kafka import KafkaConfig, group_lag_async
 from streams.publish import Outgoing, send_all
 from streams.schemas import SummaryRecordMsg, WindowRecord, dump_record
 from streams.topics import TopicNames
@@ -49,9 +50,9 @@ def _stored(store) -> dict[int, tuple[int, str, list[float]]]:
     return out
 
 
-def _drained(bootstrap: str, topics: TopicNames) -> bool:
+def _drained(kafka: KafkaConfig, topics: TopicNames) -> bool:
     try:
-        return asyncio.run(group_lag(bootstrap, f"{topics.prefix}-worker", [topics.summaries])) == 0
+        return asyncio.run(group_lag_async(kafka, f"{topics.prefix}-worker", [topics.summaries])) == 0
     except LookupError:
         return False
 
@@ -78,9 +79,9 @@ def test_revisions_only_move_forward(kafka_bootstrap, weaviate_server, tmp_path)
 
     try:
         # window A in order (1 then 2), window B out of order (2 then 1)
-        asyncio.run(send_all(kafka_bootstrap, [prov_a, ref_a, ref_b, prov_b]))
+        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [prov_a, ref_a, ref_b, prov_b]))
         _wait(lambda: len(_stored(store)) == 2 and all(v[0] == 2 for v in _stored(store).values()), worker, log)
-        _wait(lambda: _drained(kafka_bootstrap, topics), worker, log)  # the late provisional B too
+        _wait(lambda: _drained(KafkaConfig(kafka_bootstrap), topics), worker, log)  # the late provisional B too
         first = _stored(store)
         assert {k: v[0] for k, v in first.items()} == {0: 2, 10_000: 2}
         refined_b = json.loads(ref_b.value)["summary"]["sentence"]
@@ -89,9 +90,9 @@ def test_revisions_only_move_forward(kafka_bootstrap, weaviate_server, tmp_path)
         # a replay of both provisional versions, across a worker restart
         _stop(worker)
         worker = spawn_worker(settings_env(settings), log)
-        asyncio.run(send_all(kafka_bootstrap, [prov_a, prov_b]))
+        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [prov_a, prov_b]))
         time.sleep(1)
-        _wait(lambda: _drained(kafka_bootstrap, topics), worker, log)
+        _wait(lambda: _drained(KafkaConfig(kafka_bootstrap), topics), worker, log)
         assert worker.poll() is None, log.read_text()[-3000:]
         after = _stored(store)
         assert {k: v[0] for k, v in after.items()} == {0: 2, 10_000: 2}

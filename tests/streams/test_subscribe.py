@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from streams.kafka import KafkaConfig
 from streams.subscribe import Dedup, decode, follow
 
 
@@ -48,4 +49,4 @@ def test_dedup_memory_is_bounded() -> None:
 
 def test_resuming_needs_a_group() -> None:
     with pytest.raises(ValueError, match="consumer group"):
-        follow("t", bootstrap="127.0.0.1:1", start="committed")
+        follow("t", KafkaConfig("127.0.0.1:1"), start="committed")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from streams.admin import ensure_topics
+from streams.kafka import KafkaConfig, async_producer
+from streams.settings import Settings
 from streams.subscribe import follow
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -34,7 +35,7 @@ def embedding(oid: str, seed: int, revision: int | None = None) -> bytes:
 
 
 async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    p = async_producer(KafkaConfig(bootstrap), acks="all")
     await p.start()
     try:
         for v in values:
@@ -56,7 +57,7 @@ def run_example(bootstrap: str, topic: str, db: Path, group: str) -> dict:
 
 def test_local_index_example_resumes_and_keeps_the_newest_revision(kafka_bootstrap, tmp_path) -> None:
     topic = f"sub{uuid.uuid4().hex[:8]}.embeddings"
-    ensure_topics(kafka_bootstrap, [topic], 2)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), [topic], 2)
     db, group = tmp_path / "copy.sqlite", "copy-1"
     asyncio.run(produce(kafka_bootstrap, topic, [
         embedding("A", 1), embedding("B", 2), embedding("A", 1),  # A again: a replayed duplicate
@@ -80,14 +81,14 @@ def test_local_index_example_resumes_and_keeps_the_newest_revision(kafka_bootstr
 
 def test_follow_from_end_sees_only_new_records_and_from_beginning_all(kafka_bootstrap) -> None:
     topic = f"sub{uuid.uuid4().hex[:8]}.tags"
-    ensure_topics(kafka_bootstrap, [topic], 2)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), [topic], 2)
 
     async def run() -> tuple[list, list]:
         await produce(kafka_bootstrap, topic, [embedding("old", 1)])
-        async with follow(topic, bootstrap=kafka_bootstrap, start="end", idle_timeout_s=2) as live:
+        async with follow(topic, KafkaConfig(kafka_bootstrap), start="end", idle_timeout_s=2) as live:
             await produce(kafka_bootstrap, topic, [embedding("new", 2)])
             seen_live = [u.object_id async for u in live]
-        async with follow(topic, bootstrap=kafka_bootstrap, start="beginning", idle_timeout_s=2) as everything:
+        async with follow(topic, KafkaConfig(kafka_bootstrap), start="beginning", idle_timeout_s=2) as everything:
             seen_all = [u.object_id async for u in everything]
         return seen_live, seen_all
 

@@ -9,11 +9,12 @@ import json
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from PIL import Image
 
-from streams.admin import ensure_topics, group_lag
+from streams.admin import ensure_topics
 from streams.counters import LossCounters
+from streams.kafka import KafkaConfig, async_consumer, async_producer, group_lag_async
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import WindowStage, group_id
@@ -36,8 +37,8 @@ def _messages(t: TopicNames, sid: str) -> list[tuple[str, bytes, bytes]]:
     return [(topic, k.encode(), json.dumps(v).encode()) for topic, k, v in out]
 
 
-async def _send(bootstrap: str, msgs) -> None:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+async def _send(kafka: KafkaConfig, msgs) -> None:
+    p = async_producer(kafka)
     await p.start()
     try:
         for topic, key, value in msgs:
@@ -47,7 +48,7 @@ async def _send(bootstrap: str, msgs) -> None:
 
 
 async def _windows(bootstrap: str, t: TopicNames) -> list[tuple[str, int, int]]:
-    recs = [r async for r in follow(bootstrap, t.windows, from_beginning=True, idle_timeout_s=2)]
+    recs = [r async for r in follow(KafkaConfig(bootstrap), t.windows, from_beginning=True, idle_timeout_s=2)]
     return sorted((r["stream_id"], r["start_ms"], r["end_ms"]) for r in recs)
 
 
@@ -71,23 +72,23 @@ def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: s
                  home=tmp_path, window_tick_ms=100)
     t = TopicNames(s.topic_prefix)
     inputs = [t.asr, t.keyframes, t.events]
-    ensure_topics(kafka_bootstrap, t.all(), s.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), t.all(), s.topic_partitions)
     msgs = _messages(t, "a") + _messages(t, "b")
     want = sorted((sid, a, a + 10_000) for sid in "ab" for a in (0, 10_000, 20_000))
 
     async def scenario() -> tuple[list, list, LossCounters]:
-        await _send(kafka_bootstrap, msgs)
+        await _send(KafkaConfig(kafka_bootstrap), msgs)
         first = LossCounters()
 
         async def all_windows() -> bool:
-            return await group_lag(kafka_bootstrap, group_id(s.topic_prefix), inputs) == 0 and len(
+            return await group_lag_async(KafkaConfig(kafka_bootstrap), group_id(s.topic_prefix), inputs) == 0 and len(
                 await _windows(kafka_bootstrap, t)) >= len(want)
 
         await _run_until(WindowStage(s, first), all_windows)
         got = await _windows(kafka_bootstrap, t)
         assert first.get("records_applied") == len(msgs) and first.get("dead_letters") == 0
         # rewind the group's committed offsets to 0: a second stage must restore the state and recognize replays
-        c = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group_id(s.topic_prefix), enable_auto_commit=False)
+        c = async_consumer(KafkaConfig(kafka_bootstrap), group_id=group_id(s.topic_prefix), enable_auto_commit=False)
         await c.start()
         tps = [TopicPartition(topic, p) for topic in inputs for p in range(s.topic_partitions)]
         c.assign(tps)
@@ -95,8 +96,9 @@ def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: s
         await c.stop()
         second = LossCounters()
 
-        async def replayed() -> bool:
-            return second.get("records_replayed") == len(msgs)
+        async def replayed() -> bool:  # applied and committed (the counters move before the commit)
+            return second.get("records_replayed") == len(msgs) and await group_lag_async(
+                KafkaConfig(kafka_bootstrap), group_id(s.topic_prefix), inputs) == 0
 
         await _run_until(WindowStage(s, second), replayed)
         return got, await _windows(kafka_bootstrap, t), second
@@ -105,7 +107,7 @@ def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: s
     assert got == want, "ASR first, then keyframes: every window, each once"
     assert again == want, "the replay re-sent no window"
     assert second.get("records_applied") == 0 and second.get("rebalances") == 1
-    assert asyncio.run(group_lag(kafka_bootstrap, group_id(s.topic_prefix), inputs)) == 0
+    assert asyncio.run(group_lag_async(KafkaConfig(kafka_bootstrap), group_id(s.topic_prefix), inputs)) == 0
 
 
 def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap: str, tmp_path) -> None:
@@ -116,23 +118,23 @@ def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap:
                  home=tmp_path, window_tick_ms=100)
     t = TopicNames(s.topic_prefix)
     inputs = [t.asr, t.keyframes, t.events]
-    ensure_topics(kafka_bootstrap, t.all(), s.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), t.all(), s.topic_partitions)
     flood = [(t.asr, b"flood", json.dumps({"stream_id": "flood", "seq": i, "start_ms": i * 200, "end_ms": i * 200 + 150,
                                            "text": "\U0001F600" * 4_000}).encode()) for i in range(100)]
     canary = [(t.asr, b"canary", json.dumps({"stream_id": "canary", "seq": i, "start_ms": i * 1_000,
                                              "end_ms": i * 1_000 + 900, "text": f"c{i}"}).encode()) for i in range(25)]
 
     async def scenario() -> tuple[list, list[int], list[dict], LossCounters]:
-        await _send(kafka_bootstrap, flood + canary)
+        await _send(KafkaConfig(kafka_bootstrap), flood + canary)
         counters = LossCounters()
 
         async def done() -> bool:
             wins = await _windows(kafka_bootstrap, t)
-            return await group_lag(kafka_bootstrap, group_id(s.topic_prefix), inputs) == 0 and len(wins) >= 5
+            return await group_lag_async(KafkaConfig(kafka_bootstrap), group_id(s.topic_prefix), inputs) == 0 and len(wins) >= 5
 
         await _run_until(WindowStage(s, counters), done)
         sizes = []
-        c = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+        c = async_consumer(KafkaConfig(kafka_bootstrap), auto_offset_reset="earliest")
         await c.start()
         try:
             tp = TopicPartition(f"{s.topic_prefix}.window-state", 0)
@@ -143,7 +145,7 @@ def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap:
                     sizes += [len(m.value) for m in msgs if m.value]
         finally:
             await c.stop()
-        dlq = [r async for r in follow(kafka_bootstrap, t.dlq, from_beginning=True, idle_timeout_s=2)]
+        dlq = [r async for r in follow(KafkaConfig(kafka_bootstrap), t.dlq, from_beginning=True, idle_timeout_s=2)]
         return await _windows(kafka_bootstrap, t), sizes, dlq, counters
 
     windows, sizes, dlq, counters = asyncio.run(scenario())

@@ -3,55 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from streams.kafka_conn import KafkaTarget, aiokafka_options
+from streams.kafka import KafkaSource
+from streams.subscribe import follow
 from streams.topics import TopicNames
 from tooling.dashboard.state import DashboardState
 
 log = logging.getLogger("ampere.dashboard")
 
 
-async def tail(target: KafkaTarget, topic: str, last: int | None, ready: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
-    """Decoded JSON records of ``topic``: the last ``last`` per partition (None = all), then live ones."""
-    consumer = AIOKafkaConsumer(**aiokafka_options(target), enable_auto_commit=False, group_id=None,
-                                max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
-    await consumer.start()
-    try:
-        parts: set[int] = set()
-        while not parts:
-            cluster = await consumer._client.fetch_all_metadata()  # fresh metadata, not the cached subset
-            parts = cluster.partitions_for_topic(topic) or set()
-            if not parts:
-                log.info("waiting for topic %s", topic)
-                await asyncio.sleep(2.0)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        begins, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, begins[tp] if last is None else max(begins[tp], ends[tp] - last))
+async def tail(kafka: KafkaSource, topic: str, last: int | None, ready: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
+    """Decoded JSON records of ``topic``: the last ``last`` per partition (None = all), then live ones;
+    waits for a topic that does not exist yet."""
+    start = "beginning" if last is None else last
+    async with follow(topic, kafka, start=start, dedupe=False, wait_for_topic_s=float("inf"),
+                      max_fetch_bytes=16 * 1024 * 1024) as updates:
         ready.set()
-        while True:
-            batch = await consumer.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                for m in msgs:
-                    try:
-                        yield json.loads(m.value)
-                    except (TypeError, ValueError):
-                        continue
-    finally:
-        await consumer.stop()
+        async for u in updates:
+            if not u.undecodable:
+                yield u.value
 
 
 class Feed:
     """Runs one follower per topic; ``subscribe()`` gives a queue of the updates for one browser."""
 
-    def __init__(self, target: KafkaTarget, topics: TopicNames, state: DashboardState, history: int = 200) -> None:
+    def __init__(self, target: KafkaSource, topics: TopicNames, state: DashboardState, history: int = 200) -> None:
         self.target, self.topics, self.state, self.history = target, topics, state, history
         self.queues: set[asyncio.Queue] = set()
         self.tasks: list[asyncio.Task] = []

@@ -26,6 +26,7 @@ from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
 from streams.ingest import apply_message, window_config
+from streams.kafka import KafkaConfig
 from streams.publish import Outgoing, product_message, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -84,7 +85,7 @@ def pipeline(kafka_bootstrap, weaviate_server, tmp_path_factory):
     )
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp / "data")
-    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
     store.ensure_collections()
     log = tmp / "worker.log"
@@ -97,7 +98,7 @@ def pipeline(kafka_bootstrap, weaviate_server, tmp_path_factory):
         )
     p = Pipeline(settings, topics, ds, store, worker, f"http://127.0.0.1:{port}", log)
     try:
-        asyncio.run(send_all(kafka_bootstrap, [product_message(ds, prod, topics) for prod in ds.products]))
+        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, prod, topics) for prod in ds.products]))
         t0 = time.time()
         while store.count("product") < len(ds.products) or not _healthy(p.gateway_url):
             assert p.alive(), log.read_text()[-3000:]
@@ -170,7 +171,7 @@ def test_streams_sent_over_http_and_websocket_come_back_as_tags(pipeline: Pipeli
     assert expected and all(start >= EPOCH_MS for _, start, _ in expected)
 
     async def run() -> Subscriber:
-        sub = Subscriber(p.settings.kafka_bootstrap, topics)
+        sub = Subscriber(p.settings, topics)
         await sub.start()
         with httpx.Client(headers={"X-API-Key": API_KEY}, timeout=30) as client:
             unauthorized = await asyncio.to_thread(
@@ -217,7 +218,7 @@ def test_a_generated_video_file_is_indexed_end_to_end(pipeline: Pipeline, tmp_pa
     sid = f"clip-{uuid.uuid4().hex[:6]}"
 
     async def run() -> Subscriber:
-        sub = Subscriber(p.settings.kafka_bootstrap, topics)
+        sub = Subscriber(p.settings, topics)
         await sub.start()
         out = await asyncio.to_thread(
             subprocess.run,

@@ -14,6 +14,7 @@ import pytest
 
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
+from streams.kafka import KafkaConfig
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -64,7 +65,7 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
     )
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data")
-    ensure_topics(kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(ep.http_url, ep.grpc_port), settings.collection_prefix)
     store.ensure_collections()
     env = settings_env(settings)
@@ -74,7 +75,7 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
     browser = None
     t_start = time.time()
     try:
-        asyncio.run(send_all(kafka_bootstrap, [product_message(ds, p, topics) for p in ds.products]))
+        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products]))
         wait_http(f"http://127.0.0.1:{dash_port}/healthz", 60, dash)
         browser = _browser()
         browser.get(url)
@@ -83,7 +84,7 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
             assert time.time() - t_start < 180 and worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.5)
         t_replay = time.time()
-        asyncio.run(replay(kafka_bootstrap, merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0))
+        asyncio.run(replay(KafkaConfig(kafka_bootstrap), merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0))
 
         def cards() -> list[dict]:
             # one atomic read: the page re-renders as updates arrive, so elements found earlier go stale

@@ -9,8 +9,10 @@ import uuid
 from collections import defaultdict
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer
+from kafka.admin import NewTopic
+
+from streams.kafka import KafkaConfig, admin_client, async_producer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -20,7 +22,7 @@ PARTITIONS = 4
 
 
 def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ampere-tests")
+    admin = admin_client(KafkaConfig(bootstrap), client_id="ampere-tests")
     try:
         admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
         admin.wait_for_topics([name])
@@ -30,7 +32,7 @@ def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
 
 def test_admin_creates_topics_with_partitions(kafka_bootstrap: str) -> None:
     names = [f"ampere.test.admin.{uuid.uuid4().hex[:8]}.{i}" for i in range(3)]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="ampere-tests")
+    admin = admin_client(KafkaConfig(kafka_bootstrap), client_id="ampere-tests")
     try:
         admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1) for name in names])
         assert set(names) <= set(admin.list_topics())
@@ -41,7 +43,7 @@ def test_admin_creates_topics_with_partitions(kafka_bootstrap: str) -> None:
 
 
 async def _produce(bootstrap: str, topic: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = async_producer(KafkaConfig(bootstrap), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         sends = [

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from streams.admin import ensure_topics
 from streams.errors import KafkaUnavailable
-from streams.kafka_conn import aiokafka_options, check_reachable
+from streams.kafka import KafkaConfig, async_producer, check_reachable
 from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.conftest import _start_ready
@@ -67,7 +66,7 @@ def test_clients_need_the_right_credentials(sasl_broker, weaviate_server) -> Non
     with pytest.raises(KafkaUnavailable, match="SASL_PLAINTEXT"):
         check_reachable(_sasl_settings(sasl_broker, weaviate_server, password="wrong"), timeout_s=10)
     with pytest.raises(KafkaUnavailable, match="PLAINTEXT"):
-        check_reachable(f"127.0.0.1:{sasl_broker.sasl_port}", timeout_s=10)
+        check_reachable(KafkaConfig(f"127.0.0.1:{sasl_broker.sasl_port}"), timeout_s=10)
 
 
 def test_worker_runs_with_credentials_and_fails_clearly_without(sasl_broker, weaviate_server, tmp_path: Path) -> None:
@@ -77,7 +76,7 @@ def test_worker_runs_with_credentials_and_fails_clearly_without(sasl_broker, wea
     worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
 
     async def run() -> list[dict]:
-        producer = AIOKafkaProducer(**aiokafka_options(settings))
+        producer = async_producer(settings)
         await producer.start()
         try:
             await producer.send_and_wait(topics.asr, b"{not json", key=b"s1")
