@@ -1,4 +1,5 @@
-"""Apache Kafka in KRaft mode (one broker+controller) from jars resolved with Maven."""
+"""Apache Kafka in KRaft mode (one node, or a cluster of combined broker+controller nodes) from jars
+resolved with Maven."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import shutil
 import subprocess
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +16,7 @@ from rich.console import Console
 from tooling.infra.build import run_logged
 from tooling.infra.ports import LOOPBACK, port_is_open
 from tooling.infra.service import Service, ServiceError
+from tooling.infra.state import load_or_create_text
 
 POM_PATH = Path(__file__).resolve().parents[2] / "infra" / "kafka" / "pom.xml"
 MAIN_CLASS = "kafka.Kafka"
@@ -31,6 +34,18 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+def durability(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of ``brokers``: (1, 1) alone, (3, 2) from
+    three brokers up, so that one broker may be down while acks=all writes go on."""
+    factor = min(max(brokers, 1), 3)
+    return factor, max(1, factor - 1)
+
+
+def quorum_voters(controller_ports: Sequence[int]) -> str:
+    """``controller.quorum.voters`` of nodes 1..n on loopback, node i at ``controller_ports[i-1]``."""
+    return ",".join(f"{node_id}@{LOOPBACK}:{port}" for node_id, port in enumerate(controller_ports, start=1))
+
+
 #: The project's default largest message (AMPERE_MAX_MESSAGE_BYTES) plus record-batch overhead.
 DEFAULT_MESSAGE_MAX_BYTES = 4 * 1024 * 1024 + 64 * 1024
 
@@ -44,9 +59,14 @@ def server_properties(
     *,
     message_max_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
     sasl_port: int | None = None,
+    voters: str | None = None,
+    brokers: int = 1,
 ) -> str:
-    """server.properties of a single-node KRaft broker+controller on loopback; with ``sasl_port``
-    a second listener there asks for SCRAM-SHA-512 credentials (SASL_PLAINTEXT)."""
+    """server.properties of a KRaft broker+controller on loopback: alone, or node ``node_id`` of a
+    cluster of ``brokers`` whose controllers are ``voters`` (internal topics and topic defaults then
+    replicated per :func:`durability`); with ``sasl_port`` a second listener there asks for
+    SCRAM-SHA-512 credentials (SASL_PLAINTEXT)."""
+    factor, min_isr = durability(brokers)
     listeners = f"PLAINTEXT://{LOOPBACK}:{broker_port},CONTROLLER://{LOOPBACK}:{controller_port}"
     advertised = f"PLAINTEXT://{LOOPBACK}:{broker_port}"
     protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
@@ -63,7 +83,7 @@ def server_properties(
     props = {
         "process.roles": "broker,controller",
         "node.id": node_id,
-        "controller.quorum.voters": f"{node_id}@{LOOPBACK}:{controller_port}",
+        "controller.quorum.voters": voters or f"{node_id}@{LOOPBACK}:{controller_port}",
         "listeners": listeners,
         "advertised.listeners": advertised,
         "controller.listener.names": "CONTROLLER",
@@ -76,11 +96,14 @@ def server_properties(
         "log.dirs": log_dirs,
         "num.partitions": default_partitions,
         "auto.create.topics.enable": "true",
-        "offsets.topic.replication.factor": 1,
+        "default.replication.factor": factor,  # topics that clients create implicitly
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": factor,
         "offsets.topic.num.partitions": 8,
-        "transaction.state.log.replication.factor": 1,
-        "transaction.state.log.min.isr": 1,
-        "share.coordinator.state.topic.replication.factor": 1,
+        "transaction.state.log.replication.factor": factor,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": factor,
+        "share.coordinator.state.topic.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": 0,
         "num.network.threads": 2,
         "num.io.threads": 2,
@@ -107,7 +130,7 @@ def log4j_properties(log_file: Path) -> str:
 
 
 class KafkaService(Service):
-    """One local Kafka broker in KRaft mode on loopback."""
+    """One local Kafka node in KRaft mode on loopback (alone, or one node of :func:`kafka_cluster`)."""
 
     name = "kafka"
 
@@ -124,6 +147,11 @@ class KafkaService(Service):
         message_max_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
         sasl_port: int | None = None,
         scram_users: dict[str, str] | None = None,
+        node_id: int = 1,
+        voters: str | None = None,
+        brokers: int = 1,
+        cluster_id: str | None = None,
+        name: str = "kafka",
     ) -> None:
         home = Path(home)
         super().__init__(home, Path(data_dir) if data_dir else home / "data" / "kafka")
@@ -135,6 +163,11 @@ class KafkaService(Service):
         self.message_max_bytes = message_max_bytes
         self.sasl_port = sasl_port
         self.scram_users = dict(scram_users or {})
+        self.node_id = node_id
+        self.voters = voters
+        self.brokers = brokers
+        self.cluster_id = cluster_id
+        self.name = name
 
     # --- install --------------------------------------------------------------------------
     @property
@@ -252,8 +285,9 @@ class KafkaService(Service):
         log_dirs = self.data_dir / "kraft"
         (self.config_dir / "server.properties").write_text(
             server_properties(
-                1, self.broker_port, self.controller_port, log_dirs, self.default_partitions,
+                self.node_id, self.broker_port, self.controller_port, log_dirs, self.default_partitions,
                 message_max_bytes=self.message_max_bytes, sasl_port=self.sasl_port,
+                voters=self.voters, brokers=self.brokers,
             )
         )
         (self.config_dir / "log4j.properties").write_text(
@@ -262,7 +296,7 @@ class KafkaService(Service):
         if (log_dirs / "meta.properties").exists():
             return
         cmd = self._java(
-            "kafka.tools.StorageTool", "format", "-t", new_cluster_id(),
+            "kafka.tools.StorageTool", "format", "-t", self.cluster_id or new_cluster_id(),
             "-c", str(self.config_dir / "server.properties"), "--ignore-formatted",
             *[arg for user, pw in self.scram_users.items()
               for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={pw}]")],
@@ -277,14 +311,47 @@ class KafkaService(Service):
         return self._java(MAIN_CLASS, str(self.config_dir / "server.properties"))
 
     def probe(self) -> bool:
-        """A metadata request (describe cluster) answered by the broker."""
+        """A metadata request (describe cluster) answered by this broker, naming every broker of its cluster."""
         if not port_is_open(self.broker_port):
             return False
-        return broker_answers(self.bootstrap)
+        return broker_answers(self.bootstrap, min_brokers=self.brokers)
 
 
-def broker_answers(bootstrap: str, timeout_ms: int = 5000) -> bool:
-    """True when a Kafka admin metadata request to ``bootstrap`` succeeds."""
+def kafka_cluster(
+    home: Path,
+    data_root: Path,
+    broker_ports: Sequence[int],
+    controller_ports: Sequence[int],
+    **options: object,
+) -> list[KafkaService]:
+    """Nodes 1..n of one KRaft cluster (combined broker+controller roles) on loopback: node i listens on
+    ``broker_ports[i-1]`` and ``controller_ports[i-1]``, keeps its data in ``data_root/node<i>``, and
+    every node's storage is formatted with the cluster id kept in ``data_root/cluster-id``.
+    ``options`` go to each :class:`KafkaService` (version, heap, sizes)."""
+    if len(broker_ports) != len(controller_ports) or not broker_ports:
+        raise ServiceError("a Kafka cluster needs one broker and one controller port per node")
+    if len({*broker_ports, *controller_ports}) != 2 * len(broker_ports):
+        raise ServiceError(f"Kafka ports clash: brokers {list(broker_ports)}, controllers {list(controller_ports)}")
+    cluster_id = load_or_create_text(Path(data_root) / "cluster-id", new_cluster_id)
+    voters = quorum_voters(controller_ports)
+    return [
+        KafkaService(
+            home, broker_port, controller_port, Path(data_root) / f"node{node_id}",
+            node_id=node_id, voters=voters, brokers=len(broker_ports), cluster_id=cluster_id,
+            name=f"kafka-{node_id}", **options,  # type: ignore[arg-type]
+        )
+        for node_id, (broker_port, controller_port) in enumerate(zip(broker_ports, controller_ports, strict=True), 1)
+    ]
+
+
+def bootstrap_of(nodes: Sequence[KafkaService]) -> str:
+    """``AMPERE_KAFKA_BOOTSTRAP`` for these nodes: every broker address, comma-separated."""
+    return ",".join(node.bootstrap for node in nodes)
+
+
+def broker_answers(bootstrap: str, timeout_ms: int = 5000, min_brokers: int = 1) -> bool:
+    """True when a Kafka admin metadata request to ``bootstrap`` succeeds and names at least
+    ``min_brokers`` brokers."""
     from kafka.admin import KafkaAdminClient  # imported lazily: kafka-python is slow to import
 
     kafka_logger = logging.getLogger("kafka")
@@ -295,7 +362,7 @@ def broker_answers(bootstrap: str, timeout_ms: int = 5000) -> bool:
             bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id="ampere-infra-probe"
         )
         try:
-            return bool(admin.describe_cluster().get("brokers"))
+            return len(admin.describe_cluster().get("brokers") or []) >= max(min_brokers, 1)
         finally:
             admin.close()
     except Exception:  # noqa: BLE001 - any failure means "not ready yet"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,3 +49,30 @@ def load_state(run_dir: Path, name: str) -> ServiceState | None:
 def clear_state(run_dir: Path, name: str) -> None:
     """Forget service ``name``."""
     state_path(run_dir, name).unlink(missing_ok=True)
+
+
+def load_or_create_text(path: Path, make: Callable[[], str]) -> str:
+    """The text kept in ``path``, else ``make()`` written there first (owner-only, atomically), so that
+    every later start of the same data reads the same value."""
+    try:
+        text = path.read_text().strip()
+        if text:
+            return text
+    except OSError:
+        pass
+    text = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(text + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return text
+
+
+def recorded_states(run_dir: Path, group: str) -> list[ServiceState]:
+    """The states of ``group`` (``kafka``) and of its cluster nodes (``kafka-1``, ...), in node order."""
+    names = [group] + sorted(
+        (path.stem for path in run_dir.glob(f"{group}-*.json") if path.stem[len(group) + 1:].isdigit()),
+        key=lambda name: int(name.rsplit("-", 1)[1]),
+    )
+    return [state for name in names if (state := load_state(run_dir, name)) is not None]
