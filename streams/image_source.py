@@ -1,22 +1,28 @@
 """Where image bytes come from: inline base64, or a URI that an allow-list permits (off by default).
 
 Image URIs are an attack surface (local file reads, requests to internal services, slow-drip servers),
-so a URI is refused unless it starts with one of ``AMPERE_IMAGE_URI_ALLOW``'s prefixes, after
-normalization: ``file:`` paths are resolved (symlinks, ``..``) before the check, HTTP redirects are
-followed by hand and each hop is checked again, the whole fetch has one deadline and the body is
-read in chunks up to the byte limit. Failures after the policy check share one generic reason, so the
-dead-letter topic cannot be used to probe which files or ports exist.
+so a URI is refused unless it falls under one of ``AMPERE_IMAGE_URI_ALLOW``'s prefixes (matched by
+path segment) after normalization: ``file:`` paths are resolved (symlinks, ``..``) before the check,
+only regular files are read, HTTP redirects are followed by hand and each hop is checked again, one
+wall-clock deadline cuts the whole fetch (connect, headers, body, file read) and the body is read up
+to the byte limit. Failures after the policy check share one generic reason, so the dead-letter topic
+cannot be used to probe which files or ports exist. :func:`prefetch` fetches many URIs concurrently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import concurrent.futures
 import logging
 import os
 import posixpath
-import time
+import stat
+import threading
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -30,6 +36,8 @@ NOT_ALLOWED = "image uri not allowed (see AMPERE_IMAGE_URI_ALLOW)"
 NOT_FETCHED = "image uri could not be fetched"
 MAX_REDIRECTS = 3
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_BACKSTOP_S = 1.0  # extra wait past the deadline before the caller stops waiting on its own
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ def _file_path(uri: str) -> str | None:
 
 
 def _within(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` or lies under it, segment by segment (``/a`` holds ``/a/b``, not ``/ab``)."""
     folder = folder.rstrip("/") or "/"
     return path == folder or path.startswith(folder + "/") or folder == "/"
 
@@ -104,7 +113,7 @@ def allowed(uri: str, policy: UriPolicy) -> bool:
     for prefix in policy.prefixes:
         if http:
             p = _http_key(prefix)
-            if p and p[:3] == http[:3] and http[3].startswith(p[3]):
+            if p and p[:3] == http[:3] and _within(http[3], p[3]):
                 return True
         elif local:
             folder = _file_path(prefix)
@@ -114,22 +123,31 @@ def allowed(uri: str, policy: UriPolicy) -> bool:
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:
-    with open(path, "rb") as fh:
-        data = fh.read(max_bytes + 1)
+    """Bytes of a regular file; anything else (FIFO, device, socket, folder) is refused unopened or
+    right after a non-blocking open, so a read can never wait for a writer."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError("not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise BadRecord(f"image larger than the limit of {max_bytes} bytes")
     return data
 
 
-def _fetch_http(uri: str, policy: UriPolicy) -> bytes:
-    deadline = time.monotonic() + policy.deadline_s
-    # each read waits at most a quarter of the deadline, so a slow-drip server is cut off near the deadline
-    timeout = httpx.Timeout(max(0.2, policy.deadline_s / 4), connect=min(policy.deadline_s, 3.0))
+async def _fetch_http(uri: str, policy: UriPolicy) -> bytes:
+    """The body behind an http(s) URI; the caller bounds the whole exchange with the deadline."""
     headers = {"Accept-Encoding": "identity"}  # no transfer compression: the byte cap is the decoded size
-    with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False, headers=headers) as client:
+    timeout = httpx.Timeout(policy.deadline_s)
+    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=False, headers=headers) as client:
         url = uri
         for _ in range(MAX_REDIRECTS + 1):
-            with client.stream("GET", url) as resp:
+            async with client.stream("GET", url) as resp:
                 if resp.is_redirect:
                     target = urljoin(url, resp.headers.get("location", ""))
                     if not allowed(target, policy):
@@ -144,33 +162,101 @@ def _fetch_http(uri: str, policy: UriPolicy) -> bytes:
                 if size > policy.max_bytes:
                     raise BadRecord(f"image larger than the limit of {policy.max_bytes} bytes")
                 chunks, total = [], 0
-                for chunk in resp.iter_raw(64 * 1024):
+                async for chunk in resp.aiter_raw():
                     total += len(chunk)
                     if total > policy.max_bytes:
                         raise BadRecord(f"image larger than the limit of {policy.max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"no complete image within {policy.deadline_s:g}s")
                     chunks.append(chunk)
                 return b"".join(chunks)
         raise OSError("too many redirects")
 
 
-def fetch_uri(uri: str, policy: UriPolicy) -> bytes:
-    """Bytes behind an allow-listed URI; :class:`BadRecord` (generic reason) otherwise."""
+async def _fetch(uri: str, policy: UriPolicy) -> bytes:
+    """Bytes behind an allow-listed URI, cut at the policy deadline (connect, headers, body, file read)."""
     if not policy.enabled or not allowed(uri, policy):
         raise BadRecord(NOT_ALLOWED)
     try:
-        if _http_key(uri):
-            return _fetch_http(uri, policy)
-        path = _file_path(uri)
-        if path is None:
-            raise BadRecord(NOT_ALLOWED)
-        return _read_file(path, policy.max_bytes)
+        async with asyncio.timeout(policy.deadline_s):
+            if _http_key(uri):
+                return await _fetch_http(uri, policy)
+            path = _file_path(uri)
+            if path is None:
+                raise BadRecord(NOT_ALLOWED)
+            return await asyncio.to_thread(_read_file, path, policy.max_bytes)
     except BadRecord:
         raise
-    except (OSError, httpx.HTTPError, ValueError) as exc:
+    except TimeoutError:
+        log.info("image uri %s: no complete image within %gs", uri[:200], policy.deadline_s)
+    except (OSError, httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError) as exc:
         log.info("image uri %s: %s: %s", uri[:200], type(exc).__name__, exc)
+    raise BadRecord(NOT_FETCHED)
+
+
+_loop_lock = threading.Lock()
+_loop_state: tuple[int, asyncio.AbstractEventLoop, threading.Thread] | None = None
+
+
+def _fetch_loop() -> asyncio.AbstractEventLoop:
+    """The event loop (own daemon thread, one per process) every fetch runs on."""
+    global _loop_state
+    with _loop_lock:
+        state = _loop_state
+        if state is None or state[0] != os.getpid() or not state[2].is_alive():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="ampere-image-fetch", daemon=True)
+            thread.start()
+            state = _loop_state = (os.getpid(), loop, thread)
+        return state[1]
+
+
+def _run(coro: Coroutine[Any, Any, T], wait_s: float) -> T:
+    """Run ``coro`` on the fetch loop and wait at most ``wait_s`` for it (a backstop: the coroutines
+    cut themselves at their deadline); on the backstop the coroutine is cancelled."""
+    fut = asyncio.run_coroutine_threadsafe(coro, _fetch_loop())
+    try:
+        return fut.result(timeout=wait_s)
+    except concurrent.futures.TimeoutError:
+        fut.cancel()
         raise BadRecord(NOT_FETCHED) from None
+
+
+def fetch_uri(uri: str, policy: UriPolicy) -> bytes:
+    """Bytes behind an allow-listed URI within ``policy.deadline_s`` of wall time; :class:`BadRecord`
+    (generic reason) otherwise."""
+    if not policy.enabled or not allowed(uri, policy):
+        raise BadRecord(NOT_ALLOWED)
+    return _run(_fetch(uri, policy), policy.deadline_s + _BACKSTOP_S)
+
+
+async def _prefetch(uris: list[str], policy: UriPolicy, max_concurrent: int) -> dict[str, bytes | BadRecord]:
+    gate = asyncio.Semaphore(max_concurrent)
+
+    async def one(uri: str) -> tuple[str, bytes | BadRecord]:
+        async with gate:
+            try:
+                return uri, await _fetch(uri, policy)
+            except BadRecord as exc:
+                return uri, exc
+            except Exception as exc:  # noqa: BLE001 - one odd URI must not sink the others
+                log.warning("image uri %s: %s: %s", uri[:200], type(exc).__name__, exc)
+                return uri, BadRecord(NOT_FETCHED)
+
+    return dict(await asyncio.gather(*(one(u) for u in uris)))
+
+
+def prefetch(uris: Iterable[str], policy: UriPolicy, max_concurrent: int = 8) -> dict[str, bytes | BadRecord]:
+    """Fetch the distinct ``uris`` concurrently (at most ``max_concurrent`` at a time), each cut at
+    ``policy.deadline_s``: ``{uri: bytes or the BadRecord it failed with}``, ready for
+    :func:`load_image_bytes`. Takes at most ``ceil(len(distinct) / max_concurrent)`` deadlines."""
+    distinct = list(dict.fromkeys(u for u in uris if u))
+    if not distinct:
+        return {}
+    max_concurrent = max(1, max_concurrent)
+    waves = -(-len(distinct) // max_concurrent)
+    try:
+        return _run(_prefetch(distinct, policy, max_concurrent), waves * policy.deadline_s + _BACKSTOP_S)
+    except BadRecord as exc:
+        return dict.fromkeys(distinct, exc)
 
 
 def decode_b64(image_b64: str, max_bytes: int) -> bytes:
@@ -186,10 +272,21 @@ def decode_b64(image_b64: str, max_bytes: int) -> bytes:
     return data
 
 
-def load_image_bytes(image_b64: str | None, uri: str | None, policy: UriPolicy) -> bytes:
-    """Raw bytes of an image from inline base64 or an allow-listed URI."""
+def load_image_bytes(
+    image_b64: str | None,
+    uri: str | None,
+    policy: UriPolicy,
+    prefetched: Mapping[str, bytes | BadRecord] | None = None,
+) -> bytes:
+    """Raw bytes of an image from inline base64 or an allow-listed URI (taken from ``prefetched``,
+    :func:`prefetch`'s result, when it holds the URI; fetched now otherwise)."""
     if image_b64:
         return decode_b64(image_b64, policy.max_bytes)
     if uri:
+        hit = prefetched.get(uri) if prefetched else None
+        if isinstance(hit, BadRecord):
+            raise BadRecord(hit.reason)
+        if hit is not None and allowed(uri, policy):
+            return hit
         return fetch_uri(uri, policy)
     raise BadRecord("keyframe has neither image_b64 nor uri")
