@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,28 +39,92 @@ class FrameCandidate:
 #: Formats a keyframe or product photo may have (no EPS/PDF and other plugins that run external tools).
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_BATCH_PIXELS = 64_000_000
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode JPEG/PNG/WebP/GIF/BMP bytes into an RGB image, or raise BadRecord.
-
-    The pixel count is checked from the header before any pixel is decoded (decompression bombs).
-    """
+@contextmanager
+def _image_errors() -> Iterator[None]:
+    """Turn PIL's failures (bombs, unknown or broken data) into BadRecord."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-            w, h = img.size
-            if w * h > max_pixels:
-                raise BadRecord(f"image of {w}x{h} pixels exceeds the limit of {max_pixels} pixels")
-            img.load()
-            return img.convert("RGB")
+            yield
     except BadRecord:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadRecord(f"image exceeds the pixel limit: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
         raise BadRecord(f"undecodable image: {str(exc)[:200]}") from None
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The lazily opened image (header read, no pixel decoded), refused past ``max_pixels``."""
+    img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+    w, h = img.size
+    if w * h > max_pixels:
+        raise BadRecord(f"image of {w}x{h} pixels exceeds the limit of {max_pixels} pixels")
+    return img
+
+
+def image_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header alone, or BadRecord (not an allowed image, past ``max_pixels``)."""
+    with _image_errors():
+        return _open(data, max_pixels).size
+
+
+def _shrink(img: Image.Image, side: int) -> Image.Image:
+    """Decode ``img`` so its short side ends near ``side`` (never below): a JPEG is decoded scaled down
+    (``draft``), other formats are reduced right after decoding and the full-size pixels released."""
+    w, h = img.size
+    scale = side / min(w, h)
+    target = (max(side, math.ceil(w * scale)), max(side, math.ceil(h * scale)))
+    if img.format == "JPEG":
+        img.draft("RGB", target)  # DCT scaling by 1/2 .. 1/8, never below target
+    img.load()
+    if img.mode in ("1", "P"):
+        img = img.convert("RGB")
+    return img.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, shrink_to: int | None = None) -> Image.Image:
+    """Decode JPEG/PNG/WebP/GIF/BMP bytes into an RGB image, or raise BadRecord.
+
+    The pixel count is checked from the header before any pixel is decoded (decompression bombs).
+    With ``shrink_to``, an image whose short side is longer is decoded down to that short side, so the
+    full-size pixels are never kept (JPEG: never decoded).
+    """
+    with _image_errors():
+        img = _open(data, max_pixels)
+        if shrink_to and min(img.size) > shrink_to:
+            img = _shrink(img, shrink_to)
+        else:
+            img.load()
+        return img.convert("RGB")
+
+
+def check_pixel_budget(datas: Sequence[bytes], max_pixels: int, max_total_pixels: int) -> None:
+    """Raise BadRecord, before any pixel is decoded, when one image is past ``max_pixels`` or all of
+    them together are past ``max_total_pixels`` (AMPERE_MAX_BATCH_PIXELS)."""
+    total = 0
+    for data in datas:
+        w, h = image_size(data, max_pixels)
+        total += w * h
+    if total > max_total_pixels:
+        raise BadRecord(
+            f"images of {total} pixels in one message exceed the pixel budget of {max_total_pixels} "
+            "pixels (AMPERE_MAX_BATCH_PIXELS)"
+        )
+
+
+def decode_images(
+    datas: Sequence[bytes],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_total_pixels: int = DEFAULT_MAX_BATCH_PIXELS,
+    shrink_to: int | None = None,
+) -> list[Image.Image]:
+    """The images of one message: :func:`check_pixel_budget`, then :func:`decode_image` one by one."""
+    check_pixel_budget(datas, max_pixels, max_total_pixels)
+    return [decode_image(d, max_pixels, shrink_to) for d in datas]
 
 
 def sharpness(img: Image.Image) -> float:

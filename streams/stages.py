@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,7 @@ from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
 from streams.image_source import UriPolicy, load_image_bytes
-from streams.keyframes import decode_image
+from streams.keyframes import DEFAULT_MAX_BATCH_PIXELS, decode_image, decode_images
 from streams.schemas import (
     BadRecord,
     DeadLetter,
@@ -193,13 +193,25 @@ def moment_item(rec: SummaryRecordMsg, domain: str = "live", extractive_text: st
     return EncodeItem(domain=domain, images=images, text=text)  # type: ignore[arg-type]
 
 
-def product_item(rec: ProductRecordMsg, policy: UriPolicy, max_pixels: int) -> EncodeItem:
-    """Encoder input of a catalog product: its photos and its text."""
+#: Short side product photos are decoded down to: twice the encoder's resize side, so its own resize
+#: still sees full detail while a large photo never stays in memory at full size.
+PRODUCT_IMAGE_SIDE = 512
+
+
+def product_item(
+    rec: ProductRecordMsg,
+    policy: UriPolicy,
+    max_pixels: int,
+    max_total_pixels: int = DEFAULT_MAX_BATCH_PIXELS,
+    prefetched: Mapping[str, bytes | BadRecord] | None = None,
+) -> EncodeItem:
+    """Encoder input of a catalog product: its photos (all together within ``max_total_pixels``,
+    checked from their headers before any is decoded) and its text."""
     raws = [load_image_bytes(b, None, policy) for b in rec.images_b64]
-    raws += [load_image_bytes(None, u, policy) for u in rec.image_uris]
+    raws += [load_image_bytes(None, u, policy, prefetched) for u in rec.image_uris]
     return EncodeItem(
         domain="product",
-        images=[decode_image(r, max_pixels) for r in raws],
+        images=decode_images(raws, max_pixels, max_total_pixels, PRODUCT_IMAGE_SIDE),
         text=product_text(rec.title, rec.brand, rec.attributes),
     )
 

@@ -109,7 +109,7 @@ async def catalog_batch(ctx: AgentContext, events: list[Event]) -> None:
         ctx,
         events,
         lambda raw: parse_record(raw, ProductRecordMsg, max_bytes=settings.max_message_bytes),
-        lambda r: stages.product_item(r, uri_policy(settings), settings.max_image_pixels),
+        lambda r: stages.product_item(r, uri_policy(settings), settings.max_image_pixels, settings.max_batch_pixels),
     )
     if not recs:
         return

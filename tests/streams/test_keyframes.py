@@ -10,7 +10,10 @@ from PIL import Image, ImageFilter
 
 from streams.keyframes import (
     FrameCandidate,
+    check_pixel_budget,
     decode_image,
+    decode_images,
+    image_size,
     make_candidate,
     select_keyframes,
     sharpness,
@@ -73,3 +76,40 @@ def test_only_plain_image_formats_are_opened() -> None:
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
     with pytest.raises(BadRecord, match="undecodable"):
         decode_image(eps)
+
+
+def _encoded(size: tuple[int, int], fmt: str = "PNG", mode: str = "1") -> bytes:
+    """A large image that is small on the wire (one colour)."""
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_the_pixel_budget_is_checked_from_headers() -> None:
+    big = _encoded((4000, 4000))
+    assert len(big) < 50_000 and image_size(big) == (4000, 4000)
+    check_pixel_budget([big] * 4, 40_000_000, 64_000_000)
+    with pytest.raises(BadRecord, match="pixel budget of 64000000 pixels"):
+        check_pixel_budget([big] * 17, 40_000_000, 64_000_000)
+    with pytest.raises(BadRecord, match="exceeds the limit"):
+        check_pixel_budget([big], 10_000_000, 64_000_000)
+    with pytest.raises(BadRecord, match="undecodable"):
+        check_pixel_budget([big, b"not an image"], 40_000_000, 64_000_000)
+
+
+def test_decode_images_refuses_past_the_budget_before_decoding(monkeypatch) -> None:
+    import streams.keyframes as kf
+
+    decoded: list[bytes] = []
+    monkeypatch.setattr(kf, "decode_image", lambda d, *a: decoded.append(d))
+    with pytest.raises(BadRecord, match="pixel budget"):
+        decode_images([_encoded((4000, 4000))] * 17, 40_000_000, 64_000_000)
+    assert decoded == []
+
+
+@pytest.mark.parametrize("fmt,mode", [("PNG", "1"), ("PNG", "P"), ("JPEG", "RGB")])
+def test_large_images_are_decoded_down_to_the_short_side(fmt: str, mode: str) -> None:
+    img = decode_image(_encoded((4000, 3000), fmt, mode), shrink_to=512)
+    assert img.mode == "RGB" and img.size == (683, 512)
+    assert decode_image(_encoded((300, 200), fmt, mode), shrink_to=512).size == (300, 200), "small ones stay"
+    assert decode_image(_encoded((4000, 3000), fmt, mode)).size == (4000, 3000), "no shrink unless asked"

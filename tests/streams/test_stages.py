@@ -127,6 +127,26 @@ def test_product_item_rejects_bad_image() -> None:
         stages.product_item(rec, UriPolicy(max_bytes=10**6), 40_000_000)
 
 
+def _black_png_b64(side: int) -> str:
+    buf = io.BytesIO()
+    Image.new("1", (side, side)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_product_images_share_one_pixel_budget() -> None:
+    """16 legal 2100x2100 photos (70.6 Mpx, a few KB each on the wire) pass the per-image limit, not the
+    message budget (default 64 Mpx); 14 pass and are kept at the encoder's working size only."""
+    policy = UriPolicy(max_bytes=10**6)
+    png = _black_png_b64(2100)
+    with pytest.raises(BadRecord, match="pixel budget of 64000000 pixels"):
+        stages.product_item(ProductRecordMsg(product_id="p", title="x", images_b64=[png] * 16), policy, 40_000_000)
+    rec = ProductRecordMsg(product_id="p", title="x", images_b64=[png] * 14)
+    item = stages.product_item(rec, policy, 40_000_000)
+    assert [im.size for im in item.images] == [(stages.PRODUCT_IMAGE_SIDE,) * 2] * 14
+    with pytest.raises(BadRecord, match="pixel budget of 5000000 pixels"):
+        stages.product_item(rec, policy, 40_000_000, 5_000_000)
+
+
 def test_tag_threshold() -> None:
     rec = EmbeddingRecord(object_id="o", kind="live", stream_id="s", window=(0, 1), model_version="m", vector=[1.0], indexed_at=1.0)
     hits = [Hit("a", 0.8, {"product_id": "p1", "title": "T"}), Hit("b", 0.5, {"product_id": "p2", "title": "U"})]
