@@ -77,7 +77,7 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
     ctx = AgentContext(settings, send, engines_factory)
     app.ampere_context = ctx  # type: ignore[attr-defined]
     app.ampere_counters = ctx.counters  # type: ignore[attr-defined]
-    metrics.install(app, lambda: [st for states in stage.states.values() for st in states.values()], ctx.counters)
+    metrics.install(app, lambda: stage.census, ctx.counters)
     batches = {"within": settings.batch_wait_ms / 1000}
 
     # ---------------------------------------------------------------- window

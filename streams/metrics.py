@@ -7,7 +7,6 @@ worker's event loop is stuck.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -202,18 +201,10 @@ def count_tag(claimed: bool) -> None:
     TAGS_PUBLISHED.labels(claimed=str(bool(claimed)).lower()).inc()
 
 
-def observe_state(values: Iterable[Any]) -> None:
-    """Open windows and tracked streams from the window stage's states (``StreamState`` objects, or
-    their JSON as the changelog holds it)."""
-    streams = opened = 0
-    for st in values:
-        if not st:
-            continue
-        streams += 1
-        windows = json.loads(st).get("windows") if isinstance(st, (bytes, str)) else st.windows
-        opened += len(windows or [])
+def observe_census(streams: int, windows_open: int) -> None:
+    """Streams tracked and windows open in the window stage."""
     STREAMS_TRACKED.set(streams)
-    WINDOWS_OPEN.set(opened)
+    WINDOWS_OPEN.set(windows_open)
 
 
 _heartbeat = [0.0]
@@ -252,15 +243,15 @@ REGISTRY.register(_AGENT_COUNTERS)
 
 
 def install(
-    app: Any, states: Callable[[], list[Any]], counters: Mapping[str, int] | None = None, interval_s: float = 2.0
+    app: Any, census: Callable[[], tuple[int, int]], counters: Mapping[str, int] | None = None, interval_s: float = 2.0
 ) -> None:
-    """Add a timer to the Faust app that beats the loop heartbeat and samples the window stage's states
-    (``states()``), export the agents' ``counters``, and set Faust's own Prometheus sensor."""
+    """Add a timer to the Faust app that beats the loop heartbeat and reads the window stage's census
+    (streams tracked, windows open), export the agents' ``counters``, and set Faust's own Prometheus sensor."""
     _AGENT_COUNTERS.source = counters if counters is not None else {}
 
     async def sample() -> None:
         beat()
-        observe_state(states())
+        observe_census(*census())
 
     app.timer(interval=interval_s, name="ampere.metrics.sample")(sample)
     app.monitor = faust_monitor()

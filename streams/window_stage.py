@@ -118,6 +118,9 @@ class WindowStage:
         self._gap: dict[TopicPartition, tuple[int, int]] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._last_tick = time.monotonic()
+        # (streams tracked, windows open) as of the last batch or tick, for the metrics sampler: it runs
+        # on the event loop while a batch mutates ``states`` in a worker thread, so it must not iterate them
+        self.census: tuple[int, int] = (0, 0)
         self._lag = 0
         self._logged: dict[str, int] = {}
         self._logged_at = 0.0
@@ -237,10 +240,17 @@ class WindowStage:
         dirty: dict[tuple[int, str], StreamState] = {}
         # decoding images is CPU work: off the event loop, so heartbeats and the Faust agents go on
         seeks = await asyncio.to_thread(self._apply_batch, batch, sends, dirty)
+        self._count_states()  # on the loop, after the thread: nothing mutates the states now
         for tp, offset in seeks:
             self.consumer.seek(tp, offset)
         await self._persist(sends, dirty)
         await self._commit()
+
+    def _count_states(self) -> None:
+        self.census = (
+            sum(len(states) for states in self.states.values()),
+            sum(len(st.windows) for states in self.states.values() for st in states.values()),
+        )
 
     def _apply_batch(self, batch: dict[TopicPartition, list], sends: list[Outgoing], dirty: dict) -> list:
         """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to.
@@ -490,6 +500,7 @@ class WindowStage:
                     sends += self._idle_windows(p, sid, closed)
         if sends or dirty:
             await self._persist(sends, dirty)
+        self._count_states()
         snap = self.counters.snapshot()
         if snap != self._logged and now - self._logged_at >= COUNTERS_EVERY_S:
             self._logged, self._logged_at = snap, now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 from streams import metrics
@@ -66,9 +65,7 @@ def test_observe_calls_move_their_series() -> None:
     assert _value("ampere_windows_closed_total", reason="idle") == before_closed + 2
 
 
-def test_window_sample_counts_open_windows_of_every_stream() -> None:
-    a = json.dumps({"windows": [{"start_ms": 0}, {"start_ms": 10}]}).encode()
-    b = json.dumps({"windows": []}).encode()
-    metrics.observe_state([a, b, None])
-    assert _value("ampere_windows_open") == 2
+def test_census_sets_the_window_gauges() -> None:
+    metrics.observe_census(2, 5)
+    assert _value("ampere_windows_open") == 5
     assert _value("ampere_streams_tracked") == 2
