@@ -81,8 +81,8 @@ def _shrink(img: Image.Image, side: int) -> Image.Image:
     if img.format == "JPEG":
         img.draft("RGB", target)  # DCT scaling by 1/2 .. 1/8, never below target
     img.load()
-    if img.mode in ("1", "P"):
-        img = img.convert("RGB")
+    if img.mode in ("1", "P"):  # resampled only as grey levels or colours (not palette indices)
+        img = img.convert("L" if img.mode == "1" else "RGB")
     return img.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
