@@ -70,3 +70,31 @@ def setup_cli_logging(home: Path, fmt: str = "text", level: str = "WARNING") -> 
 def capture_warnings() -> None:
     """Route ``warnings.warn`` into the ``py.warnings`` logger (Python's default filters still apply)."""
     logging.captureWarnings(True)
+
+
+class Throttled:
+    """Logs a repeated condition once per ``interval_s`` with how often it happened since the last line,
+    so an outage writes a handful of lines instead of one per retry (every component uses this)."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 30.0) -> None:
+        self.logger, self.interval_s = logger, interval_s
+        self._last: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+
+    def __call__(self, key: str, level: int, msg: str, *args: object, now: float | None = None) -> bool:
+        """Log ``msg % args`` under ``key`` unless it was logged less than ``interval_s`` ago; True when logged."""
+        now = time.monotonic() if now is None else now
+        self._count[key] = self._count.get(key, 0) + 1
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            return False
+        n = self._count.pop(key)
+        self._last[key] = now
+        suffix = f" ({n} times in the last {now - last:.0f}s)" if last is not None and n > 1 else ""
+        self.logger.log(level, msg + suffix, *args)
+        return True
+
+    def clear(self, key: str) -> None:
+        """The condition ended: the next occurrence is logged at once."""
+        self._last.pop(key, None)
+        self._count.pop(key, None)

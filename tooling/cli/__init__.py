@@ -51,5 +51,12 @@ schema.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a broker that cannot be used (address, credentials, TLS) is one line
+    on stderr and exit status 2, from every command."""
+    from streams.errors import KafkaUnavailable
+
+    try:
+        app()
+    except KafkaUnavailable as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise SystemExit(2) from None

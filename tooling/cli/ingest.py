@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from streams.kafka import check_reachable
 from streams.settings import get_settings
 
 console = Console(stderr=True)
@@ -34,8 +35,9 @@ def serve(
     if not s.ingest_api_key and host not in LOOPBACK:
         console.print("[red]refusing to listen beyond loopback without AMPERE_INGEST_API_KEY[/red]")
         raise typer.Exit(2)
-    ensure_topics(s.kafka_bootstrap, TopicNames(s.topic_prefix).all(), s.topic_partitions)
-    app = create_gateway(s, KafkaPublisher(s.kafka_bootstrap, max_request_bytes=body_limit(s) + 4096))
+    check_reachable(s)
+    ensure_topics(s, TopicNames(s.topic_prefix).all(), s.topic_partitions)
+    app = create_gateway(s, KafkaPublisher(s, max_request_bytes=body_limit(s) + 4096))
     console.print(f"ingest gateway on http://{host}:{port} → {s.kafka_bootstrap} (auth {'on' if s.ingest_api_key else 'off'})")
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=body_limit(s) + 1024)
 
@@ -60,6 +62,7 @@ def video(
     if mode not in ("scene", "rate"):
         raise typer.BadParameter("choose scene or rate", param_hint="--mode")
     s = get_settings()
+    check_reachable(s)  # before decoding: a wrong address or credentials is one line at once
     try:
         cues = read_transcript(transcript) if transcript else []
     except TranscriptError as exc:
@@ -72,8 +75,8 @@ def video(
         raise typer.Exit(1) from exc
     sid = stream_id or file.stem
     topics = TopicNames(s.topic_prefix)
-    ensure_topics(s.kafka_bootstrap, topics.all(), s.topic_partitions)
-    n = asyncio.run(send_all(s.kafka_bootstrap, video_messages(sid, frames, cues, topics)))
+    ensure_topics(s, topics.all(), s.topic_partitions)
+    n = asyncio.run(send_all(s, video_messages(sid, frames, cues, topics)))
     console.print(f"published {sid}: {len(frames)} keyframes, {len(cues)} transcript chunks ({n} messages)")
     print(sid)
 

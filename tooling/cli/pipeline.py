@@ -81,6 +81,7 @@ def register(app: typer.Typer) -> None:
         quiet_clients()
         from encoders.dataset import Dataset
         from streams.admin import ensure_topics
+        from streams.kafka import check_reachable
         from streams.publish import (
             merge_streams,
             product_message,
@@ -91,6 +92,7 @@ def register(app: typer.Typer) -> None:
         from streams.topics import TopicNames
 
         s = get_settings()
+        check_reachable(s)
         ds = Dataset.load(ensure_sample(dataset))
         topics = TopicNames(s.topic_prefix)
         ensure_topics(s, topics.all(), s.topic_partitions)
@@ -125,6 +127,9 @@ def register(app: typer.Typer) -> None:
         names = {"embeddings": topics.embeddings, "tags": topics.tags, "dlq": topics.dlq}
         if what not in names:
             raise typer.BadParameter("choose embeddings, tags or dlq")
+        from streams.kafka import check_reachable
+
+        check_reachable(s)
 
         async def run() -> None:
             async for rec in follow(s, names[what], from_beginning=from_beginning, idle_timeout_s=idle_exit):
