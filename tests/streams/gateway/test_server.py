@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import io
 import json
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from streams.gateway.limits import RateLimiter
-from streams.gateway.publisher import Ack, PublishError
 from streams.gateway.server import create_gateway
 from streams.schemas import KeyframeRecord, parse_record
 from streams.settings import Settings
 from streams.topics import TopicNames
+from tests.streams.gateway.fakes import MemoryPublisher, png
 
 KEY = "s3cret"
 AUTH = {"X-API-Key": KEY}
-
-
-class MemoryPublisher:
-    """Records what would be sent; ``fail`` makes every publish fail like an unreachable broker."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
-        self.fail = False
-        self.started = self.stopped = False
-
-    async def start(self) -> None:
-        self.started = True
-
-    async def stop(self) -> None:
-        self.stopped = True
-
-    async def publish(self, topic: str, key: bytes, value: bytes) -> Ack:
-        if self.fail:
-            raise PublishError("broker did not acknowledge: KafkaTimeoutError")
-        self.sent.append((topic, key, value))
-        return Ack(topic, 0, len(self.sent) - 1)
-
-
-def png(side: int = 16, color=(200, 30, 30)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (side, side), color).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -165,8 +137,23 @@ def test_websocket_acks_each_message_and_reports_errors_in_band(gw) -> None:
 def test_kafka_publisher_can_be_built_before_the_event_loop_runs() -> None:
     """The CLI builds it before uvicorn starts the loop; the producer itself is made in ``start``."""
     from streams.gateway.publisher import KafkaPublisher
+    from streams.settings import Settings
 
-    KafkaPublisher("127.0.0.1:1", max_request_bytes=1024)
+    KafkaPublisher(Settings(kafka_bootstrap="127.0.0.1:1"), max_request_bytes=1024)
+
+
+def test_kafka_publisher_takes_the_settings_not_a_bare_address() -> None:
+    """The gateway once built its producer from the bootstrap string alone and sent PLAINTEXT although
+    the settings said SASL_PLAINTEXT."""
+    from streams.errors import KafkaUnavailable
+    from streams.gateway.publisher import KafkaPublisher
+    from streams.settings import Settings
+
+    with pytest.raises(TypeError, match="Settings or a KafkaConfig"):
+        KafkaPublisher("127.0.0.1:1", max_request_bytes=1024)  # type: ignore[arg-type]
+    pub = KafkaPublisher(Settings(kafka_security_protocol="SASL_PLAINTEXT"), max_request_bytes=1024)
+    with pytest.raises(KafkaUnavailable, match="AMPERE_KAFKA_SASL_USERNAME"):
+        asyncio.run(pub.start())
 
 
 def test_websocket_needs_the_key(gw) -> None:
