@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     ingest_api_key: str | None = Field(None, description="API key broadcasters must send; None = open (loopback only).")
     ingest_rate_per_s: float = Field(50.0, gt=0, description="Messages per second accepted per stream (token bucket).")
     ingest_burst: int = Field(200, ge=1, description="Messages a stream may send at once above its rate.")
+    ingest_max_websockets: int = Field(
+        128, ge=1, description="WebSocket connections the gateway holds at once; one more is closed with 1013 (try again later)."
+    )
+    ingest_decode_concurrency: int = Field(
+        2, ge=1, le=64, description="Keyframe images (and JSON over 64 KiB) the gateway decodes at once, in threads."
+    )
 
     @model_validator(mode="after")
     def _limits_fit(self) -> Settings:
