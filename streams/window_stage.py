@@ -50,12 +50,14 @@ from streams.errors import AmpereError
 from streams.image_source import prefetch, uri_policy
 from streams.ingest import InputRecord, apply_record, check_key, parse_input, window_config
 from streams.kafka import async_consumer, async_producer, kafka_config
+from streams.logs import Throttled
 from streams.schemas import BadRecord, DeadLetter, KeyframeRecord, dump_record
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.windowing import Applied, StreamState, close_idle, shed
 
 log = logging.getLogger("ampere.window")
+_throttled = Throttled(log)  # an outage logs once per interval with a count, not once per retry
 
 PROBE_TIMEOUT_S = 2.0
 STALL_S = 5.0  # a gap between two ticks longer than this (a blocked loop) does not advance the idle clock
@@ -421,14 +423,14 @@ class WindowStage:
             if not retry:
                 if attempt:
                     progress.ok()
+                    _throttled.clear(what)
                 return
             if any(not is_permanent(e) for _, e in failed):
                 delay = min(0.2 * 2 ** attempt, 5.0)
                 attempt += 1
                 progress.blocked(f"{what}: {type(failed[0][1]).__name__}: {failed[0][1]}")
-                if attempt == 1 or attempt % 10 == 0:
-                    log.warning("%s failed for %d records (%s); retrying (try %d, next in %.1fs)",
-                                what, len(retry), failed[0][1], attempt, delay)
+                _throttled(what, logging.WARNING, "%s failed for %d records (%s); retrying (try %d)",
+                           what, len(retry), failed[0][1], attempt)
                 await asyncio.sleep(delay)
             records = retry
 
@@ -562,10 +564,11 @@ async def _retry(what: str, fn, max_backoff_s: float = 5.0):
         try:
             result = await fn()
             progress.ok()
+            _throttled.clear(what)
             return result
         except (TimeoutError, KafkaError, OSError) as exc:
             progress.blocked(f"{what}: {type(exc).__name__}: {exc}")
-            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+            _throttled(what, logging.WARNING, "%s failed (%s); retrying (back-off up to %.0fs)", what, exc, max_backoff_s)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_backoff_s)
 
