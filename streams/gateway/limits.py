@@ -1,9 +1,29 @@
-"""Per-stream rate limits: one token bucket per stream id, bounded memory."""
+"""The gateway's limits: request and message sizes, and per-stream rates (one token bucket per stream id)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+
+from streams.settings import Settings
+
+#: Bytes one character may take in JSON text: a character outside the BMP, ASCII-escaped as a surrogate
+#: pair (``"\\ud83d\\ude00"``). The worker bounds ASR chunk messages by the same rule (``streams/ingest.py``).
+JSON_BYTES_PER_CHAR = 12
+#: Room for the fields around the text or image of a message.
+JSON_ENVELOPE_BYTES = 4096
+#: Largest body of a start / end / product_switch event.
+EVENT_BODY_BYTES = 64 * 1024
+
+
+def body_limit(settings: Settings) -> int:
+    """Largest request body or WebSocket message: one image in base64 plus room for the JSON around it."""
+    return settings.max_image_bytes * 4 // 3 + 64 * 1024
+
+
+def asr_body_limit(settings: Settings) -> int:
+    """Largest ASR chunk body: ``max_text_chars`` characters of 12 JSON bytes each, plus the other fields."""
+    return settings.max_text_chars * JSON_BYTES_PER_CHAR + JSON_ENVELOPE_BYTES
 
 
 @dataclass

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from pydantic_core import from_json
 
+from streams.keyframes import decode_image
 from streams.schemas import (
     AsrChunkRecord,
     BadRecord,
@@ -30,6 +31,9 @@ from streams.topics import TopicNames
 PUBLIC_EVENT_TYPES = ("start", "end", "product_switch")
 IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 KINDS = ("event", "asr", "keyframe")
+#: An integer form field: ASCII digits only (``str.isdigit`` also takes "²" and other digits ``int`` refuses),
+#: at most 19 of them (the int64 range, far past any timestamp).
+FORM_INT = re.compile(r"-?[0-9]{1,19}")
 
 
 class ClientError(Exception):
@@ -47,6 +51,24 @@ class Outbound:
     topic: str
     key: bytes
     value: bytes
+
+
+def parse_json(raw: bytes | str, what: str = "body") -> Any:
+    """Decode JSON as the worker does (pydantic-core): no NaN or Infinity, nesting and number sizes bounded.
+
+    ClientError 400 for anything that parser refuses (deep nesting, a 5,000-digit number, invalid UTF-8).
+    """
+    try:
+        return from_json(raw, allow_inf_nan=False, cache_strings=False)
+    except ValueError as exc:
+        raise ClientError(400, f"{what} is not valid JSON: {str(exc)[:200]}") from None
+
+
+def form_int(value: object, name: str) -> int:
+    """An integer multipart form field; ClientError 422 unless it is ASCII digits with an optional minus."""
+    if not isinstance(value, str) or not FORM_INT.fullmatch(value.strip()):
+        raise ClientError(422, f"{name}: integer form field required (ASCII digits, at most 19)")
+    return int(value.strip())
 
 
 def _with_stream(payload: Any, stream_id: str) -> dict:
@@ -84,23 +106,32 @@ def asr_chunk(payload: Any, stream_id: str, topics: TopicNames, settings: Settin
     return Outbound(topics.asr, stream_id.encode(), dump_record(rec))
 
 
-def check_image(data: bytes, max_bytes: int) -> str:
-    """Media type of a JPEG or PNG that decodes; ClientError (413/415) otherwise."""
-    if len(data) > max_bytes:
-        raise ClientError(413, f"image of {len(data)} bytes exceeds the limit of {max_bytes}")
+def check_image(data: bytes, settings: Settings) -> str:
+    """Media type of a JPEG or PNG the worker can decode; ClientError 413 (bytes, pixels) or 415 otherwise.
+
+    Decodes with the worker's function and pixel limit, every pixel (a truncated file fails here, not in
+    the worker), so it takes CPU and width x height x 3 bytes: call it off the event loop.
+    """
+    if len(data) > settings.max_image_bytes:
+        raise ClientError(413, f"image of {len(data)} bytes exceeds the limit of {settings.max_image_bytes}")
     media = next((t for magic, t in IMAGE_TYPES.items() if data.startswith(magic)), None)
     if media is None:
         raise ClientError(415, "keyframe must be a JPEG or PNG image")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ClientError(415, f"undecodable {media}: {exc}") from exc
+        decode_image(data, settings.max_image_pixels)
+    except BadRecord as exc:
+        if exc.reason.startswith("undecodable"):
+            raise ClientError(415, f"{media}: {exc.reason}") from None
+        limit = f"exceeds the limit of {settings.max_image_pixels} pixels"
+        raise ClientError(413, f"{media}: {exc.reason if limit in exc.reason else f'image {limit} ({exc.reason})'}") from None
     return media
 
 
 def keyframe(payload: Any, stream_id: str, topics: TopicNames, settings: Settings, image: bytes | None = None) -> Outbound:
-    """A keyframe: ``image`` bytes (multipart upload) or ``image_b64`` in the payload; no URIs from outside."""
+    """A keyframe: ``image`` bytes (multipart upload) or ``image_b64`` in the payload; no URIs from outside.
+
+    Decodes the image (:func:`check_image`): call it off the event loop.
+    """
     data = _with_stream(payload, stream_id)
     if data.get("uri"):
         raise ClientError(422, "uri: not accepted by the gateway; send the image itself (multipart or image_b64)")
@@ -114,7 +145,7 @@ def keyframe(payload: Any, stream_id: str, topics: TopicNames, settings: Setting
             image = base64.b64decode(b64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ClientError(422, f"image_b64: not valid base64: {exc}") from exc
-    check_image(image, settings.max_image_bytes)
+    check_image(image, settings)
     rec = _parse({**data, "image_b64": base64.b64encode(image).decode()}, KeyframeRecord)
     return Outbound(topics.keyframes, stream_id.encode(), dump_record(rec))
 

@@ -7,44 +7,52 @@
     GET  /healthz
 
 Every accepted message is answered with where the broker stored it (202 + topic/partition/offset),
-only after the broker acknowledged it. Refusals are 4xx with ``{"error": reason}``.
+only after the broker acknowledged it. Refusals are 4xx with ``{"error": reason}``; a WebSocket is
+closed with 1008 (API key), 1009 (message too big) or 1013 (too many connections, try again later).
+Bodies are counted while they stream in; images and big JSON are decoded in threads, a few at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from streams.gateway import records
-from streams.gateway.limits import RateLimiter
+from streams.gateway.limits import EVENT_BODY_BYTES, RateLimiter, asr_body_limit, body_limit
 from streams.gateway.publisher import Publisher, PublishError
 from streams.gateway.records import ClientError, Outbound
 from streams.settings import Settings
 from streams.topics import TopicNames
 
-WS_POLICY_VIOLATION = 1008
+__all__ = ["Gateway", "body_limit", "create_gateway"]
 
+T = TypeVar("T")
 
-def body_limit(settings: Settings) -> int:
-    """Largest request body: one image in base64 plus room for the JSON around it."""
-    return settings.max_image_bytes * 4 // 3 + 64 * 1024
+WS_POLICY_VIOLATION = 1008  # missing or wrong API key
+WS_MESSAGE_TOO_BIG = 1009  # a message over body_limit
+WS_TRY_AGAIN_LATER = 1013  # AMPERE_INGEST_MAX_WEBSOCKETS connections already open
+WS_REASON_BYTES = 123  # the most a close frame's reason may hold
+INLINE_JSON_BYTES = 64 * 1024  # bigger JSON is decoded in a thread, like images
 
 
 class Gateway:
-    """What the endpoints share: settings, topics, rate limiter, publisher, clock."""
+    """What the endpoints share: settings, topics, rate limiter, publisher, clock, decode slots."""
 
     def __init__(self, settings: Settings, publisher: Publisher, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings, self.publisher, self.clock = settings, publisher, clock
         self.topics = TopicNames(settings.topic_prefix)
         self.limiter = RateLimiter(settings.ingest_rate_per_s, settings.ingest_burst)
+        self.decode_slots = asyncio.Semaphore(settings.ingest_decode_concurrency)
+        self.websockets = 0
 
     def authorize(self, key: str | None) -> None:
         """ClientError 401 unless the API key matches (no key configured = open)."""
@@ -58,6 +66,23 @@ class Gateway:
         if wait > 0:
             raise ClientError(429, f"stream {stream_id!r} is over {self.settings.ingest_rate_per_s:g} messages/s",
                               retry_after_s=wait)
+
+    async def offload(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` in a thread, at most ``ingest_decode_concurrency`` at once (image decoding, big JSON)."""
+        async with self.decode_slots:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def parse_json(self, raw: bytes | str, what: str) -> Any:
+        """:func:`records.parse_json`, in a thread when ``raw`` is big."""
+        if len(raw) > INLINE_JSON_BYTES:
+            return await self.offload(records.parse_json, raw, what)
+        return records.parse_json(raw, what)
+
+    async def build(self, kind: str, payload: Any, stream_id: str) -> Outbound:
+        """:func:`records.message`; keyframes (decoded to be checked) in a thread."""
+        if kind == "keyframe":
+            return await self.offload(records.keyframe, payload, stream_id, self.topics, self.settings)
+        return records.message(kind, payload, stream_id, self.topics, self.settings)
 
     async def send(self, out: Outbound) -> dict:
         """Publish and wait for the ack; ClientError 503 when the broker does not acknowledge."""
@@ -80,45 +105,90 @@ def _error(exc: ClientError) -> JSONResponse:
     return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
+async def _capped_stream(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives; ClientError 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ClientError(413, f"request body of {declared} bytes exceeds the limit of {limit}")
-    chunks, size = [], 0
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise ClientError(413, f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    raw = await _read_capped(request, limit)
+async def _read_capped(request: Request, limit: int) -> bytes:
+    return b"".join([chunk async for chunk in _capped_stream(request, limit)])
+
+
+async def _multipart(request: Request, limit: int) -> FormData:
+    """The form, parsed while the capped body streams in (at most one file, a few small fields)."""
+    parser = MultiPartParser(request.headers, _capped_stream(request, limit), max_files=1, max_fields=8,
+                             max_part_size=8 * 1024)
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ClientError(400, f"body is not valid JSON: {exc}") from exc
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise ClientError(400, f"body is not valid multipart: {exc.message}") from None
 
 
 async def _keyframe_request(request: Request, stream_id: str, gw: Gateway) -> Outbound:
     limit = body_limit(gw.settings)
-    ctype = request.headers.get("content-type", "")
-    if not ctype.startswith("multipart/form-data"):
-        return records.keyframe(await _json_body(request, limit), stream_id, gw.topics, gw.settings)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ClientError(413, f"request body of {declared} bytes exceeds the limit of {limit}")
-    form = await request.form(max_files=1, max_fields=8)
-    upload = form.get("image")
-    if not isinstance(upload, UploadFile):
-        raise ClientError(422, "image: multipart file field required")
-    data = await upload.read(gw.settings.max_image_bytes + 1)
-    ts = form.get("ts_ms")
-    if not isinstance(ts, str) or not ts.strip().lstrip("-").isdigit():
-        raise ClientError(422, "ts_ms: integer form field required")
-    payload = {"ts_ms": int(ts)}
-    return records.keyframe(payload, stream_id, gw.topics, gw.settings, image=data)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await gw.build("keyframe", await gw.parse_json(await _read_capped(request, limit), "body"), stream_id)
+    form = await _multipart(request, limit)
+    try:
+        upload = form.get("image")
+        if not isinstance(upload, UploadFile):
+            raise ClientError(422, "image: multipart file field required")
+        data = await upload.read(gw.settings.max_image_bytes + 1)
+        payload = {"ts_ms": records.form_int(form.get("ts_ms"), "ts_ms")}
+    finally:
+        await form.close()
+    return await gw.offload(records.keyframe, payload, stream_id, gw.topics, gw.settings, image=data)
+
+
+def _utf8_size(raw: str | bytes) -> int:
+    if isinstance(raw, bytes) or raw.isascii():
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.close(code=code, reason=reason.encode()[:WS_REASON_BYTES].decode(errors="ignore"))
+
+
+async def _ws_reply(gw: Gateway, stream_id: str, raw: str | bytes) -> dict:
+    """The answer to one WebSocket message: the broker's ack or the refusal, with the message's ``ref``."""
+    ref = None
+    try:
+        gw.admit(stream_id)
+        msg = await gw.parse_json(raw, "message")
+        if not isinstance(msg, dict):
+            raise ClientError(422, "message must be a JSON object with a 'kind'")
+        ref = msg.pop("ref", None)
+        out = await gw.build(str(msg.pop("kind", "")), msg, stream_id)
+        reply = {"ok": True, "status": 202, **await gw.send(out)}
+    except ClientError as exc:
+        reply = {"ok": False, "status": exc.status, "error": exc.reason}
+        if exc.retry_after_s:
+            reply["retry_after_s"] = round(exc.retry_after_s, 3)
+    return {**reply, "ref": ref}
+
+
+async def _serve_ws(websocket: WebSocket, stream_id: str, gw: Gateway) -> None:
+    """Answer each message in order until the client leaves; close with 1009 on a message over the limit."""
+    limit = body_limit(gw.settings)
+    while True:
+        frame = await websocket.receive()
+        if frame["type"] == "websocket.disconnect":
+            return
+        raw = frame["text"] if frame.get("text") is not None else frame.get("bytes") or b""
+        size = _utf8_size(raw)
+        if size > limit:  # the server refuses bigger frames before reading them (uvicorn ws_max_size)
+            await _close(websocket, WS_MESSAGE_TOO_BIG, f"message of {size} bytes exceeds the limit of {limit} bytes")
+            return
+        await websocket.send_json(await _ws_reply(gw, stream_id, raw))
 
 
 def create_gateway(settings: Settings, publisher: Publisher, clock: Callable[[], float] = time.monotonic) -> FastAPI:
@@ -152,15 +222,16 @@ def create_gateway(settings: Settings, publisher: Publisher, clock: Callable[[],
     @app.post("/v1/streams/{stream_id}/events", status_code=202)
     async def post_event(stream_id: str, request: Request) -> JSONResponse:
         async def build() -> Outbound:
-            return records.event(await _json_body(request, 64 * 1024), stream_id, gw.topics)
+            body = await gw.parse_json(await _read_capped(request, EVENT_BODY_BYTES), "body")
+            return records.event(body, stream_id, gw.topics)
 
         return await handle(request, stream_id, build)
 
     @app.post("/v1/streams/{stream_id}/asr", status_code=202)
     async def post_asr(stream_id: str, request: Request) -> JSONResponse:
         async def build() -> Outbound:
-            limit = settings.max_text_chars * 4 + 4096
-            return records.asr_chunk(await _json_body(request, limit), stream_id, gw.topics, settings)
+            body = await gw.parse_json(await _read_capped(request, asr_body_limit(settings)), "body")
+            return records.asr_chunk(body, stream_id, gw.topics, settings)
 
         return await handle(request, stream_id, build)
 
@@ -173,39 +244,23 @@ def create_gateway(settings: Settings, publisher: Publisher, clock: Callable[[],
 
     @app.websocket("/v1/streams/{stream_id}/ws")
     async def ws(websocket: WebSocket, stream_id: str) -> None:
+        # accepted first, so that every refusal is a close code and reason the client can read
+        await websocket.accept()
         try:
             gw.authorize(_api_key(websocket.headers, websocket.query_params))
         except ClientError as exc:
-            await websocket.close(code=WS_POLICY_VIOLATION, reason=exc.reason)
+            await _close(websocket, WS_POLICY_VIOLATION, exc.reason)
             return
-        await websocket.accept()
-        limit = body_limit(settings)
+        cap = settings.ingest_max_websockets
+        if gw.websockets >= cap:
+            await _close(websocket, WS_TRY_AGAIN_LATER, f"{cap} WebSocket connections are open; try again later")
+            return
+        gw.websockets += 1
         try:
-            while True:
-                frame = await websocket.receive()
-                if frame["type"] == "websocket.disconnect":
-                    return
-                raw = frame.get("text") or (frame.get("bytes") or b"").decode("utf-8", "replace")
-                ref = None
-                try:
-                    gw.admit(stream_id)
-                    if len(raw) > limit:
-                        raise ClientError(413, f"message of {len(raw)} bytes exceeds the limit of {limit}")
-                    try:
-                        msg = json.loads(raw)
-                    except json.JSONDecodeError as exc:
-                        raise ClientError(400, f"message is not valid JSON: {exc}") from exc
-                    if not isinstance(msg, dict):
-                        raise ClientError(422, "message must be a JSON object with a 'kind'")
-                    ref = msg.pop("ref", None)
-                    out = records.message(str(msg.pop("kind", "")), msg, stream_id, gw.topics, settings)
-                    reply = {"ok": True, "status": 202, **await gw.send(out)}
-                except ClientError as exc:
-                    reply = {"ok": False, "status": exc.status, "error": exc.reason}
-                    if exc.retry_after_s:
-                        reply["retry_after_s"] = round(exc.retry_after_s, 3)
-                await websocket.send_json({**reply, "ref": ref})
+            await _serve_ws(websocket, stream_id, gw)
         except WebSocketDisconnect:
             return
+        finally:
+            gw.websockets -= 1
 
     return app
