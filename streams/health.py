@@ -115,11 +115,14 @@ class HealthServer:
                 self._send(code, json.dumps(body).encode(), "application/json")
 
             def _send(self, code: int, body: bytes, ctype: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting: nothing to say
+                    log.debug("health client went away before the answer")
 
             def log_message(self, fmt: str, *args) -> None:
                 log.debug("health %s", fmt % args)

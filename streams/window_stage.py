@@ -166,7 +166,7 @@ class WindowStage:
     def write_counters(self) -> None:
         """Log the loss counters and write them beside the worker's other state."""
         snap = self.counters.snapshot()
-        log.warning("window stage counters: %s", json.dumps(snap, sort_keys=True))
+        log.info("window stage counters: %s", json.dumps(snap, sort_keys=True))
         try:
             self.counters.write(counters_path(self.settings))
         except OSError as exc:

@@ -93,3 +93,27 @@ def test_not_ready_while_the_window_stage_is_blocked_or_stopped() -> None:
     finally:
         progress.reset()
         srv.stop()
+
+
+def test_a_client_that_gives_up_leaves_no_traceback(capfd) -> None:
+    """/readyz waits for slow checks (Kafka down: up to its timeout); a client that gave up before the
+    answer made the server print a BrokenPipeError traceback into the worker log."""
+    import socket
+    import struct
+
+    def slow() -> None:
+        time.sleep(0.5)
+
+    status = WorkerStatus(engines_loaded=True)
+    srv = HealthServer("127.0.0.1", 0, status, {"slow": slow}).start()
+    try:
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", srv.port))
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+            c.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            c.close()
+        time.sleep(1.5)
+    finally:
+        srv.stop()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err, err
