@@ -4,7 +4,8 @@
     POST /v1/streams/{stream_id}/asr         JSON ASR chunk
     POST /v1/streams/{stream_id}/keyframes   multipart (ts_ms + image file) or JSON with image_b64
     WS   /v1/streams/{stream_id}/ws          JSON messages {"kind": "event"|"asr"|"keyframe", ...}
-    GET  /healthz
+    GET  /healthz                            the process answers
+    GET  /readyz                             the broker can be used (503 + Retry-After while it cannot)
 
 Every accepted message is answered with where the broker stored it (202 + topic/partition/offset),
 only after the broker acknowledged it. Refusals are 4xx with ``{"error": reason}``; a WebSocket is
@@ -191,9 +192,20 @@ async def _serve_ws(websocket: WebSocket, stream_id: str, gw: Gateway) -> None:
         await websocket.send_json(await _ws_reply(gw, stream_id, raw))
 
 
-def create_gateway(settings: Settings, publisher: Publisher, clock: Callable[[], float] = time.monotonic) -> FastAPI:
-    """The ASGI app; the publisher is started and stopped with it."""
+def create_gateway(
+    settings: Settings,
+    publisher: Publisher,
+    clock: Callable[[], float] = time.monotonic,
+    broker_problem: Callable[[], str | None] | None = None,
+) -> FastAPI:
+    """The ASGI app; the publisher is started and stopped with it. ``broker_problem`` answers /readyz
+    (default: the project's broker probe with these settings, 2 s at most)."""
     gw = Gateway(settings, publisher, clock)
+    if broker_problem is None:
+        from streams.kafka.clients import reachable
+
+        def broker_problem() -> str | None:
+            return reachable(settings, timeout_s=2.0)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -218,6 +230,13 @@ def create_gateway(settings: Settings, publisher: Publisher, clock: Callable[[],
     @app.get("/healthz")
     async def healthz() -> dict:
         return {"ok": True}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        problem = await asyncio.to_thread(broker_problem)
+        if problem:
+            return JSONResponse({"ready": False, "kafka": problem}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"ready": True, "kafka": "ok"})
 
     @app.post("/v1/streams/{stream_id}/events", status_code=202)
     async def post_event(stream_id: str, request: Request) -> JSONResponse:

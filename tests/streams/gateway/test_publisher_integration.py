@@ -35,7 +35,12 @@ def test_broker_down_is_a_bounded_503_and_the_gateway_recovers(tmp_path) -> None
         with TestClient(app) as client:
             ok, _ = _post(client, 1_000)
             assert ok.status_code == 202, ok.text
+            assert client.get("/readyz").json() == {"ready": True, "kafka": "ok"}
             broker.stop()
+            t0 = time.monotonic()
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and ready.headers["Retry-After"] and "cannot use Kafka" in ready.json()["kafka"]
+            assert time.monotonic() - t0 < 5.0
             answers = [_post(client, 2_000 + i) for i in range(3)]
             for r, took in answers:
                 assert r.status_code == 503, r.text
