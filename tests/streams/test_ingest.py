@@ -73,3 +73,13 @@ def test_asr_first_then_keyframes_closes_every_window_with_both() -> None:
     assert [(c.window_id, bool(c.text), len(c.keyframes) > 0) for c in closed] == [
         ("s@0-10000", True, True), ("s@10000-20000", True, True)
     ]
+
+
+def test_an_event_record_is_byte_bounded_before_it_is_parsed() -> None:
+    """A broadcaster event is a few hundred bytes; a 5 MB one (e.g. gzip-compressed on the wire, which the
+    broker accepts) was parsed whole before, since the events topic had no byte check."""
+    st, _, _ = apply_message(T.asr, asr(0, 0), None, 0.0, S, CFG, T)
+    big = json.dumps({"stream_id": "s", "ts_ms": 5_000, "type": "product_switch", "product_hint": "x",
+                      "padding": "a" * 5_000_000}).encode()
+    with pytest.raises(BadRecord, match="limit"):
+        apply_message(T.events, big, st, 0.0, S, CFG, T)
