@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     kafka_broker_port: int = Field(19092, description="Port of the local broker listener.")
     kafka_controller_port: int = Field(19093, description="Port of the local KRaft controller.")
     kafka_version: str = Field("3.9.1", description="Apache Kafka version resolved with Maven.")
+    kafka_brokers: int = Field(
+        1, ge=1, le=9, description="Nodes `ampere infra up` starts (KRaft, broker+controller each; node i at the ports + 10(i-1))."
+    )
     topic_prefix: str = Field("ampere", description="Common prefix of every topic name.")
     topic_partitions: int = Field(4, ge=1, description="Partitions of topics created by Ampere.")
     topic_replication_factor: int = Field(1, ge=1, description="Replication factor of topics created by Ampere.")
@@ -62,6 +65,18 @@ class Settings(BaseSettings):
     weaviate_grpc_port: int = Field(18051, description="Weaviate gRPC port.")
     weaviate_version: str = Field("v1.39.0", description="weaviate-server version built with go install.")
     weaviate_api_key: str | None = Field(None, description="API key; None = anonymous access.")
+    weaviate_nodes: int = Field(
+        1, ge=1, le=9, description="Nodes `ampere infra up` starts (one Weaviate cluster; node i at the ports + 10(i-1))."
+    )
+    weaviate_internal_ports: str = Field(
+        "17000-17999", pattern=r"^\d+-\d+$", description="Range of the local Weaviate nodes' gossip, data and raft ports."
+    )
+    weaviate_replication_factor: int = Field(
+        1, ge=1, le=9, description="Replicas of each collection Ampere creates (at most the node count)."
+    )
+    weaviate_consistency: Literal["ONE", "QUORUM", "ALL"] = Field(
+        "QUORUM", description="Replicas that must answer each write and read of Ampere's objects."
+    )
     collection_prefix: str = Field("", description="Prefix of Weaviate collection names (tests isolate with it).")
 
     # --- models and engines ----------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""`ampere infra install|up|down|status`: the real local Kafka broker and Weaviate server."""
+"""`ampere infra install|up|down|status|env`: the real local Kafka and Weaviate, one node each or clusters."""
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import typer
@@ -32,7 +33,7 @@ def _fail(error: Exception) -> None:
 def install(services: list[str] | None = ServicesArg) -> None:
     """Fetch/build the services into the cache (Kafka jars via Maven, weaviate-server via go install)."""
     try:
-        stack.install(stack.build_services(get_settings(), _names(services)), console)
+        stack.install(stack.build_services(get_settings(), _names(services), brokers=1, weaviate_nodes=1), console)
     except (ServiceError, BuildError) as error:
         _fail(error)
 
@@ -40,16 +41,38 @@ def install(services: list[str] | None = ServicesArg) -> None:
 @infra_app.command()
 def up(
     services: list[str] | None = ServicesArg,
-    timeout: float = typer.Option(120.0, help="Seconds to wait for each service to be ready."),
+    timeout: float = typer.Option(120.0, help="Seconds to wait until every service is ready."),
+    brokers: int | None = typer.Option(
+        None, "--brokers", min=1, max=9, help="Kafka nodes (default AMPERE_KAFKA_BROKERS, 1)."
+    ),
+    weaviate_nodes: int | None = typer.Option(
+        None, "--weaviate-nodes", min=1, max=9, help="Weaviate nodes (default AMPERE_WEAVIATE_NODES, 1)."
+    ),
 ) -> None:
-    """Start the services (installing them first if needed); already running ones are left alone."""
+    """Start the services (installing them first if needed); already running ones are left alone.
+
+    With more than one node the settings that clients need are printed (also: `ampere infra env`).
+    """
     settings = get_settings()
     started = time.monotonic()
     try:
-        stack.up(settings, stack.build_services(settings, _names(services)), console, timeout)
+        built = stack.build_services(settings, _names(services), brokers=brokers, weaviate_nodes=weaviate_nodes)
+        stack.up(settings, built, console, timeout)
     except (ServiceError, BuildError) as error:
         _fail(error)
     console.print(f"infra up done in {time.monotonic() - started:.1f}s")
+    env = stack.client_env(settings)
+    if int(env.get("AMPERE_KAFKA_BROKERS", 1)) > 1 or int(env.get("AMPERE_WEAVIATE_NODES", 1)) > 1:
+        console.print('Clusters run: point Ampere at them with  eval "$(ampere infra env)"  or:')
+        console.print("\n".join(f"  export {key}={value}" for key, value in env.items()), highlight=False)
+
+
+@infra_app.command()
+def env() -> None:
+    """Print `export AMPERE_...=...` lines for what `ampere infra up` started (all brokers, the first
+    Weaviate node, replication for the node counts); use as  eval "$(ampere infra env)"."""
+    for key, value in stack.client_env(get_settings()).items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
 
 
 @infra_app.command()
