@@ -6,8 +6,9 @@
     products ─────────────────────────────────────────────▶ catalog (embed+index) ──┘
     anything malformed ─▶ dlq
 
-Offsets are committed only after a batch's body finished (``take_events`` acks then), and the
-bodies only finish after the store accepted the upsert and the outputs were delivered.
+Offsets are committed only after a batch's body finished: the agents' streams ack an event only once
+its batch was marked finished (``streams.agents.acks``), never when the agent is cancelled mid-batch
+on stop, and the bodies only finish after the store accepted the upsert and the outputs were delivered.
 The window stage is stateful and runs on its own aiokafka consumer with explicit commits, since
 faust-streaming's consumer can commit past records it never delivered (``streams.window_stage``).
 """
@@ -20,6 +21,7 @@ import logging
 import faust
 
 from streams import metrics, progress
+from streams.agents.acks import FinishedAckStream, run_batches
 from streams.agents.context import AgentContext, Engines
 from streams.agents.index import catalog_batch, embed_batch
 from streams.agents.summarize import refine_batch, summarize_batch
@@ -55,6 +57,7 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
         producer_max_request_size=kafka.max_request_bytes,
         consumer_max_fetch_size=kafka.max_request_bytes,
         stream_wait_empty=False,
+        Stream=FinishedAckStream,  # acks only finished batches, so a stop commits no unfinished work
     )
 
     def raw_topic(*names: str) -> faust.TopicT:
@@ -78,7 +81,7 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
     app.ampere_context = ctx  # type: ignore[attr-defined]
     app.ampere_counters = ctx.counters  # type: ignore[attr-defined]
     metrics.install(app, lambda: stage.census, ctx.counters)
-    batches = {"within": settings.batch_wait_ms / 1000}
+    size, within_s = settings.batch_size, settings.batch_wait_ms / 1000
 
     # ---------------------------------------------------------------- window
     stage = WindowStage(settings)
@@ -98,29 +101,24 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
     # ---------------------------------------------------------------- the other agents
     @app.agent(t_windows)
     async def summarize(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, **batches):
-            await ctx.guarded(events, summarize_batch)
+        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, summarize_batch))
 
     if ctx.two_phase:
 
         @app.agent(t_windows)
         async def refine(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(settings.batch_size, **batches):
-                await ctx.guarded(events, refine_batch, dead_letter=False)
+            await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, refine_batch, dead_letter=False))
 
     @app.agent(t_summaries)
     async def embed(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, **batches):
-            await ctx.guarded(events, embed_batch)
+        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, embed_batch))
 
     @app.agent(t_products)
     async def catalog(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, **batches):
-            await ctx.guarded(events, catalog_batch)
+        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, catalog_batch))
 
     @app.agent(t_embeddings)
     async def tag(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, **batches):
-            await ctx.guarded(events, tag_batch)
+        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, tag_batch))
 
     return app
