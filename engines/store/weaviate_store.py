@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import weaviate
-from weaviate.classes.config import Configure, DataType, Property, VectorDistances
+from weaviate.classes.config import ConsistencyLevel, DataType
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery, TargetVectors
@@ -25,37 +25,12 @@ from weaviate.exceptions import (
 )
 
 from engines.errors import PermanentError, TransientError
+from engines.store.migrate import migrate_id_tokenization, staging_name
+from engines.store.schema import KIND_COLLECTION, VECTOR_NAMES, create_collection
+
+__all__ = ["KIND_COLLECTION", "VECTOR_NAMES", "Hit", "StoreError", "StoredObject", "WeaviateStore", "connect"]
 
 log = logging.getLogger("ampere.store")
-
-VECTOR_NAMES = ("fused", "visual", "text")
-
-KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Product"}
-
-_MOMENT_PROPS = [
-    Property(name="stream_id", data_type=DataType.TEXT),
-    Property(name="window_id", data_type=DataType.TEXT),
-    # NUMBER (float64, exact to 2^53), not INT: GraphQL's Int is 32-bit, so Weaviate's GraphQL answers
-    # null for epoch milliseconds stored as INT
-    Property(name="start_ms", data_type=DataType.NUMBER),
-    Property(name="end_ms", data_type=DataType.NUMBER),
-    Property(name="sentence", data_type=DataType.TEXT),
-    Property(name="product_name", data_type=DataType.TEXT),
-    Property(name="summary_json", data_type=DataType.TEXT, skip_vectorization=True),
-    Property(name="summary_source", data_type=DataType.TEXT),
-    Property(name="model_version", data_type=DataType.TEXT),
-    Property(name="closed_at", data_type=DataType.NUMBER),
-    Property(name="revision", data_type=DataType.INT),
-]
-_PRODUCT_PROPS = [
-    Property(name="product_id", data_type=DataType.TEXT),
-    Property(name="title", data_type=DataType.TEXT),
-    Property(name="category", data_type=DataType.TEXT),
-    Property(name="brand", data_type=DataType.TEXT),
-    Property(name="attribute_values", data_type=DataType.TEXT_ARRAY),
-    Property(name="model_version", data_type=DataType.TEXT),
-]
-
 
 _OUTAGE_TYPES = (WeaviateConnectionError, WeaviateGRPCUnavailableError, WeaviateTimeoutError, WeaviateClosedClientError)
 _OUTAGE_TEXT = ("StatusCode.UNAVAILABLE", "Connection refused", "failed to connect to all addresses", "Socket closed")
@@ -128,34 +103,35 @@ def connect(url: str, grpc_port: int, api_key: str | None = None, timeout_s: flo
 class WeaviateStore:
     """LiveMoment / VideoMoment / Product collections; every call is thread-safe."""
 
-    def __init__(self, client: weaviate.WeaviateClient, prefix: str = "") -> None:
+    def __init__(
+        self, client: weaviate.WeaviateClient, prefix: str = "", *, replication_factor: int = 1,
+        consistency: str = "QUORUM",
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.replication_factor = replication_factor  # of collections created here
+        self.consistency = ConsistencyLevel(consistency)  # of every write and read here
         self._lock = threading.Lock()
 
     def name(self, kind: str) -> str:
         """Collection name of a kind (live | video | product)."""
         return f"{self.prefix}{KIND_COLLECTION[kind]}"
 
+    def _collection(self, kind: str) -> Any:
+        """A kind's collection, written and read at the store's consistency level."""
+        return self.client.collections.get(self.name(kind)).with_consistency_level(self.consistency)
+
     def ensure_collections(self) -> None:
-        """Create the collections if missing (named vectors, cosine HNSW)."""
+        """Create the collections if missing (named vectors, cosine HNSW); migrate, once, a collection
+        whose id properties are not field-tokenized (see :mod:`engines.store.migrate`)."""
         with self._lock:
             for kind in KIND_COLLECTION:
                 name = self.name(kind)
+                migrate_id_tokenization(self.client, name, kind)
                 if self.client.collections.exists(name):
                     self._warn_old_types(name)
-                    continue
-                self.client.collections.create(
-                    name,
-                    properties=_PRODUCT_PROPS if kind == "product" else _MOMENT_PROPS,
-                    vector_config=[
-                        Configure.Vectors.self_provided(
-                            name=v,
-                            vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
-                        )
-                        for v in VECTOR_NAMES
-                    ],
-                )
+                else:
+                    create_collection(self.client, name, kind, replication_factor=self.replication_factor)
 
     def _warn_old_types(self, name: str) -> None:
         """Collections made before start_ms/end_ms became NUMBER keep INT (types cannot change in place)."""
@@ -175,7 +151,7 @@ class WeaviateStore:
         with self._lock, outage_is_transient():
             for kind, objs in by_kind.items():
                 try:
-                    res = self.client.collections.get(self.name(kind)).data.insert_many(objs)
+                    res = self._collection(kind).data.insert_many(objs)
                 except WeaviateInsertManyAllFailedError as exc:  # every object refused: name them all
                     if is_outage(exc):
                         raise
@@ -194,7 +170,7 @@ class WeaviateStore:
         if not object_ids:
             return {}
         with self._lock, outage_is_transient():
-            res = self.client.collections.get(self.name(kind)).query.fetch_objects(
+            res = self._collection(kind).query.fetch_objects(
                 filters=Filter.by_id().contains_any(list(object_ids)),
                 return_properties=["revision"],
                 limit=len(object_ids),
@@ -204,7 +180,7 @@ class WeaviateStore:
     def stored_dims(self, kind: str) -> dict[str, int]:
         """Length of each named vector already in a collection (empty while the collection is)."""
         with self._lock:
-            res = self.client.collections.get(self.name(kind)).query.fetch_objects(limit=1, include_vector=True)
+            res = self._collection(kind).query.fetch_objects(limit=1, include_vector=True)
         for o in res.objects:
             vectors = o.vector if isinstance(o.vector, dict) else {"fused": o.vector}
             return {name: len(vec) for name, vec in vectors.items() if vec}
@@ -223,7 +199,7 @@ class WeaviateStore:
     ) -> list[Hit]:
         """Nearest objects of a kind to ``vector`` on one named vector; score = cosine similarity."""
         with self._lock, outage_is_transient():
-            res = self.client.collections.get(self.name(kind)).query.near_vector(
+            res = self._collection(kind).query.near_vector(
                 near_vector=list(map(float, vector)),
                 target_vector=target,
                 limit=limit,
@@ -241,7 +217,7 @@ class WeaviateStore:
             (target, vector), = vectors.items()
             return self.near_vector(kind, vector, target=target, limit=limit, where=where)
         with self._lock, outage_is_transient():
-            res = self.client.collections.get(self.name(kind)).query.near_vector(
+            res = self._collection(kind).query.near_vector(
                 near_vector={k: list(map(float, v)) for k, v in vectors.items()},
                 target_vector=TargetVectors.average(list(vectors)),
                 limit=limit,
@@ -253,13 +229,13 @@ class WeaviateStore:
     def count(self, kind: str) -> int:
         """Number of objects of a kind."""
         with self._lock:
-            return int(self.client.collections.get(self.name(kind)).aggregate.over_all(total_count=True).total_count or 0)
+            return int(self._collection(kind).aggregate.over_all(total_count=True).total_count or 0)
 
     def drop(self) -> None:
-        """Delete this store's collections (tests and `ampere demo --fresh`)."""
+        """Delete this store's collections, with a migration's staging copy (tests and `ampere demo --fresh`)."""
         with self._lock:
             for kind in KIND_COLLECTION:
-                self.client.collections.delete(self.name(kind))
+                self.client.collections.delete([self.name(kind), staging_name(self.name(kind))])
 
     def close(self) -> None:
         self.client.close()
