@@ -121,6 +121,22 @@ def corpus(t: TopicNames, weaviate_url: str, max_image_bytes: int) -> list[Shot]
         Shot("product bomb", t.products, b"fz-p", _j({"product_id": "fz-p", "title": "x", "images_b64": [bomb]}), True),
         Shot("product file uri", t.products, b"fz-p", _j({"product_id": "fz-p", "title": "x", "image_uris": ["file:///etc/passwd"]}), True),
         Shot("product bool title", t.products, b"fz-p", _j({"product_id": "fz-p", "title": True}), True),
+        # found by an adversarial run: each of these once wedged, rewrote or bloated the worker
+        Shot("16 black 6300 x 6300 PNGs in one product (under the per-image limit)", t.products, b"fz-px",
+             _j({"product_id": "fz-px", "title": "x", "images_b64": [base64.b64encode(_png(6300, 6300)).decode()] * 16}),
+             True),
+        Shot("chunk keyed by the valid stream (forged key)", t.asr, b"live-0",
+             _j({**asr, "stream_id": "fz-attacker", "text": "INJECTED-BY-ATTACKER red ceramic mug"}), True),
+        Shot("far-future chunk keyed by the valid stream", t.asr, b"live-0",
+             _j({**asr, "stream_id": "fz-attacker", "seq": 9, "start_ms": 600_000, "end_ms": 600_500}), True),
+        Shot("product switch keyed by the valid stream", t.events, b"live-0",
+             _j({**ev, "stream_id": "fz-attacker", "type": "product_switch", "ts_ms": 3_000, "product_hint": "attacker"}),
+             True),
+        Shot("key that is not UTF-8", t.asr, b"fz\xff", _j({**asr, "stream_id": "fz\ufffd"}), True),
+        Shot("gzip 5 MB event", t.events, b"fz", _j({**ev, "padding": "e" * 5_000_000}), True, compress=True),
+        *[Shot(f"emoji flood chunk {i}", t.asr, b"fz-emoji",
+               _j({"stream_id": "fz-emoji", "seq": i, "start_ms": i * 200, "end_ms": i * 200 + 150,
+                   "text": "\U0001F600" * 4_000}), False) for i in range(100)],
     ]
     return shots
 
