@@ -1,0 +1,43 @@
+"""``python -m streams.gateway``: the HTTP / WebSocket ingest gateway alone, as the container image
+runs it (the same start as ``ampere ingest serve``, without the tooling CLI)."""
+
+from __future__ import annotations
+
+import logging.config
+import sys
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def main() -> int:
+    import uvicorn
+
+    from streams.admin import ensure_topics
+    from streams.errors import KafkaUnavailable
+    from streams.gateway.publisher import KafkaPublisher
+    from streams.gateway.server import body_limit, create_gateway
+    from streams.kafka import check_reachable
+    from streams.logs import logging_config
+    from streams.settings import get_settings
+    from streams.topics import TopicNames
+
+    s = get_settings()
+    logging.config.dictConfig(logging_config(s.log_level, s.log_format))
+    if not s.ingest_api_key and s.ingest_host not in LOOPBACK:
+        print("error: refusing to listen beyond loopback without AMPERE_INGEST_API_KEY", file=sys.stderr)
+        return 2
+    try:
+        check_reachable(s)
+    except KafkaUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ensure_topics(s, TopicNames(s.topic_prefix).all(), s.topic_partitions)
+    app = create_gateway(s, KafkaPublisher(s, max_request_bytes=body_limit(s) + 4096))
+    print(f"ingest gateway on {s.ingest_host}:{s.ingest_port} -> {s.kafka_bootstrap}", file=sys.stderr)
+    uvicorn.run(app, host=s.ingest_host, port=s.ingest_port, log_level="warning",
+                ws_max_size=body_limit(s) + 1024)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
