@@ -125,10 +125,14 @@ def apply_record(
     cfg: WindowConfig,
     offset: int | None = None,
     images: Mapping[str, bytes | BadRecord] | None = None,
+    hold_closes: bool = False,
 ) -> tuple[StreamState | None, Applied, str]:
-    """Apply a parsed input record to its stream's state (see :func:`apply_message`)."""
+    """Apply a parsed input record to its stream's state (see :func:`apply_message`); with
+    ``hold_closes`` no window closes on the watermark (the caller has broadcaster events to read first)."""
+    if st is not None:
+        st.hold_closes = hold_closes
     if isinstance(rec, AsrChunkRecord):
-        st = st or new_state(rec.stream_id, rec.start_ms, cfg)
+        st = st or _new(rec.stream_id, rec.start_ms, cfg, hold_closes)
         if _replayed(st, "asr", offset):
             return st, Applied(duplicate=True), rec.stream_id
         return st, _applied(st, "asr", offset, apply_chunk(st, rec.model_dump(), cfg, clock)), rec.stream_id
@@ -137,11 +141,11 @@ def apply_record(
             return st, Applied(duplicate=True), rec.stream_id
         data = load_image_bytes(rec.image_b64, rec.uri, uri_policy(settings), prefetched=images)
         img = decode_image(data, settings.max_image_pixels)
-        st = st or new_state(rec.stream_id, rec.ts_ms, cfg)
+        st = st or _new(rec.stream_id, rec.ts_ms, cfg, hold_closes)
         return st, _applied(st, "keyframes", offset, apply_frame(st, make_candidate(rec.ts_ms, img), cfg, clock)), rec.stream_id
     e = rec
     if e.type == "start":
-        st = st or new_state(e.stream_id, e.ts_ms, cfg)
+        st = st or _new(e.stream_id, e.ts_ms, cfg, hold_closes)
         if _replayed(st, "events", offset):
             return st, Applied(duplicate=True), e.stream_id
         st.domain = e.domain
@@ -153,6 +157,12 @@ def apply_record(
     if e.type == "product_switch":
         return st, _applied(st, "events", offset, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, clock)), e.stream_id
     return st, _applied(st, "events", offset, apply_end(st, e.ts_ms, cfg, clock)), e.stream_id
+
+
+def _new(stream_id: str, ts_ms: int, cfg: WindowConfig, hold_closes: bool) -> StreamState:
+    st = new_state(stream_id, ts_ms, cfg)
+    st.hold_closes = hold_closes
+    return st
 
 
 def _replayed(st: StreamState, source: str, offset: int | None) -> bool:

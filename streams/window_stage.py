@@ -54,7 +54,7 @@ from streams.logs import Throttled
 from streams.schemas import BadRecord, DeadLetter, KeyframeRecord, dump_record
 from streams.settings import Settings
 from streams.topics import TopicNames
-from streams.windowing import Applied, StreamState, close_idle, shed
+from streams.windowing import Applied, StreamState, close_idle, close_passed, shed
 
 log = logging.getLogger("ampere.window")
 _throttled = Throttled(log)  # an outage logs once per interval with a count, not once per retry
@@ -123,6 +123,7 @@ class WindowStage:
         # (streams tracked, windows open) as of the last batch or tick, for the metrics sampler: it runs
         # on the event loop while a batch mutates ``states`` in a worker thread, so it must not iterate them
         self.census: tuple[int, int] = (0, 0)
+        self._held: set[tuple[int, str]] = set()  # (partition, stream) whose watermark closes wait for events
         self._lag = 0
         self._logged: dict[str, int] = {}
         self._logged_at = 0.0
@@ -241,7 +242,9 @@ class WindowStage:
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
         # decoding images is CPU work: off the event loop, so heartbeats and the Faust agents go on
-        seeks = await asyncio.to_thread(self._apply_batch, batch, sends, dirty)
+        events_end = {tp.partition: self.consumer.highwater(tp) for tp in self.next if tp.topic == self.topics.events}
+        seeks, held = await asyncio.to_thread(self._apply_batch, batch, sends, dirty, events_end)
+        sends += self._release_held(held, dirty)
         self._count_states()  # on the loop, after the thread: nothing mutates the states now
         for tp, offset in seeks:
             self.consumer.seek(tp, offset)
@@ -254,8 +257,10 @@ class WindowStage:
             sum(len(st.windows) for states in self.states.values() for st in states.values()),
         )
 
-    def _apply_batch(self, batch: dict[TopicPartition, list], sends: list[Outgoing], dirty: dict) -> list:
-        """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to.
+    def _apply_batch(self, batch: dict[TopicPartition, list], sends: list[Outgoing], dirty: dict,
+                     events_end: dict[int, int | None] | None = None) -> tuple[list, set[int]]:
+        """Steps 1-2 for a batch; returns the (partition, offset) pairs to seek back to, and the
+        partitions whose broadcaster events are not read to their end (watermark closes held there).
 
         The records of the three input topics are applied merged by their timestamps (broadcaster
         events first on a tie), each topic-partition still in offset order: a product switch fetched
@@ -278,12 +283,35 @@ class WindowStage:
                 expected = m.offset + 1
             self.next[tp] = expected
             runs.append(run)
+        held = self._events_behind(events_end or {})
         ordered = [(tp, m) for _, _, tp, m in heapq.merge(*runs, key=lambda r: (r[0], r[1]))]
         parsed = [self._parse(tp, m) for tp, m in ordered]
         images = self._prefetch(parsed)
         for (tp, m), rec in zip(ordered, parsed, strict=True):
-            self._apply(tp, m, rec, sends, dirty, images)
-        return seeks
+            self._apply(tp, m, rec, sends, dirty, images, hold=tp.partition in held)
+        return seeks, held
+
+    def _events_behind(self, events_end: dict[int, int | None]) -> set[int]:
+        """Partitions whose events topic holds records past what this batch applies: a product switch
+        may be among them, so no window there closes on the watermark until they are read (the switch
+        must split the windows first, whatever order the topics were fetched in)."""
+        return {p for p, end in events_end.items()
+                if end is not None and self.next.get(TopicPartition(self.topics.events, p), end) < end}
+
+    def _release_held(self, held: set[int], dirty: dict) -> list[Outgoing]:
+        """Close what the watermark passed in streams whose partition's events are now read to the end."""
+        out: list[Outgoing] = []
+        for p, sid in [k for k in self._held if k[0] not in held]:
+            self._held.discard((p, sid))
+            st = self.states.get(p, {}).get(sid)
+            if st is None:
+                continue
+            st.hold_closes = False
+            closed = close_passed(st, self.cfg)
+            if closed:
+                out += self._idle_windows(p, sid, closed)
+                dirty[(p, sid)] = st
+        return out
 
     def _parse(self, tp: TopicPartition, m) -> InputRecord | BadRecord:
         """The record of a message whose key is its stream id, or the reason it is not one."""
@@ -317,7 +345,7 @@ class WindowStage:
         return False
 
     def _apply(self, tp: TopicPartition, m, rec: InputRecord | BadRecord, sends: list[Outgoing], dirty: dict,
-               images: dict[str, bytes | BadRecord]) -> None:
+               images: dict[str, bytes | BadRecord], hold: bool = False) -> None:
         if isinstance(rec, BadRecord):
             sends.append(self._dead_letter(tp, m, rec.reason))
             return
@@ -325,7 +353,8 @@ class WindowStage:
         clock = self.clocks[tp.partition].now
         try:
             st_new, applied, stream_id = apply_record(
-                rec, states.get(rec.stream_id), clock, self.settings, self.cfg, offset=m.offset, images=images
+                rec, states.get(rec.stream_id), clock, self.settings, self.cfg, offset=m.offset, images=images,
+                hold_closes=hold,
             )
             out = self._windows(applied)
         except BadRecord as exc:
@@ -347,6 +376,8 @@ class WindowStage:
         if st_new is not None:
             states[stream_id] = st_new
             dirty[(tp.partition, stream_id)] = st_new
+            if hold:
+                self._held.add((tp.partition, stream_id))
 
     def _windows(self, applied: Applied) -> list[Outgoing]:
         """The records of closed windows (raises if one cannot be written: the caller dead-letters)."""

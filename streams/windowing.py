@@ -146,6 +146,7 @@ class StreamState:
     offsets: dict[str, int] = field(default_factory=dict)
     seqs: list[list[int]] = field(default_factory=list)
     seq_floor: int = -1
+    hold_closes: bool = False  # set by the caller, never stored: watermark closes wait (unread events)
 
     def watermark(self, cfg: WindowConfig) -> int:
         """The event time every expected source has reached (-1 while one was never seen)."""
@@ -299,7 +300,10 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
 
 
 def _close_passed(st: StreamState, cfg: WindowConfig, reason: CloseReason) -> list[ClosedWindow]:
-    """Close every window that all expected sources passed (end + grace); forget retained ones they passed."""
+    """Close every window that all expected sources passed (end + grace); forget retained ones they passed.
+    Nothing closes while ``st.hold_closes`` is set (the caller has unread broadcaster events)."""
+    if st.hold_closes:
+        return []
     wm = st.watermark(cfg)
     for start in [s for s, w in st.retained.items() if w.end_ms + cfg.grace_ms <= wm]:
         del st.retained[start]
@@ -311,6 +315,11 @@ def _close_passed(st: StreamState, cfg: WindowConfig, reason: CloseReason) -> li
             if cw:
                 out.append(cw)
     return out
+
+
+def close_passed(st: StreamState, cfg: WindowConfig) -> list[ClosedWindow]:
+    """Close the windows the watermark passed while closes were held (call with ``hold_closes`` off)."""
+    return _close_passed(st, cfg, "watermark")
 
 
 def _advance(st: StreamState, source: str, ts: int, cfg: WindowConfig) -> list[ClosedWindow]:

@@ -33,6 +33,10 @@ class Consumer:
     def __init__(self, producer: Producer) -> None:
         self.producer, self.seeks, self.commits = producer, [], []
         self.ends: dict | None = None
+        self.high: dict = {}  # high watermark per partition as of the last fetch (None: not known yet)
+
+    def highwater(self, tp):
+        return self.high.get(tp)
 
     def seek(self, tp, offset) -> None:
         self.seeks.append((tp, offset))
@@ -312,7 +316,7 @@ def test_the_metrics_census_never_iterates_states_a_batch_is_changing(tmp_path) 
     done, errors, seen = threading.Event(), [], []
 
     def apply() -> None:
-        st._apply_batch({ASR: batch}, [], {})
+        st._apply_batch({ASR: batch}, [], {}, {})
         done.set()
 
     worker = threading.Thread(target=apply)
@@ -328,3 +332,26 @@ def test_the_metrics_census_never_iterates_states_a_batch_is_changing(tmp_path) 
     assert st.census == (5_000, 5_000)
     asyncio.run(st._process({ASR: [rec(5_000, 0, 0, sid="late")]}))
     assert st.census == (5_001, 5_001)
+
+
+def test_a_switch_still_unread_on_the_events_topic_holds_the_close_until_it_is_read(tmp_path) -> None:
+    """After a broker restart the content of a stream can be fetched a batch before its product switch;
+    closing on the watermark then dead-lettered the switch as late and the window was never split."""
+    st = stage(tmp_path)
+    st.consumer.high = {EV: 1}  # the events partition holds one record this batch does not bring
+    asyncio.run(st._process({ASR: [rec(i, i, ts) for i, ts in enumerate((0, 4_000, 6_000, 9_000, 12_000))]}))
+    assert not sent(st, ".windows") and ("s" in st.states[0]) and st.states[0]["s"].windows
+    switch = SimpleNamespace(offset=0, timestamp=25, key=b"s",
+                             value=b'{"stream_id": "s", "ts_ms": 5000, "type": "product_switch", "product_hint": "b"}')
+    asyncio.run(st._process({EV: [switch]}))
+    assert not sent(st, "dlq"), sent(st, "dlq")
+    closed = {(w["start_ms"], w["end_ms"]) for w in sent(st, ".windows")}
+    assert (0, 5_000) in closed, closed
+    assert [c for c, _ in st.consumer.commits] == [{ASR: 5}, {EV: 1}]
+
+
+def test_closes_are_not_held_when_the_events_topic_is_read_to_its_end(tmp_path) -> None:
+    st = stage(tmp_path)
+    st.consumer.high = {EV: 0}
+    asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}))
+    assert [(w["start_ms"], w["end_ms"]) for w in sent(st, ".windows")] == [(0, 10_000)]
