@@ -81,6 +81,8 @@ def build_store_from(settings: Settings) -> WeaviateStore:
     store = WeaviateStore(
         connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key),
         prefix=settings.collection_prefix,
+        replication_factor=settings.weaviate_replication_factor,
+        consistency=settings.weaviate_consistency,
     )
     store.ensure_collections()
     return store

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from encoders.dataset import Dataset, MomentRecord
-from engines.store.weaviate_store import WeaviateStore, connect
+from engines.store.weaviate_store import WeaviateStore
 from streams.admin import ensure_topics
 from streams.counters import read_all as read_counters
 from streams.kafka import KafkaSource, group_lag_async
@@ -29,6 +29,7 @@ from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import counters_path
 from streams.window_stage import group_id as window_group
+from streams.wiring import build_store_from
 from tooling.consume import follow, spawn_worker
 from tooling.dashboard.launch import spawn_dashboard, wait_http
 from tooling.dashboard.launch import stop as stop_process
@@ -327,8 +328,7 @@ async def run_replay(
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
     topics = TopicNames(settings.topic_prefix)
     ensure_topics(settings, topics.all(), settings.topic_partitions)
-    store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key), settings.collection_prefix)
-    store.ensure_collections()
+    store = build_store_from(settings)
     start_afresh_if_another_model(store, console)
     streams = ds.streams()
     truth = {}

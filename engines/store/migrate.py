@@ -104,6 +104,12 @@ def _copy(client: weaviate.WeaviateClient, source: str, target: str, *, only_mis
     return written
 
 
+def _factor(client: weaviate.WeaviateClient, collection: str) -> int:
+    """The replication factor of an existing collection (kept by the rebuild)."""
+    cfg = client.collections.get(collection).config.get().replication_config
+    return int(getattr(cfg, "factor", 1) or 1)
+
+
 def _count(client: weaviate.WeaviateClient, collection: str) -> int:
     return int(client.collections.get(collection).aggregate.over_all(total_count=True).total_count or 0)
 
@@ -114,7 +120,8 @@ def _stage(client: weaviate.WeaviateClient, name: str, kind: str, passes: int) -
     if client.collections.exists(staging) and unfit_id_properties(client, staging, kind):
         raise MigrationError(f"{staging} exists without field-tokenized ids; delete it and start again")
     if not client.collections.exists(staging):
-        create_collection(client, staging, kind, extra=_extra_properties(client, name, kind))
+        create_collection(client, staging, kind, extra=_extra_properties(client, name, kind),
+                          replication_factor=_factor(client, name))
     for n in range(1, passes + 1):
         copied = _copy(client, name, staging)
         if _count(client, staging) >= _count(client, name):
@@ -139,13 +146,15 @@ def migrate_id_tokenization(client: weaviate.WeaviateClient, name: str, kind: st
                     "ids; copying its objects to %s", name, ", ".join(unfit), staging)
         _, n_passes = _stage(client, name, kind, passes)
         extra = _extra_properties(client, name, kind)
+        factor = _factor(client, name)
         client.collections.delete(name)
         exists = False
     else:
         log.warning("finishing the migration of %s from %s", name, staging)
         extra = _extra_properties(client, staging, kind)
+        factor = _factor(client, staging)
     if not exists:
-        create_collection(client, name, kind, extra=extra)
+        create_collection(client, name, kind, extra=extra, replication_factor=factor)
     _copy(client, staging, name, only_missing=True)
     staged_n, now = _count(client, staging), _count(client, name)
     if now < staged_n:
