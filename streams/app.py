@@ -26,6 +26,7 @@ from streams.agents.context import AgentContext, Engines
 from streams.agents.index import catalog_batch, embed_batch
 from streams.agents.summarize import refine_batch, summarize_batch
 from streams.agents.tag import tag_batch
+from streams.counters import COUNTERS
 from streams.kafka import faust_credentials, kafka_config
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -77,10 +78,10 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
         fut = await outputs[role].send(key=key, value=value)
         await fut
 
-    ctx = AgentContext(settings, send, engines_factory)
+    ctx = AgentContext(settings, send, engines_factory, counters=COUNTERS)  # one registry: stage and agents
     app.ampere_context = ctx  # type: ignore[attr-defined]
-    app.ampere_counters = ctx.counters  # type: ignore[attr-defined]
-    metrics.install(app, lambda: stage.census, ctx.counters)
+    app.ampere_counters = COUNTERS  # type: ignore[attr-defined]
+    metrics.install(app, lambda: stage.census, COUNTERS.snapshot)
     size, within_s = settings.batch_size, settings.batch_wait_ms / 1000
 
     # ---------------------------------------------------------------- window

@@ -1,7 +1,8 @@
-"""Plain counters that make loss visible (offsets skipped, late input by kind, idle closes while lagging).
+"""The worker's one counter registry: what the window stage and the agents count, by declared name
+(offsets skipped, late input by kind, budget closes, refinements shed, failed batches, ...).
 
-One process-wide instance, exported as a flat dict: the worker logs it and writes it beside its
-state, the demo prints it, a metrics endpoint can read the same dict.
+One process-wide instance (:data:`COUNTERS`): the worker logs it and writes it beside its state, the
+demo sums the files, and ``/metrics`` exports every name as ``ampere_events_total{event}``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ NAMES = {
     "budget_closes": "windows closed early because their stream had too many open windows (reason budget)",
     "state_sheds": "stream states over the record limit whose windows were all closed early (error logged)",
     "undeliverable": "output records the broker refused for good (too large, invalid), replaced by a dead letter",
+    "refine_shed": "refinements not run because the window waited longer than AMPERE_SUMMARY_MAX_LAG_MS",
+    "refine_fallback": "refinements whose LLM call failed or overran (the provisional version stays)",
+    "stale_skipped": "index writes skipped because a newer revision of the object is stored",
+    "batch_errors": "agent batches that failed as a whole (their records went to the DLQ)",
 }
 
 
@@ -48,6 +53,9 @@ class LossCounters:
 
     def get(self, name: str) -> int:
         return self._c[name]
+
+    def __getitem__(self, name: str) -> int:
+        return self.get(name)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

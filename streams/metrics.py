@@ -221,33 +221,42 @@ def last_heartbeat() -> float:
     return _heartbeat[0]
 
 
-class _AgentCounters:
-    """``ampere_worker_events_total{event}`` from the counters the agents keep (a plain ``Counter``)."""
+class _Events:
+    """``ampere_events_total{event}``: every name of the worker's counter registry (``streams.counters``),
+    the window stage's loss counters and the agents' events alike, zeros included."""
 
     def __init__(self) -> None:
-        self.source: Mapping[str, int] = {}
+        self.source: Callable[[], Mapping[str, int]] = dict
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         fam = CounterMetricFamily(
-            "ampere_worker_events",
-            "Events the agents count: refinements shed or skipped, stale revisions skipped, failed batches.",
+            "ampere_events",
+            "What the worker counts (streams/counters.py): offsets skipped, late input, budget closes, "
+            "refinements shed, stale writes skipped, failed batches, ...",
             labels=["event"],
         )
-        for event, n in sorted(self.source.items()):
+        for event, n in sorted(self.source().items()):
             fam.add_metric([event], n)
         yield fam
 
 
-_AGENT_COUNTERS = _AgentCounters()
-REGISTRY.register(_AGENT_COUNTERS)
+_EVENTS = _Events()
+REGISTRY.register(_EVENTS)
+
+
+def export_counters(snapshot: Callable[[], Mapping[str, int]]) -> None:
+    """Export ``snapshot()`` (the counter registry's) as ``ampere_events_total`` on every scrape."""
+    _EVENTS.source = snapshot
 
 
 def install(
-    app: Any, census: Callable[[], tuple[int, int]], counters: Mapping[str, int] | None = None, interval_s: float = 2.0
+    app: Any, census: Callable[[], tuple[int, int]], counters: Callable[[], Mapping[str, int]] = dict,
+    interval_s: float = 2.0,
 ) -> None:
     """Add a timer to the Faust app that beats the loop heartbeat and reads the window stage's census
-    (streams tracked, windows open), export the agents' ``counters``, and set Faust's own Prometheus sensor."""
-    _AGENT_COUNTERS.source = counters if counters is not None else {}
+    (streams tracked, windows open), export the counter registry's ``counters()`` snapshot, and set
+    Faust's own Prometheus sensor."""
+    export_counters(counters)
 
     async def sample() -> None:
         beat()

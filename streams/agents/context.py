@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,6 +13,7 @@ from engines.encode.base import Encoder
 from engines.store.weaviate_store import WeaviateStore
 from engines.summarize.base import Summarizer
 from streams import metrics, stages
+from streams.counters import LossCounters
 from streams.retry import backoff_s, call_with_retries
 from streams.schemas import dump_record
 from streams.settings import Settings
@@ -62,7 +62,7 @@ class AgentContext:
     settings: Settings
     send: Callable[[str, bytes | None, bytes], Awaitable[None]]
     engines_factory: Callable[[], Engines]
-    counters: Counter[str] = field(default_factory=Counter)  # refine_shed, refine_fallback, stale_skipped, batch_errors
+    counters: LossCounters = field(default_factory=LossCounters)  # the worker passes the process-wide registry
     _engines: Engines | None = None
 
     @property
@@ -111,7 +111,7 @@ class AgentContext:
             await body(self, events)
         except Exception as exc:
             log.exception("batch of %d failed", len(events))
-            self.counters["batch_errors"] += 1
+            self.counters.add("batch_errors")
             if dead_letter:
                 for ev in events:
                     await self.to_dlq(ev, unexpected(exc))

@@ -63,7 +63,7 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
     if any(r.kind != "product" for r in batch.records):
         stored = await ctx.store_call("revision lookup", lambda: stages.stored_revisions(store, batch))
         batch, stale = stages.drop_stale(batch, stored)
-        ctx.counters["stale_skipped"] += stale
+        ctx.counters.add("stale_skipped", stale)
         if not batch.objects:
             return
     try:

@@ -56,7 +56,7 @@ async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:
         except BadRecord:
             continue  # `summarize` dead-letters it
         if not stages.refinement_due(w, time.time(), settings.refine_max_lag_ms / 1000):
-            ctx.counters["refine_shed"] += 1
+            ctx.counters.add("refine_shed")
             log.info("refinement of %s shed: waited %.1fs", w.window_id, time.time() - w.closed_at)
             continue
         due.append(w)
@@ -67,7 +67,7 @@ async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:
     metrics.observe_summaries(settings.summarizer, elapsed(), summaries)
     for w, summary in zip(due, summaries, strict=True):
         if summary.is_fallback:
-            ctx.counters["refine_fallback"] += 1
+            ctx.counters.add("refine_fallback")
             log.info("refinement of %s skipped: %s", w.window_id, summary.fallback_reason)
             continue
         for rec in stages.summary_records([w], [summary], time.time(), revision=2):

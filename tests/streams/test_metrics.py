@@ -69,3 +69,19 @@ def test_census_sets_the_window_gauges() -> None:
     metrics.observe_census(2, 5)
     assert _value("ampere_windows_open") == 5
     assert _value("ampere_streams_tracked") == 2
+
+
+def test_every_counter_of_the_registry_reaches_metrics() -> None:
+    """offsets_skipped, the main loss signal, was only written to a JSON file, never exported."""
+    from prometheus_client import generate_latest
+
+    from streams.counters import NAMES, LossCounters
+
+    c = LossCounters()
+    metrics.export_counters(c.snapshot)
+    c.add("offsets_skipped", 3)
+    c.add("batch_errors")
+    text = generate_latest(metrics.REGISTRY).decode()
+    assert 'ampere_events_total{event="offsets_skipped"} 3.0' in text
+    assert 'ampere_events_total{event="batch_errors"} 1.0' in text
+    assert all(f'event="{name}"' in text for name in NAMES)
