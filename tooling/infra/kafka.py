@@ -61,25 +61,30 @@ def server_properties(
     sasl_port: int | None = None,
     voters: str | None = None,
     brokers: int = 1,
+    tls_keystore: Path | None = None,
 ) -> str:
     """server.properties of a KRaft broker+controller on loopback: alone, or node ``node_id`` of a
     cluster of ``brokers`` whose controllers are ``voters`` (internal topics and topic defaults then
     replicated per :func:`durability`); with ``sasl_port`` a second listener there asks for
-    SCRAM-SHA-512 credentials (SASL_PLAINTEXT)."""
+    SCRAM-SHA-512 credentials (SASL_PLAINTEXT), over TLS (SASL_SSL) when ``tls_keystore`` names a PEM
+    file with the broker's key and certificate chain (:mod:`tooling.infra.tls`)."""
     factor, min_isr = durability(brokers)
     listeners = f"PLAINTEXT://{LOOPBACK}:{broker_port},CONTROLLER://{LOOPBACK}:{controller_port}"
     advertised = f"PLAINTEXT://{LOOPBACK}:{broker_port}"
     protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
     sasl: dict[str, object] = {}
     if sasl_port:
-        listeners += f",SASL_PLAINTEXT://{LOOPBACK}:{sasl_port}"
-        advertised += f",SASL_PLAINTEXT://{LOOPBACK}:{sasl_port}"
-        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+        proto = "SASL_SSL" if tls_keystore else "SASL_PLAINTEXT"
+        listeners += f",{proto}://{LOOPBACK}:{sasl_port}"
+        advertised += f",{proto}://{LOOPBACK}:{sasl_port}"
+        protocols += f",{proto}:{proto}"
         sasl = {
             "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config":
+            f"listener.name.{proto.lower()}.scram-sha-512.sasl.jaas.config":
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;",
         }
+        if tls_keystore:
+            sasl |= {"ssl.keystore.type": "PEM", "ssl.keystore.location": tls_keystore}
     props = {
         "process.roles": "broker,controller",
         "node.id": node_id,
@@ -147,6 +152,7 @@ class KafkaService(Service):
         message_max_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
         sasl_port: int | None = None,
         scram_users: dict[str, str] | None = None,
+        tls_keystore: Path | None = None,
         node_id: int = 1,
         voters: str | None = None,
         brokers: int = 1,
@@ -163,6 +169,7 @@ class KafkaService(Service):
         self.message_max_bytes = message_max_bytes
         self.sasl_port = sasl_port
         self.scram_users = dict(scram_users or {})
+        self.tls_keystore = tls_keystore
         self.node_id = node_id
         self.voters = voters
         self.brokers = brokers
@@ -286,7 +293,7 @@ class KafkaService(Service):
         (self.config_dir / "server.properties").write_text(
             server_properties(
                 self.node_id, self.broker_port, self.controller_port, log_dirs, self.default_partitions,
-                message_max_bytes=self.message_max_bytes, sasl_port=self.sasl_port,
+                message_max_bytes=self.message_max_bytes, sasl_port=self.sasl_port, tls_keystore=self.tls_keystore,
                 voters=self.voters, brokers=self.brokers,
             )
         )
