@@ -1,12 +1,16 @@
 """What the dashboard shows, built from the topics' records: a pure, bounded, in-memory view.
 
 Each ``on_*`` method takes one decoded record and returns the update to push to browsers (or None);
-``snapshot()`` is the whole view for a page that just opened.
+``snapshot()`` is the whole view for a page that just opened. The view does not depend on the order
+records arrive in: after a restart the followers replay each topic's history side by side, so
+recency comes from the records' own times and a window's close, index and tag times are joined by
+window, whichever record comes first. Thumbnails are kept apart, as JPEG bytes, and named by URL.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
 import time
@@ -16,20 +20,30 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from streams.topics import TopicNames
+
 WindowKey = tuple[str, int, int]
+#: Topic name endings of the inputs (broadcasters and the catalog), whatever the prefix.
+INPUT_SUFFIXES = tuple(t.removeprefix("_") for t in TopicNames("_").inputs())
+TEXT_CHARS = 280
 
 
-def thumbnail(jpeg_b64: str, size: int = 160) -> str | None:
-    """A small JPEG data URI of a base64 image (None when it does not decode)."""
+def thumbnail(image_b64: str, size: int = 160) -> bytes | None:
+    """A small JPEG of a base64 image (None when it does not decode)."""
     try:
-        img = Image.open(io.BytesIO(base64.b64decode(jpeg_b64)))
+        img = Image.open(io.BytesIO(base64.b64decode(image_b64)))
         img = img.convert("RGB")
         img.thumbnail((size, size))
     except (ValueError, OSError, UnidentifiedImageError):
         return None
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=75)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    return buf.getvalue()
+
+
+def thumb_id(*parts: object) -> str:
+    """A short stable name for the thumbnail of a product or a window."""
+    return hashlib.blake2s("\x00".join(map(str, parts)).encode(), digest_size=10).hexdigest()
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -40,6 +54,64 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))]
 
 
+def is_input_topic(topic: str | None) -> bool:
+    """Whether a dead letter came from an input topic (bad input) rather than an internal one."""
+    return bool(topic) and topic.endswith(INPUT_SUFFIXES)
+
+
+class Thumbs:
+    """JPEG thumbnails by id; the least recently stored are dropped beyond ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: OrderedDict[str, bytes] = OrderedDict()
+
+    def put(self, tid: str, jpeg: bytes | None) -> None:
+        if jpeg is None:
+            return
+        self.items[tid] = jpeg
+        self.items.move_to_end(tid)
+        while len(self.items) > self.capacity:
+            self.items.popitem(last=False)
+
+    def get(self, tid: str) -> bytes | None:
+        return self.items.get(tid)
+
+    def url(self, tid: str) -> str | None:
+        """Where the page loads the thumbnail (None when there is none)."""
+        return f"/thumbs/{tid}.jpg" if tid in self.items else None
+
+
+@dataclass
+class WindowJoin:
+    """What is known of one window from the three topics, in whatever order they came."""
+
+    closed_at: float | None = None
+    tagged_at: float | None = None
+    text: str = ""
+    indexed: bool = False
+    tagged: bool = False
+    tag_sampled: bool = False
+
+
+@dataclass
+class DeadLetters:
+    """Dead letters of one class: count, recent times, last reasons."""
+
+    total: int = 0
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    last: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, topic: str | None, reason: str, at: float) -> None:
+        self.total += 1
+        self.times.append(at)
+        self.last = ([{"topic": topic, "reason": reason}] + self.last)[:5]
+
+    def view(self, now: float, window_s: float) -> dict[str, Any]:
+        recent = sum(1 for t in self.times if now - t <= window_s)
+        return {"total": self.total, "per_min": recent * 60.0 / window_s, "last": self.last}
+
+
 @dataclass
 class WindowView:
     """One window of a stream as the page shows it."""
@@ -47,10 +119,11 @@ class WindowView:
     stream_id: str
     start_ms: int
     end_ms: int
+    domain: str = "live"
     object_id: str | None = None
-    thumb: str | None = None
     sentence: str = ""
     product_name: str = ""
+    text: str = ""
     summary_source: str = ""
     closed_at: float | None = None
     queryable_s: float | None = None
@@ -59,120 +132,190 @@ class WindowView:
     revision: int = 0
     tag_revision: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stream_id": self.stream_id, "start_ms": self.start_ms, "end_ms": self.end_ms,
-            "object_id": self.object_id, "thumb": self.thumb, "sentence": self.sentence,
-            "product_name": self.product_name, "summary_source": self.summary_source,
-            "queryable_s": self.queryable_s, "products": self.products, "claimed": self.claimed,
-            "revision": self.revision,
-        }
-
 
 class DashboardState:
-    """Streams (most recent first) with their latest windows, the catalog's photos, freshness, DLQ rate."""
+    """Streams (most recent first, by their records' times) with their latest windows, thumbnails,
+    freshness and dead letters (input apart from internal)."""
 
     def __init__(self, max_streams: int = 24, windows_per_stream: int = 6, freshness_samples: int = 500,
-                 dlq_window_s: float = 60.0) -> None:
+                 dlq_window_s: float = 60.0, max_thumbs: int = 2000, max_joins: int = 5000) -> None:
         self.max_streams, self.windows_per_stream = max_streams, windows_per_stream
-        self.dlq_window_s = dlq_window_s
-        self.streams: OrderedDict[str, OrderedDict[tuple[int, int], WindowView]] = OrderedDict()
-        self.catalog: dict[str, dict[str, Any]] = {}
+        self.dlq_window_s, self.max_joins = dlq_window_s, max_joins
+        self.streams: dict[str, dict[tuple[int, int], WindowView]] = {}
+        self.stream_at: dict[str, float] = {}
+        self.catalog: dict[str, str] = {}  # product id -> title
+        self.window_thumbs = Thumbs(max_thumbs)  # beyond the view: search hits name older windows
+        self.product_thumbs = Thumbs(max(max_thumbs, 20_000))
+        self.joins: OrderedDict[WindowKey, WindowJoin] = OrderedDict()
         self.queryable_s: deque[float] = deque(maxlen=freshness_samples)
         self.tagged_s: deque[float] = deque(maxlen=freshness_samples)
         self.refined_s: deque[float] = deque(maxlen=freshness_samples)
-        self.dlq_times: deque[float] = deque(maxlen=10_000)
-        self.dlq_total = 0
-        self.dlq_last: list[dict[str, Any]] = []
+        self.dead = {"input": DeadLetters(), "internal": DeadLetters()}
         self.windows_total = 0
         self.tags_total = 0
 
-    # --------------------------------------------------------------------------- records in
-    def _window(self, stream_id: str, start_ms: int, end_ms: int) -> WindowView:
-        wins = self.streams.get(stream_id)
-        if wins is None:
-            wins = self.streams[stream_id] = OrderedDict()
-            while len(self.streams) > self.max_streams:
-                self.streams.popitem(last=False)
-        self.streams.move_to_end(stream_id)
+    # --------------------------------------------------------------------------- joins and bounds
+    def _join(self, key: WindowKey) -> WindowJoin:
+        j = self.joins.get(key)
+        if j is None:
+            j = self.joins[key] = WindowJoin()
+            while len(self.joins) > self.max_joins:
+                self.joins.popitem(last=False)
+        return j
+
+    def _sample_tagged(self, j: WindowJoin) -> None:
+        """close → tagged, once both times are known."""
+        if j.closed_at is not None and j.tagged_at is not None and not j.tag_sampled:
+            self.tagged_s.append(max(0.0, j.tagged_at - j.closed_at))
+            j.tag_sampled = True
+
+    def _touch(self, stream_id: str, at: float | None) -> bool:
+        """Record the stream's latest time; False when the stream is too old to be shown."""
+        self.stream_at[stream_id] = max(self.stream_at.get(stream_id, 0.0), at or 0.0)
+        self.streams[stream_id] = self.streams.pop(stream_id, {})  # equal times: the last touched is newer
+        if len(self.streams) > self.max_streams:
+            oldest = min(self.streams, key=lambda s: self.stream_at[s])
+            del self.streams[oldest]
+            del self.stream_at[oldest]
+        return stream_id in self.streams
+
+    def _window(self, stream_id: str, start_ms: int, end_ms: int, at: float | None) -> WindowView | None:
+        """The shown window (None when it is older than the stream's latest ``windows_per_stream``)."""
+        if not self._touch(stream_id, at):
+            return None
+        wins = self.streams[stream_id]
         key = (start_ms, end_ms)
         if key not in wins:
             wins[key] = WindowView(stream_id, start_ms, end_ms)
-            wins_sorted = sorted(wins.items())  # keep the latest windows by stream time
+            latest = sorted(wins.items())[-self.windows_per_stream:]  # the latest windows by stream time
             wins.clear()
-            wins.update(wins_sorted[-self.windows_per_stream:])
-        return wins.get(key) or WindowView(stream_id, start_ms, end_ms)  # an older window: dropped view
+            wins.update(latest)
+        return wins.get(key)
 
+    # --------------------------------------------------------------------------- records in
     def on_product(self, rec: dict[str, Any]) -> dict[str, Any] | None:
         pid = rec.get("product_id")
         if not pid:
             return None
+        self.catalog[pid] = rec.get("title", "")
         imgs = rec.get("images_b64") or []
-        self.catalog[pid] = {"title": rec.get("title", ""), "thumb": thumbnail(imgs[0], 96) if imgs else None}
-        return None  # the catalog changes rarely; pages fetch photos with /api/state
+        if imgs:
+            self.product_thumbs.put(thumb_id("p", pid), thumbnail(imgs[0], 96))
+        return None  # the catalog changes rarely; pages load photos by URL
 
-    def on_window(self, rec: dict[str, Any]) -> dict[str, Any] | None:
-        if rec.get("domain", "live") != "live" or "stream_id" not in rec:
+    def on_window(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
+        if rec.get("domain", "live") not in ("live", "video") or "stream_id" not in rec:
             return None
-        w = self._window(rec["stream_id"], rec["start_ms"], rec["end_ms"])
+        sid, start, end = rec["stream_id"], rec["start_ms"], rec["end_ms"]
         frames = rec.get("keyframes_b64") or []
-        w.thumb = w.thumb or (thumbnail(frames[0]) if frames else None)
-        w.closed_at = rec.get("closed_at")
-        return {"type": "window", "window": w.to_json()}
+        tid = thumb_id("w", sid, int(start), int(end))
+        if frames and self.window_thumbs.get(tid) is None:
+            self.window_thumbs.put(tid, thumbnail(frames[0]))
+        j = self._join((sid, start, end))
+        j.closed_at = rec.get("closed_at") or j.closed_at
+        j.text = " ".join(str(rec.get("text") or "").split())[:TEXT_CHARS]
+        self._sample_tagged(j)
+        w = self._window(sid, start, end, rec.get("closed_at"))
+        if w is None:
+            return self._freshness_update(now)
+        w.domain = rec.get("domain", "live")
+        w.text = j.text
+        w.closed_at = rec.get("closed_at") or w.closed_at
+        return self._window_update(w, now)
 
     def on_embedding(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
-        if rec.get("kind") != "live" or not rec.get("window"):
+        if rec.get("kind") not in ("live", "video") or not rec.get("window") or not rec.get("stream_id"):
             return None
-        start, end = rec["window"]
-        w = self._window(rec["stream_id"], start, end)
+        sid, (start, end) = rec["stream_id"], rec["window"]
         revision = int(rec.get("revision") or 1)
+        j = self._join((sid, start, end))
+        j.closed_at = rec.get("closed_at") or j.closed_at
+        self._sample_tagged(j)
+        lag = None
+        if rec.get("closed_at") and rec.get("indexed_at"):
+            lag = max(0.0, rec["indexed_at"] - rec["closed_at"])
+            (self.queryable_s if revision == 1 else self.refined_s).append(lag)
+        if not j.indexed:
+            j.indexed = True
+            self.windows_total += 1
+        w = self._window(sid, start, end, rec.get("indexed_at"))
+        if w is None:
+            return self._freshness_update(now)
         if revision < w.revision:
             return None  # a replayed older revision never replaces a newer one
         summary = rec.get("summary") or {}
+        w.domain = rec["kind"]
         w.object_id = rec.get("object_id")
         w.sentence = summary.get("sentence") or ""
         w.product_name = summary.get("product_name") or ""
-        w.summary_source = summary.get("source") or ""
+        w.summary_source = summary.get("source") or rec.get("summary_source") or ""
         w.closed_at = rec.get("closed_at") or w.closed_at
-        if rec.get("closed_at") and rec.get("indexed_at"):
-            lag = max(0.0, rec["indexed_at"] - rec["closed_at"])
-            if revision == 1:
-                w.queryable_s = lag
-                self.queryable_s.append(lag)
-            else:
-                self.refined_s.append(lag)
-        if w.revision == 0:
-            self.windows_total += 1
+        if revision == 1 and lag is not None:
+            w.queryable_s = lag
         w.revision = revision
-        return {"type": "window", "window": w.to_json(), "freshness": self.freshness(now)}
+        return self._window_update(w, now)
 
     def on_tag(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
         if "stream_id" not in rec or not rec.get("window"):
             return None
-        start, end = rec["window"]
-        w = self._window(rec["stream_id"], start, end)
+        sid, (start, end) = rec["stream_id"], rec["window"]
         revision = int(rec.get("revision") or 1)
+        j = self._join((sid, start, end))
+        if revision == 1 and rec.get("tagged_at"):
+            j.tagged_at = rec["tagged_at"]
+            self._sample_tagged(j)
+        if not j.tagged:
+            j.tagged = True
+            self.tags_total += 1
+        w = self._window(sid, start, end, rec.get("tagged_at"))
+        if w is None:
+            return self._freshness_update(now)
         if revision < w.tag_revision:
             return None
-        w.products = [
-            {**p, "thumb": (self.catalog.get(p.get("product_id")) or {}).get("thumb")} for p in rec.get("products", [])[:3]
-        ]
+        w.products = [dict(p) for p in rec.get("products", [])[:3]]
         w.claimed = bool(rec.get("claimed"))
-        if w.closed_at and rec.get("tagged_at") and revision == 1:
-            self.tagged_s.append(max(0.0, rec["tagged_at"] - w.closed_at))
-        if w.tag_revision == 0:
-            self.tags_total += 1
         w.tag_revision = revision
-        return {"type": "window", "window": w.to_json(), "freshness": self.freshness(now)}
+        return self._window_update(w, now)
 
     def on_dlq(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
         now = time.time() if now is None else now
-        self.dlq_total += 1
-        self.dlq_times.append(rec.get("failed_at") or now)
-        self.dlq_last = ([{"topic": rec.get("topic"), "reason": rec.get("reason", "")}] + self.dlq_last)[:5]
+        topic = rec.get("topic")
+        kind = "input" if is_input_topic(topic) else "internal"
+        self.dead[kind].add(topic, rec.get("reason", ""), rec.get("failed_at") or now)
         return {"type": "dlq", "dlq": self.dlq(now)}
 
     # --------------------------------------------------------------------------- views out
+    def product_thumb(self, product_id: str | None) -> str | None:
+        return self.product_thumbs.url(thumb_id("p", product_id))
+
+    def window_thumb(self, stream_id: str, start_ms: float, end_ms: float) -> str | None:
+        """URL of a window's keyframe; the store gives times as numbers (14000.0), the topics as ints."""
+        return self.window_thumbs.url(thumb_id("w", stream_id, int(start_ms), int(end_ms)))
+
+    def window_text(self, stream_id: str, start_ms: float, end_ms: float) -> str:
+        """What was said in a window (its transcript, cut), when its record was seen."""
+        j = self.joins.get((stream_id, int(start_ms), int(end_ms)))
+        return j.text if j else ""
+
+    def thumb_bytes(self, tid: str) -> bytes | None:
+        return self.window_thumbs.get(tid) or self.product_thumbs.get(tid)
+
+    def window_json(self, w: WindowView) -> dict[str, Any]:
+        return {
+            "stream_id": w.stream_id, "domain": w.domain, "start_ms": w.start_ms, "end_ms": w.end_ms,
+            "stream_at": self.stream_at.get(w.stream_id), "object_id": w.object_id,
+            "thumb": self.window_thumb(w.stream_id, w.start_ms, w.end_ms), "sentence": w.sentence,
+            "product_name": w.product_name, "text": w.text, "summary_source": w.summary_source,
+            "queryable_s": w.queryable_s, "claimed": w.claimed, "revision": w.revision,
+            "products": [{**p, "thumb": self.product_thumb(p.get("product_id"))} for p in w.products],
+        }
+
+    def _window_update(self, w: WindowView, now: float | None) -> dict[str, Any]:
+        return {"type": "window", "window": self.window_json(w), "freshness": self.freshness(now)}
+
+    def _freshness_update(self, now: float | None) -> dict[str, Any]:
+        return {"type": "freshness", "freshness": self.freshness(now)}
+
     def freshness(self, now: float | None = None) -> dict[str, Any]:
         q, t, r = list(self.queryable_s), list(self.tagged_s), list(self.refined_s)
         return {
@@ -184,20 +327,18 @@ class DashboardState:
 
     def dlq(self, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
-        recent = sum(1 for t in self.dlq_times if now - t <= self.dlq_window_s)
-        return {"total": self.dlq_total, "per_min": recent * 60.0 / self.dlq_window_s, "last": self.dlq_last}
+        views = {k: d.view(now, self.dlq_window_s) for k, d in self.dead.items()}
+        return {"total": sum(d.total for d in self.dead.values()), **views}
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        order = sorted(self.streams, key=lambda s: self.stream_at[s])[::-1]
         return {
             "streams": [
-                {"stream_id": sid, "windows": [w.to_json() for w in reversed(wins.values())]}
-                for sid, wins in reversed(self.streams.items())
+                {"stream_id": sid, "stream_at": self.stream_at[sid],
+                 "windows": [self.window_json(w) for _, w in sorted(self.streams[sid].items(), reverse=True)]}
+                for sid in order
             ],
             "catalog_size": len(self.catalog),
             "freshness": self.freshness(now),
             "dlq": self.dlq(now),
         }
-
-    def window_thumb(self, stream_id: str, start_ms: int, end_ms: int) -> str | None:
-        w = (self.streams.get(stream_id) or {}).get((start_ms, end_ms))
-        return w.thumb if w else None
