@@ -61,8 +61,8 @@ class Searcher:
         return {
             "products": [{"product_id": h.properties.get("product_id"), "title": h.properties.get("title"),
                           "score": round(h.score, 4)} for h in products],
-            "moments": [{"stream_id": h.properties.get("stream_id"), "start_ms": h.properties.get("start_ms"),
-                         "end_ms": h.properties.get("end_ms"), "sentence": h.properties.get("sentence"),
+            "moments": [{"stream_id": h.properties.get("stream_id"), "start_ms": int(h.properties.get("start_ms") or 0),
+                         "end_ms": int(h.properties.get("end_ms") or 0), "sentence": h.properties.get("sentence"),
                          "score": round(h.score, 4)} for h in moments],
         }
 
@@ -106,9 +106,17 @@ def create_dashboard(settings: Settings, state: DashboardState | None = None, hi
 
     async def api_state(request: Request) -> Response:
         snap = state.snapshot()
-        snap["catalog"] = state.catalog
         snap["topic_prefix"] = settings.topic_prefix
         return JSONResponse(snap)
+
+    async def thumb(request: Request) -> Response:
+        jpeg = state.thumb_bytes(request.path_params["tid"])
+        if jpeg is None:
+            return Response(status_code=404)
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+
+    async def favicon(request: Request) -> Response:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     async def events(request: Request) -> Response:
         q = feed.subscribe()
@@ -140,9 +148,10 @@ def create_dashboard(settings: Settings, state: DashboardState | None = None, hi
             log.warning("search failed: %s", exc)
             return JSONResponse({"error": f"search failed: {type(exc).__name__}: {exc}"}, status_code=503)
         for p in res["products"]:
-            p["thumb"] = (state.catalog.get(p["product_id"]) or {}).get("thumb")
+            p["thumb"] = state.product_thumb(p["product_id"])
         for m in res["moments"]:
             m["thumb"] = state.window_thumb(m["stream_id"], m["start_ms"], m["end_ms"])
+            m["text"] = state.window_text(m["stream_id"], m["start_ms"], m["end_ms"])
         return JSONResponse(res)
 
     async def healthz(request: Request) -> Response:
@@ -152,6 +161,8 @@ def create_dashboard(settings: Settings, state: DashboardState | None = None, hi
         routes=[
             Route("/", index),
             Route("/api/state", api_state),
+            Route("/thumbs/{tid:str}.jpg", thumb),
+            Route("/favicon.ico", favicon),
             Route("/api/events", events),
             Route("/api/search", search, methods=["POST"]),
             Route("/healthz", healthz),
