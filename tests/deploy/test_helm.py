@@ -1,0 +1,168 @@
+"""The Helm chart renders with every values file and each object validates offline, in strict mode:
+Kubernetes kinds and KEDA kinds with kubeconform (Kubernetes schemas from PyPI's kubernetes-validate,
+KEDA's from its CRDs in its Go module), Strimzi kinds with the validators npm's
+@kubernetes-models/strimzi-kafka-operator compiled from Strimzi's CRDs (types, enums, required
+fields; the CRDs are open, so unknown fields are not caught there). Then the chart's own rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streams.settings import Settings
+from streams.topics import TopicNames
+from tests.deploy import k8s_tools as tools
+
+CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "ampere-stream"
+VALUES = ["values.yaml", "values-dev.yaml", "values-production.yaml"]
+RENDERS = [(v, []) for v in VALUES] + [("values.yaml", ["--set", "autoscaling.mode=hpa"])]
+STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
+SETTING_NAMES = {f"AMPERE_{n.upper()}" for n in Settings.model_fields}
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return tools.go_binary(*tools.HELM)
+
+
+@pytest.fixture(scope="module")
+def kubeconform() -> Path:
+    binary = tools.go_binary(*tools.KUBECONFORM)
+    tools.ensure_keda_schemas()
+    return binary
+
+
+def render(helm: Path, values: str, extra: list[str]) -> list[dict]:
+    out = subprocess.run(
+        [str(helm), "template", "ampere", str(CHART), "--namespace", "ampere",
+         "--kube-version", tools.KUBERNETES_VERSION, "-f", str(CHART / values), *extra],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def kind_file(obj: dict) -> str:
+    group, _, version = obj["apiVersion"].rpartition("/")
+    suffix = f"-{group.split('.')[0]}-{version}" if group else f"-{version}"
+    return f"{obj['kind'].lower()}{suffix}.json"
+
+
+@pytest.mark.parametrize(("values", "extra"), RENDERS, ids=[" ".join([v, *e]) for v, e in RENDERS])
+def test_every_object_validates_in_strict_mode(helm: Path, kubeconform: Path, values: str, extra: list[str],
+                                               tmp_path: Path) -> None:
+    objects = render(helm, values, extra)
+    strimzi = [o for o in objects if o["kind"] in STRIMZI_KINDS]
+    others = [o for o in objects if o["kind"] not in STRIMZI_KINDS]
+    tools.ensure_core_schemas({kind_file(o) for o in others if "." not in o["apiVersion"].split("/")[0]})
+
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all(others))
+    core = tools.core_schema_dir() / "{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}"
+    crds = tools.crd_schema_dir() / "{{ .Group }}" / "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
+    out = subprocess.run(
+        [str(kubeconform), "-strict", "-summary", "-output", "json", "-kubernetes-version", tools.KUBERNETES_VERSION,
+         "-schema-location", f"{core}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+         "-schema-location", str(crds), str(manifest)],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, json.dumps([r for r in report["resources"] if r["status"] != "statusValid"], indent=1)
+    summary = report["summary"]
+    assert summary["valid"] == len(others) and summary["skipped"] == 0, summary
+
+    script = tools.strimzi_validator()
+    lines = "".join(json.dumps(o) + "\n" for o in strimzi)
+    checked = subprocess.run(["node", str(script)], check=False, input=lines, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# --- the chart's own rules (default values) ---------------------------------------------------
+@pytest.fixture(scope="module")
+def default(helm: Path) -> dict[tuple[str, str], dict]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in render(helm, "values.yaml", [])}
+
+
+def _of(objects: dict, kind: str) -> list[dict]:
+    return [o for (k, _), o in objects.items() if k == kind]
+
+
+def _env(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def test_topics_users_and_durability(default: dict) -> None:
+    topics = {o["spec"]["topicName"]: o["spec"] for o in _of(default, "KafkaTopic")}
+    assert set(topics) == set(TopicNames("ampere").all())
+    assert all(t["replicas"] == 3 and t["config"]["min.insync.replicas"] == 2 for t in topics.values())
+    kafka = _of(default, "Kafka")[0]["spec"]["kafka"]
+    assert kafka["config"]["min.insync.replicas"] == 2 and kafka["config"]["default.replication.factor"] == 3
+    assert {lis["authentication"]["type"] for lis in kafka["listeners"]} == {"scram-sha-512"}
+    assert _of(default, "KafkaNodePool")[0]["spec"]["replicas"] == 3
+    assert {u["spec"]["authentication"]["type"] for u in _of(default, "KafkaUser")} == {"scram-sha-512"}
+
+
+def test_secrets_are_referenced_never_inlined(default: dict) -> None:
+    assert not _of(default, "Secret")
+    users = {u["metadata"]["name"] for u in _of(default, "KafkaUser")}
+    for workload in _of(default, "Deployment") + _of(default, "StatefulSet"):
+        for c in workload["spec"]["template"]["spec"]["containers"]:
+            for name, e in _env(c).items():
+                if any(word in name for word in ("PASSWORD", "API_KEY", "ALLOWED_KEYS")):
+                    assert "value" not in e and "secretKeyRef" in e["valueFrom"], (c["name"], name)
+            refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in _env(c).values() if "valueFrom" in e
+                    and "secretKeyRef" in e["valueFrom"]}
+            assert refs <= users | {"ampere-weaviate", "ampere-ingest"}, refs
+
+
+def test_settings_are_settings(default: dict) -> None:
+    config = _of(default, "ConfigMap")[0]["data"]
+    names = set(config)
+    for workload in _of(default, "Deployment"):
+        names |= {n for c in workload["spec"]["template"]["spec"]["containers"] for n in _env(c)}
+    unknown = {n for n in names if n.startswith("AMPERE_")} - SETTING_NAMES
+    assert not unknown
+    Settings(**{k.removeprefix("AMPERE_").lower(): v for k, v in config.items()})  # every value parses
+    assert config["AMPERE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["AMPERE_WEAVIATE_REPLICATION_FACTOR"] == "3"
+
+
+def test_weaviate_is_one_cluster_of_three(default: dict) -> None:
+    sts = _of(default, "StatefulSet")[0]
+    name, spec = sts["metadata"]["name"], sts["spec"]
+    env = _env(spec["template"]["spec"]["containers"][0])
+    assert spec["replicas"] == 3 and env["RAFT_BOOTSTRAP_EXPECT"]["value"] == "3"
+    assert env["CLUSTER_HOSTNAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["CLUSTER_JOIN"]["value"].startswith(f"{spec['serviceName']}.ampere.svc")
+    assert env["RAFT_JOIN"]["value"] == ",".join(f"{name}-{i}" for i in range(3))
+    headless = default[("Service", spec["serviceName"])]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+
+
+def test_probes_resources_and_disruption_budgets(default: dict) -> None:
+    paths = {"worker": ("/livez", "/readyz", 9464), "gateway": ("/healthz", "/readyz", 18400)}
+    budgets = [p["spec"]["selector"]["matchLabels"] for p in _of(default, "PodDisruptionBudget")]
+    for workload in _of(default, "Deployment") + _of(default, "StatefulSet"):
+        pod = workload["spec"]["template"]
+        assert any(sel.items() <= pod["metadata"]["labels"].items() for sel in budgets), workload["metadata"]["name"]
+        for c in pod["spec"]["containers"]:
+            assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+            assert c["livenessProbe"] and c["readinessProbe"]
+            if c["name"] in paths:
+                live, ready, port = paths[c["name"]]
+                ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+                assert c["livenessProbe"]["httpGet"]["path"] == live and c["readinessProbe"]["httpGet"]["path"] == ready
+                assert ports[c["livenessProbe"]["httpGet"]["port"]] == port
+
+
+def test_workers_scale_on_the_lag_of_both_groups(default: dict) -> None:
+    scaled = _of(default, "ScaledObject")[0]["spec"]
+    worker = next(d for d in _of(default, "Deployment") if d["metadata"]["name"].endswith("-worker"))
+    assert scaled["scaleTargetRef"]["name"] == worker["metadata"]["name"] and "replicas" not in worker["spec"]
+    groups = {t["metadata"]["consumerGroup"] for t in scaled["triggers"] if t["type"] == "kafka"}
+    assert groups == {"ampere-window", "ampere-worker"}
+    assert scaled["maxReplicaCount"] <= _of(default, "KafkaTopic")[0]["spec"]["partitions"]
