@@ -1,6 +1,9 @@
-# The Ampere Stream worker image: `python -m streams.worker` runs the agents
-# (window -> summarize -> encode -> index -> publish). Build: docker build --build-arg AMPERE_EXTRAS=gpu .
-FROM python:3.11-slim
+# Ampere Stream images, one build target each (docker build --target NAME .):
+#   worker (the default, last stage)  python -m streams.worker: the agents (window -> summarize -> encode -> index -> publish)
+#   gateway                           python -m streams.gateway: HTTP / WebSocket ingest for broadcasters
+#   dashboard                         the live dashboard: the only image that ships tooling/
+# AMPERE_EXTRAS picks the pip extras: gpu (TensorRT, vLLM) for the worker, empty for gateway and dashboard.
+FROM python:3.11-slim AS runtime
 
 ARG AMPERE_EXTRAS=gpu
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,11 +20,29 @@ RUN if [ -n "$AMPERE_EXTRAS" ]; then pip install --no-cache-dir ".[${AMPERE_EXTR
     else pip install --no-cache-dir .; fi \
  && useradd --system --create-home --home-dir /home/ampere ampere \
  && mkdir -p /var/lib/ampere && chown ampere /var/lib/ampere
-
 USER ampere
 VOLUME ["/var/lib/ampere"]
+
+FROM runtime AS gateway
+# it refuses to listen beyond loopback unless AMPERE_INGEST_API_KEY is set
+ENV AMPERE_INGEST_HOST=0.0.0.0
+EXPOSE 18400
+HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 CMD ["python", "-m", "streams.gateway", "live"]
+ENTRYPOINT ["python", "-m", "streams.gateway"]
+
+FROM runtime AS dashboard
+USER root
+COPY tooling ./tooling
+RUN pip install --no-cache-dir --no-deps .
+USER ampere
+ENV AMPERE_DASHBOARD_HOST=0.0.0.0
+EXPOSE 8765
+HEALTHCHECK --interval=15s --timeout=6s --start-period=30s --retries=3 CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('AMPERE_DASHBOARD_PORT', '8765'), timeout=5)"]
+ENTRYPOINT ["python", "-m", "tooling", "dashboard"]
+
+# last, so a plain `docker build .` gives the worker; tooling/ (CLI, demo, benchmarks, launchers) stays out
+FROM runtime AS worker
 EXPOSE 9464
 # /livez of the worker's metrics port (AMPERE_METRICS_PORT); compose waits on /readyz instead
 HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 CMD ["python", "-m", "streams.probe", "live"]
-# only the worker path ships: tooling/ (CLI, demo, benchmarks, simulator, local launchers) stays out
 ENTRYPOINT ["python", "-m", "streams.worker"]

@@ -1,5 +1,9 @@
 """``python -m streams.gateway``: the HTTP / WebSocket ingest gateway alone, as the container image
-runs it (the same start as ``ampere ingest serve``, without the tooling CLI)."""
+runs it (the same start as ``ampere ingest serve``, without the tooling CLI).
+
+``python -m streams.gateway live|ready`` exits 0 when the local gateway's ``/healthz`` or ``/readyz``
+answers 200 (the container health checks; the slim image has neither curl nor wget).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,22 @@ import logging.config
 import sys
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PROBES = {"live": "/healthz", "ready": "/readyz"}
+
+
+def probe(what: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    from streams.settings import Settings
+
+    url = f"http://127.0.0.1:{Settings().ingest_port}{PROBES[what]}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return 0 if r.status == 200 else 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"{url}: {exc}", file=sys.stderr)
+        return 1
 
 
 def main() -> int:
@@ -40,4 +60,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if len(sys.argv) > 1 and sys.argv[1] not in PROBES:
+        print(f"usage: python -m streams.gateway [{'|'.join(PROBES)}]", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(probe(sys.argv[1]) if len(sys.argv) > 1 else main())
