@@ -2,7 +2,7 @@
 #   worker (the default, last stage)  python -m streams.worker: the agents (window -> summarize -> encode -> index -> publish)
 #   gateway                           python -m streams.gateway: HTTP / WebSocket ingest for broadcasters
 #   dashboard                         the live dashboard: the only image that ships tooling/
-# AMPERE_EXTRAS picks the pip extras: gpu (TensorRT, vLLM) for the worker, empty for gateway and dashboard.
+# The user is uid 10001 (the Helm chart runs it as such). AMPERE_EXTRAS picks the pip extras: gpu (TensorRT, vLLM) for the worker, empty for gateway and dashboard.
 FROM python:3.11-slim AS runtime
 
 ARG AMPERE_EXTRAS=gpu
@@ -18,9 +18,9 @@ COPY encoders ./encoders
 COPY engines ./engines
 RUN if [ -n "$AMPERE_EXTRAS" ]; then pip install --no-cache-dir ".[${AMPERE_EXTRAS}]"; \
     else pip install --no-cache-dir .; fi \
- && useradd --system --create-home --home-dir /home/ampere ampere \
+ && useradd --system --uid 10001 --create-home --home-dir /home/ampere ampere \
  && mkdir -p /var/lib/ampere && chown ampere /var/lib/ampere
-USER ampere
+USER 10001
 VOLUME ["/var/lib/ampere"]
 
 FROM runtime AS gateway
@@ -34,7 +34,7 @@ FROM runtime AS dashboard
 USER root
 COPY tooling ./tooling
 RUN pip install --no-cache-dir --no-deps .
-USER ampere
+USER 10001
 ENV AMPERE_DASHBOARD_HOST=0.0.0.0
 EXPOSE 8765
 HEALTHCHECK --interval=15s --timeout=6s --start-period=30s --retries=3 CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('AMPERE_DASHBOARD_PORT', '8765'), timeout=5)"]
