@@ -1,17 +1,23 @@
 """The dashboard in a real headless Chromium (Debian's chromium + chromedriver, driven by Selenium):
-a real worker indexes a replayed stream on real Kafka and Weaviate, and its tags appear on the page."""
+a real worker indexes replayed streams on real Kafka and Weaviate, and the page shows them live, after
+a restart of the dashboard, at phone width, and when the server is gone."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import shutil
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
+from encoders.dataset import MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
 from streams.kafka import KafkaConfig
@@ -26,16 +32,35 @@ from tooling.infra import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
+EPOCH_MS = 1_796_200_740_000  # the contract's recommended clock: milliseconds since the Unix epoch
+EPOCH_STREAM = "shop-42"
 CARDS_JS = """
-return [...document.querySelectorAll('.window-card[data-stream="live-0"]')].map((c) => ({
-  products: [...c.querySelectorAll('.tag-product')].map((p) => ({
-    title: p.querySelector('.title').textContent, score: p.querySelector('.score').textContent,
-    img: p.querySelector('img').getAttribute('src') || ''})),
-  kf_width: (c.querySelector('img.kf') || {naturalWidth: 0}).naturalWidth,
-  sentence: c.querySelector('.sentence').textContent}));
+return [...document.querySelectorAll('.window-card[data-stream="' + arguments[0] + '"]')].map((c) => {
+  const t = c.querySelector('.time');
+  return {
+    products: [...c.querySelectorAll('.tag-product')].map((p) => ({
+      title: p.querySelector('.title').textContent, score: p.querySelector('.score').textContent,
+      img_width: (p.querySelector('img') || {naturalWidth: 0}).naturalWidth})),
+    kf_width: (c.querySelector('img.kf') || {naturalWidth: 0}).naturalWidth,
+    time: t ? t.textContent : '', time_lines: t ? Math.round(t.getBoundingClientRect().height
+      / parseFloat(getComputedStyle(t).lineHeight)) : 0,
+    sentence: c.querySelector('.sentence').textContent};
+});
+"""
+ORDER_JS = "return [...document.querySelectorAll('section.stream')].map((s) => s.dataset.stream);"
+HITS_JS = """
+return [...document.querySelectorAll(arguments[0] + ' .hit')].map((h) => ({
+  label: h.textContent, img_width: (h.querySelector('img') || {naturalWidth: 0}).naturalWidth}));
+"""
+LOADED_JS = "return [...document.querySelectorAll('#search-results img')].every((i) => i.complete);"
+FITS_JS = """
+const b = document.querySelector('#search-form button').getBoundingClientRect();
+return {scroll: document.scrollingElement.scrollWidth, inner: innerWidth, button_right: b.right};
 """
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+WALL = re.compile(r"^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d–\d\d:\d\d:\d\d$")  # wall-clock span
+CLOCK = re.compile(r"^\d+:\d\d–\d+:\d\d$")  # m:ss span of a stream's own clock
 
 
 def _browser():
@@ -47,16 +72,57 @@ def _browser():
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
 
 
-def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, weaviate_server, tmp_path) -> None:
+def _on_epoch_clock(moments: list[MomentRecord], offset_ms: int) -> list[MomentRecord]:
+    """The same moments with every time shifted onto the epoch-ms clock."""
+    return [
+        replace(m, asr=[replace(c, start_ms=c.start_ms + offset_ms, end_ms=c.end_ms + offset_ms) for c in m.asr],
+                keyframes=[replace(k, ts_ms=k.ts_ms + offset_ms) for k in m.keyframes])
+        for m in moments
+    ]
+
+
+def _settled(read, quiet_s: float = 2.0, timeout_s: float = 30.0):
+    """What ``read()`` returns once it has not changed for ``quiet_s``."""
+    last, since, t0 = read(), time.time(), time.time()
+    while time.time() - since < quiet_s and time.time() - t0 < timeout_s:
+        time.sleep(0.25)
+        now = read()
+        if now != last:
+            last, since = now, time.time()
+    return last
+
+
+def _card_problems(stream_id: str, cards: list[dict], clock: re.Pattern) -> list[str]:
+    """What is wrong with the cards of one tagged stream (every window of the mini dataset has keyframes)."""
+    titles = {t for _, t, *_ in PRODUCTS}
+    out = []
+    for c in cards:
+        rows = c["products"]
+        if not (1 <= len(rows) <= 3 and rows[0]["title"] in titles and float(rows[0]["score"]) > 0):
+            out.append(f"{stream_id}: tag rows {rows}")
+        if any(r["img_width"] == 0 for r in rows):
+            out.append(f"{stream_id}: a catalog photo did not load: {rows}")
+        if c["kf_width"] == 0:
+            out.append(f"{stream_id}: blank keyframe thumbnail")
+        if c["sentence"] in ("", "…"):
+            out.append(f"{stream_id}: no summary or transcript shown ({c['sentence']!r})")
+        if not clock.match(c["time"]) or c["time_lines"] != 1:
+            out.append(f"{stream_id}: time {c['time']!r} on {c['time_lines']} line(s)")
+    return out
+
+
+def test_replayed_streams_appear_live_and_after_a_restart_in_the_browser(kafka_bootstrap, weaviate_server, tmp_path) -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     tag = uuid.uuid4().hex[:8]
     ep = weaviate_server.endpoint
-    metrics_port, dash_port = free_ports(2)
+    metrics_port, dash_port, dash_port2 = free_ports(3)
     settings = Settings(
         kafka_bootstrap=kafka_bootstrap, weaviate_url=ep.http_url, weaviate_grpc_port=ep.grpc_port,
         topic_prefix=f"d{tag}", collection_prefix=f"D{tag}", summarizer="extractive", encoder_engine="onnx",
@@ -64,6 +130,7 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
         metrics_port=metrics_port,
     )
     topics = TopicNames(settings.topic_prefix)
+    kafka = KafkaConfig(kafka_bootstrap)
     ds = make_mini_dataset(tmp_path / "data")
     ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(ep.http_url, ep.grpc_port), settings.collection_prefix)
@@ -71,51 +138,108 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
     env = settings_env(settings)
     worker = spawn_worker(env, tmp_path / "worker.log")
     dash = spawn_dashboard(env, tmp_path / "dashboard.log", dash_port)
-    url = f"http://127.0.0.1:{dash_port}/"
     browser = None
+    problems: list[str] = []  # one browser session checks everything, then reports every problem at once
     t_start = time.time()
     try:
-        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products]))
+        asyncio.run(send_all(kafka, [product_message(ds, p, topics) for p in ds.products]))
         wait_http(f"http://127.0.0.1:{dash_port}/healthz", 60, dash)
         browser = _browser()
-        browser.get(url)
+        browser.get(f"http://127.0.0.1:{dash_port}/")
         WebDriverWait(browser, 30).until(lambda b: "on" in b.find_element(By.ID, "conn").get_attribute("class"))
         while store.count("product") < len(ds.products):
             assert time.time() - t_start < 180 and worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.5)
-        t_replay = time.time()
-        asyncio.run(replay(KafkaConfig(kafka_bootstrap), merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0))
 
-        def cards() -> list[dict]:
+        def cards(stream_id: str) -> list[dict]:
             # one atomic read: the page re-renders as updates arrive, so elements found earlier go stale
-            return browser.execute_script(CARDS_JS)
+            return browser.execute_script(CARDS_JS, stream_id)
 
-        def tagged(_) -> list[dict] | bool:
-            now = cards()
-            done = len(now) >= 2 and all(c["products"] and c["kf_width"] > 0 for c in now)
-            return now if done else False
+        def tagged(stream_id: str):
+            def done(_) -> list[dict] | bool:
+                now = cards(stream_id)
+                return now if len(now) >= 2 and all(c["products"] and c["kf_width"] > 0 for c in now) else False
+            return done
 
-        seen = WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged)
+        # a stream on its own clock (from 0) and a short video, then a stream on the epoch-ms clock
+        t_replay = time.time()
+        streams = ds.streams()
+        asyncio.run(replay(kafka, merge_streams([stream_messages(ds, "live-0", streams["live-0"], topics),
+                                                 stream_messages(ds, "video-0", streams["video-0"], topics)]), speed=0))
+        live0 = WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged("live-0"))
         seen_s = time.time() - t_replay
-        titles = {t for _, t, *_ in PRODUCTS}
-        for card in seen:
-            rows = card["products"]
-            assert 1 <= len(rows) <= 3
-            assert rows[0]["title"] in titles and float(rows[0]["score"]) > 0
-            assert rows[0]["img"].startswith("data:image/jpeg")  # catalog photo
-        sentences = [c["sentence"] for c in seen]
-        assert any(t not in ("", "…") for t in sentences), sentences  # a window may have an empty summary
-        assert browser.find_element(By.ID, "st-q").text != "–"
+        shop = _on_epoch_clock(streams["live-1"], EPOCH_MS)
+        asyncio.run(replay(kafka, merge_streams([stream_messages(ds, "live-1", shop, topics, rename=EPOCH_STREAM)]), speed=0))
+        shop_cards = WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged(EPOCH_STREAM))
+        problems += _card_problems("live-0", live0, CLOCK) + _card_problems(EPOCH_STREAM, shop_cards, WALL)
+        with contextlib.suppress(TimeoutException):
+            WebDriverWait(browser, 20, poll_frequency=0.5).until(lambda b: cards("video-0"))
+        video = cards("video-0")
+        if not video or video[0]["kf_width"] == 0:
+            problems.append(f"the short video is not shown with its keyframe: {video}")
+        tags_before, t_before = _settled(lambda: (browser.find_element(By.ID, "st-tags").text,
+                                                  browser.find_element(By.ID, "st-t").text))
+        state = httpx.get(f"http://127.0.0.1:{dash_port}/api/state", timeout=10).content
+        if b"data:image" in state:
+            problems.append(f"/api/state inlines images ({len(state)} bytes)")
+
+        # a restart: the history replay must give the same view, newest stream first
+        stop(dash)
+        dash = spawn_dashboard(env, tmp_path / "dashboard2.log", dash_port2)
+        wait_http(f"http://127.0.0.1:{dash_port2}/healthz", 60, dash)
+        t_restart = time.time()
+        browser.get(f"http://127.0.0.1:{dash_port2}/")
+        WebDriverWait(browser, 30, poll_frequency=0.25).until(lambda b: len(cards("live-0")) >= 2)
+        tags_after, t_after = _settled(lambda: (browser.find_element(By.ID, "st-tags").text,
+                                                browser.find_element(By.ID, "st-t").text))
+        restart_s = time.time() - t_restart
+        order = browser.execute_script(ORDER_JS)
+        if not order or order[0] != EPOCH_STREAM:
+            problems.append(f"after a restart the streams are ordered {order}; {EPOCH_STREAM} is the most recent")
+        if (tags_after, t_after) != (tags_before, t_before) or "–" in t_before:
+            problems.append(f"tags, close → tagged: {tags_before}, {t_before!r} before a restart; {tags_after}, {t_after!r} after")
 
         box = browser.find_element(By.ID, "q-text")
         box.send_keys("blue canvas running shoe")
         browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
         WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#res-products .hit"))
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#res-moments .hit")) >= 1
+        with contextlib.suppress(TimeoutException):  # the pictures load after the results are shown
+            WebDriverWait(browser, 10, poll_frequency=0.25).until(lambda b: b.execute_script(LOADED_JS))
+        products, moments = browser.execute_script(HITS_JS, "#res-products"), browser.execute_script(HITS_JS, "#res-moments")
+        if not moments:
+            problems.append("no live moment found")
+        for h in products + moments:
+            if h["img_width"] == 0:
+                problems.append(f"search hit without its picture: {h['label']!r}")
+            if re.search(r"\d{6,}s:", h["label"]):
+                problems.append(f"raw clock value in a search hit: {h['label']!r}")
         shot = Path(os.environ.get("AMPERE_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
-        print(f"tags on the page {seen_s:.1f}s after the replay started; screenshot {shot}")
+
+        severe = [e["message"] for e in browser.get_log("browser")  # the restart broke the first event stream
+                  if e["level"] == "SEVERE" and "/api/events" not in e["message"]]
+        problems += [f"console: {m}" for m in severe]
+        browser.set_window_size(390, 844)
+        fits = browser.execute_script(FITS_JS)
+        if fits["scroll"] > fits["inner"] or fits["button_right"] > fits["inner"]:
+            problems.append(f"at 390 px wide: {fits}")
+
+        # the server goes away: a search says so and can be tried again
+        stop(dash)
+        box.clear()
+        box.send_keys("red mug")
+        browser.find_element(By.CSS_SELECTOR, "#search-form button").click()
+        try:
+            WebDriverWait(browser, 10).until(
+                lambda b: "searching" not in b.find_element(By.ID, "search-results").text
+                and b.find_element(By.CSS_SELECTOR, "#search-form button").is_enabled())
+            if "fail" not in browser.find_element(By.ID, "search-results").text.lower():
+                problems.append("a failed search shows no error")
+        except TimeoutException:
+            problems.append("a search without a server stays on 'searching …'")
+        print(f"tags on the page {seen_s:.1f}s after the replay started; view back {restart_s:.1f}s after a "
+              f"restart; /api/state {len(state)} bytes; whole test {time.time() - t_start:.1f}s; screenshot {shot}")
     finally:
         if browser is not None:
             browser.quit()
@@ -124,3 +248,4 @@ def test_tags_of_a_replayed_stream_appear_live_in_the_browser(kafka_bootstrap, w
     assert worker.returncode is not None
     store.drop()
     store.close()
+    assert not problems, "\n".join(problems)
