@@ -27,7 +27,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
-from streams.schemas import BadRecord
+from streams.schemas import BadImage, BadRecord, SchemaMismatch, TooLarge, UriNotAllowed
 from streams.settings import Settings
 
 log = logging.getLogger("ampere.images")
@@ -136,7 +136,7 @@ def _read_file(path: str, max_bytes: int) -> bytes:
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        raise BadRecord(f"image larger than the limit of {max_bytes} bytes")
+        raise TooLarge(f"image larger than the limit of {max_bytes} bytes")
     return data
 
 
@@ -151,7 +151,7 @@ async def _fetch_http(uri: str, policy: UriPolicy) -> bytes:
                 if resp.is_redirect:
                     target = urljoin(url, resp.headers.get("location", ""))
                     if not allowed(target, policy):
-                        raise BadRecord(NOT_ALLOWED)
+                        raise UriNotAllowed(NOT_ALLOWED)
                     url = target
                     continue
                 if resp.status_code != 200:
@@ -160,12 +160,12 @@ async def _fetch_http(uri: str, policy: UriPolicy) -> bytes:
                     raise OSError("compressed transfer encoding refused")
                 size = int(resp.headers.get("content-length") or 0)
                 if size > policy.max_bytes:
-                    raise BadRecord(f"image larger than the limit of {policy.max_bytes} bytes")
+                    raise TooLarge(f"image larger than the limit of {policy.max_bytes} bytes")
                 chunks, total = [], 0
                 async for chunk in resp.aiter_raw():
                     total += len(chunk)
                     if total > policy.max_bytes:
-                        raise BadRecord(f"image larger than the limit of {policy.max_bytes} bytes")
+                        raise TooLarge(f"image larger than the limit of {policy.max_bytes} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
         raise OSError("too many redirects")
@@ -174,14 +174,14 @@ async def _fetch_http(uri: str, policy: UriPolicy) -> bytes:
 async def _fetch(uri: str, policy: UriPolicy) -> bytes:
     """Bytes behind an allow-listed URI, cut at the policy deadline (connect, headers, body, file read)."""
     if not policy.enabled or not allowed(uri, policy):
-        raise BadRecord(NOT_ALLOWED)
+        raise UriNotAllowed(NOT_ALLOWED)
     try:
         async with asyncio.timeout(policy.deadline_s):
             if _http_key(uri):
                 return await _fetch_http(uri, policy)
             path = _file_path(uri)
             if path is None:
-                raise BadRecord(NOT_ALLOWED)
+                raise UriNotAllowed(NOT_ALLOWED)
             return await asyncio.to_thread(_read_file, path, policy.max_bytes)
     except BadRecord:
         raise
@@ -189,7 +189,7 @@ async def _fetch(uri: str, policy: UriPolicy) -> bytes:
         log.info("image uri %s: no complete image within %gs", uri[:200], policy.deadline_s)
     except (OSError, httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError) as exc:
         log.info("image uri %s: %s: %s", uri[:200], type(exc).__name__, exc)
-    raise BadRecord(NOT_FETCHED)
+    raise BadImage(NOT_FETCHED)
 
 
 _loop_lock = threading.Lock()
@@ -217,14 +217,14 @@ def _run(coro: Coroutine[Any, Any, T], wait_s: float) -> T:
         return fut.result(timeout=wait_s)
     except concurrent.futures.TimeoutError:
         fut.cancel()
-        raise BadRecord(NOT_FETCHED) from None
+        raise BadImage(NOT_FETCHED) from None
 
 
 def fetch_uri(uri: str, policy: UriPolicy) -> bytes:
     """Bytes behind an allow-listed URI within ``policy.deadline_s`` of wall time; :class:`BadRecord`
     (generic reason) otherwise."""
     if not policy.enabled or not allowed(uri, policy):
-        raise BadRecord(NOT_ALLOWED)
+        raise UriNotAllowed(NOT_ALLOWED)
     return _run(_fetch(uri, policy), policy.deadline_s + _BACKSTOP_S)
 
 
@@ -239,7 +239,7 @@ async def _prefetch(uris: list[str], policy: UriPolicy, max_concurrent: int) -> 
                 return uri, exc
             except Exception as exc:  # noqa: BLE001 - one odd URI must not sink the others
                 log.warning("image uri %s: %s: %s", uri[:200], type(exc).__name__, exc)
-                return uri, BadRecord(NOT_FETCHED)
+                return uri, BadImage(NOT_FETCHED)
 
     return dict(await asyncio.gather(*(one(u) for u in uris)))
 
@@ -262,13 +262,13 @@ def prefetch(uris: Iterable[str], policy: UriPolicy, max_concurrent: int = 8) ->
 def decode_b64(image_b64: str, max_bytes: int) -> bytes:
     """Inline base64 image bytes, bounded by ``max_bytes``."""
     if len(image_b64) > (max_bytes + 2) // 3 * 4 + 4:
-        raise BadRecord(f"inline image larger than the limit of {max_bytes} bytes")
+        raise TooLarge(f"inline image larger than the limit of {max_bytes} bytes")
     try:
         data = base64.b64decode(image_b64, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadRecord(f"image_b64 is not valid base64: {exc}") from None
+        raise BadImage(f"image_b64 is not valid base64: {exc}") from None
     if len(data) > max_bytes:
-        raise BadRecord(f"inline image larger than the limit of {max_bytes} bytes")
+        raise TooLarge(f"inline image larger than the limit of {max_bytes} bytes")
     return data
 
 
@@ -285,8 +285,8 @@ def load_image_bytes(
     if uri:
         hit = prefetched.get(uri) if prefetched else None
         if isinstance(hit, BadRecord):
-            raise BadRecord(hit.reason)
+            raise type(hit)(hit.reason)
         if hit is not None and allowed(uri, policy):
             return hit
         return fetch_uri(uri, policy)
-    raise BadRecord("keyframe has neither image_b64 nor uri")
+    raise SchemaMismatch("keyframe has neither image_b64 nor uri")

@@ -9,8 +9,13 @@ from streams.keyframes import decode_image, make_candidate
 from streams.schemas import (
     AsrChunkRecord,
     BadRecord,
+    InternalEventType,
     KeyframeRecord,
+    KeyMismatch,
+    SchemaMismatch,
     StreamEventRecord,
+    TooLarge,
+    UnknownStream,
     key_matches,
     parse_record,
 )
@@ -77,15 +82,15 @@ def parse_input(event_topic: str, raw: bytes, settings: Settings, topics: TopicN
     if source == "asr":
         c = parse_record(raw, AsrChunkRecord, max_bytes=asr_max_bytes(settings))
         if len(c.text) > settings.max_text_chars:
-            raise BadRecord(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
+            raise TooLarge(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
         if c.end_ms < c.start_ms:
-            raise BadRecord("end_ms is before start_ms")
+            raise SchemaMismatch("end_ms is before start_ms")
         return c
     if source == "keyframes":
         return parse_record(raw, KeyframeRecord, max_bytes=settings.max_message_bytes)
     e = parse_record(raw, StreamEventRecord, max_bytes=EVENT_MAX_BYTES)
     if e.type == "idle_check":
-        raise BadRecord(INTERNAL_EVENT)
+        raise InternalEventType(INTERNAL_EVENT)
     return e
 
 
@@ -93,7 +98,7 @@ def check_key(key: bytes | None, stream_id: str) -> None:
     """Raise BadRecord unless the message key is exactly ``stream_id`` in UTF-8 (checked before any
     state is looked up, so a record keyed by another stream can never change that stream)."""
     if not key_matches(key, stream_id):
-        raise BadRecord(f"message key {key[:200] if key else key!r} differs from stream_id {stream_id[:200]!r}")
+        raise KeyMismatch(f"message key {key[:200] if key else key!r} differs from stream_id {stream_id[:200]!r}")
 
 
 def apply_message(
@@ -151,7 +156,7 @@ def apply_record(
         st.domain = e.domain
         return st, _applied(st, "events", offset, apply_marker(st, e.ts_ms, cfg, clock)), e.stream_id
     if st is None:
-        raise BadRecord(f"unknown stream {e.stream_id!r}: '{e.type}' event before any content")
+        raise UnknownStream(f"unknown stream {e.stream_id!r}: '{e.type}' event before any content")
     if _replayed(st, "events", offset):
         return st, Applied(duplicate=True), e.stream_id
     if e.type == "product_switch":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from streams.schemas import BadRecord
+from streams.schemas import BadImage, BadRecord, TooLarge
 
 THUMB_SIDE = 320
 HIST_BINS = 4
@@ -52,9 +52,9 @@ def _image_errors() -> Iterator[None]:
     except BadRecord:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadRecord(f"image exceeds the pixel limit: {exc}") from None
+        raise TooLarge(f"image exceeds the pixel limit: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
-        raise BadRecord(f"undecodable image: {str(exc)[:200]}") from None
+        raise BadImage(f"undecodable image: {str(exc)[:200]}") from None
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
@@ -62,7 +62,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     w, h = img.size
     if w * h > max_pixels:
-        raise BadRecord(f"image of {w}x{h} pixels exceeds the limit of {max_pixels} pixels")
+        raise TooLarge(f"image of {w}x{h} pixels exceeds the limit of {max_pixels} pixels")
     return img
 
 
@@ -110,7 +110,7 @@ def check_pixel_budget(datas: Sequence[bytes], max_pixels: int, max_total_pixels
         w, h = image_size(data, max_pixels)
         total += w * h
     if total > max_total_pixels:
-        raise BadRecord(
+        raise TooLarge(
             f"images of {total} pixels in one message exceed the pixel budget of {max_total_pixels} "
             "pixels (AMPERE_MAX_BATCH_PIXELS)"
         )

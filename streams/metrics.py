@@ -110,23 +110,8 @@ LOOP_HEARTBEAT = Gauge(
     registry=REGISTRY,
 )
 
-# Reason classes keep label values few; the full reason stays in the dead letter and the log.
-_DLQ_CLASSES: tuple[tuple[str, str], ...] = (
-    (r"not valid JSON|expected a JSON object", "invalid_json"),
-    (r"empty message", "empty"),
-    (r"does not match|end_ms is before start_ms", "schema"),
-    (r"exceeds the limit|over the limit|larger than the limit|pixel limit", "too_large"),
-    (r"image uri not allowed", "uri_not_allowed"),
-    (r"undecodable image|not valid base64|image file not found|cannot fetch image|could not be fetched|neither image_b64",
-     "bad_image"),
-    (r"refused after \d+ tries", "store_refused"),
-    (r"unknown stream", "unknown_stream"),
-    (r"after its window closed", "late"),
-    (r"differs from stream_id", "key_mismatch"),
-    (r"nothing to index", "nothing_to_index"),
-    (r"cannot encode", "encode_failed"),
-    (r"^unexpected ", "unexpected"),
-)
+# Fallback reasons are the summarizer guard's own short prefixes; dead letters carry their class from
+# the error type (streams.schemas.dlq_reason), never from their text.
 _FALLBACK_CLASSES: tuple[tuple[str, str], ...] = (
     (r"^timeout", "timeout"),
     (r"^shed", "shed"),
@@ -142,19 +127,15 @@ def _classify(reason: str, table: Iterable[tuple[str, str]]) -> str:
     return "other"
 
 
-def dlq_reason_class(reason: str) -> str:
-    """The bounded class of a dead letter's free-text reason (``other`` when none matches)."""
-    return _classify(reason, _DLQ_CLASSES)
-
-
 def fallback_reason_class(reason: str) -> str:
     """The bounded class of a summary's ``fallback_reason``."""
     return _classify(reason, _FALLBACK_CLASSES)
 
 
 # ----------------------------------------------------------------------------- calls from the agents
-def count_dlq(topic: str, reason: str) -> None:
-    DLQ_MESSAGES.labels(topic=topic, reason_class=dlq_reason_class(reason)).inc()
+def count_dlq(topic: str, reason_class: str) -> None:
+    """One dead letter of ``topic``; ``reason_class`` comes from the error's type (``dlq_reason``)."""
+    DLQ_MESSAGES.labels(topic=topic, reason_class=reason_class).inc()
 
 
 def count_closed(windows: Sequence[Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import from_json
 
-from streams.errors import AmpereError
+from streams.errors import AmpereError, PermanentError
 
 SCHEMA_VERSION = 1
 
@@ -66,11 +66,77 @@ def key_matches(key: bytes | None, stream_id: str) -> bool:
 
 
 class BadRecord(AmpereError, ValueError):
-    """A message that cannot be processed; ``reason`` says why (goes to the DLQ)."""
+    """A message that cannot be processed; ``reason`` says why (goes to the DLQ beside the original
+    bytes). The subclass decides the dead letter's class (``kind``, a bounded metric label): the reason
+    text is free to change without reclassifying anything."""
+
+    kind: ClassVar[str] = "invalid"
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class EmptyMessage(BadRecord):
+    kind = "empty"
+
+
+class NotJson(BadRecord):
+    kind = "invalid_json"
+
+
+class SchemaMismatch(BadRecord):
+    kind = "schema"
+
+
+class TooLarge(BadRecord):
+    kind = "too_large"
+
+
+class UriNotAllowed(BadRecord):
+    kind = "uri_not_allowed"
+
+
+class BadImage(BadRecord):
+    kind = "bad_image"
+
+
+class UnknownStream(BadRecord):
+    kind = "unknown_stream"
+
+
+class InternalEventType(BadRecord):
+    kind = "internal_event"
+
+
+class KeyMismatch(BadRecord):
+    kind = "key_mismatch"
+
+
+class LateInput(BadRecord):
+    kind = "late"
+
+
+class OverBudget(BadRecord):
+    kind = "over_budget"
+
+
+class NothingToIndex(BadRecord):
+    kind = "nothing_to_index"
+
+
+class EncodeFailed(BadRecord):
+    kind = "encode_failed"
+
+
+def dlq_reason(exc: BaseException) -> tuple[str, str]:
+    """(reason, class) of a dead letter for ``exc``: a bad record's own, ``store_refused`` for a
+    store's bounded refusals, ``unexpected`` for anything else (a bug, logged with its type)."""
+    if isinstance(exc, BadRecord):
+        return exc.reason, exc.kind
+    if isinstance(exc, PermanentError):
+        return exc.reason, "store_refused"
+    return f"unexpected {type(exc).__name__}: {str(exc)[:500]}", "unexpected"
 
 
 def _check_utf8(value: Any, path: str = "") -> None:
@@ -251,22 +317,24 @@ R = TypeVar("R", bound=_Record)
 def parse_record(raw: bytes | str | None, model: type[R], *, max_bytes: int | None = None) -> R:
     """Parse raw message bytes into ``model``; raise :class:`BadRecord` with a readable reason."""
     if raw is None:
-        raise BadRecord("empty message (null value)")
+        raise EmptyMessage("empty message (null value)")
+    if not raw:
+        raise EmptyMessage("empty message (no bytes)")
     if max_bytes is not None and len(raw) > max_bytes:
-        raise BadRecord(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
+        raise TooLarge(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
         data = from_json(raw, allow_inf_nan=False, cache_strings=False)
     except ValueError as exc:  # invalid UTF-8, invalid JSON, NaN/Infinity, nesting too deep
-        raise BadRecord(f"not valid JSON: {str(exc)[:200]}") from None
+        raise NotJson(f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
-        raise BadRecord(f"expected a JSON object, got {type(data).__name__}")
+        raise NotJson(f"expected a JSON object, got {type(data).__name__}")
     try:
         return model.model_validate(data, strict=None)
     except ValidationError as exc:
         errs = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
         )
-        raise BadRecord(f"does not match {model.__name__} v{SCHEMA_VERSION}: {errs}"[:1000]) from None
+        raise SchemaMismatch(f"does not match {model.__name__} v{SCHEMA_VERSION}: {errs}"[:1000]) from None
 
 
 def dump_record(record: _Record) -> bytes:

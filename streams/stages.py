@@ -25,6 +25,7 @@ from streams.schemas import (
     BadRecord,
     DeadLetter,
     EmbeddingRecord,
+    NothingToIndex,
     ProductRecordMsg,
     SummaryRecordMsg,
     TagRecord,
@@ -189,7 +190,7 @@ def moment_item(rec: SummaryRecordMsg, domain: str = "live", extractive_text: st
     images = [decode_image(base64.b64decode(b)) for b in rec.window.keyframes_b64]
     text = moment_text(rec, extractive_text)
     if not images and not text:
-        raise BadRecord(NOTHING_TO_INDEX)
+        raise NothingToIndex(NOTHING_TO_INDEX)
     return EncodeItem(domain=domain, images=images, text=text)  # type: ignore[arg-type]
 
 

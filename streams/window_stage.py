@@ -51,7 +51,15 @@ from streams.image_source import prefetch, uri_policy
 from streams.ingest import InputRecord, apply_record, check_key, parse_input, window_config
 from streams.kafka import async_consumer, async_producer, kafka_config
 from streams.logs import Throttled
-from streams.schemas import BadRecord, DeadLetter, KeyframeRecord, dump_record
+from streams.schemas import (
+    BadRecord,
+    DeadLetter,
+    KeyframeRecord,
+    LateInput,
+    OverBudget,
+    dlq_reason,
+    dump_record,
+)
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.windowing import Applied, StreamState, close_idle, close_passed, shed
@@ -347,7 +355,7 @@ class WindowStage:
     def _apply(self, tp: TopicPartition, m, rec: InputRecord | BadRecord, sends: list[Outgoing], dirty: dict,
                images: dict[str, bytes | BadRecord], hold: bool = False) -> None:
         if isinstance(rec, BadRecord):
-            sends.append(self._dead_letter(tp, m, rec.reason))
+            sends.append(self._dead_letter(tp, m, rec))
             return
         states = self.states[tp.partition]
         clock = self.clocks[tp.partition].now
@@ -357,19 +365,16 @@ class WindowStage:
                 hold_closes=hold,
             )
             out = self._windows(applied)
-        except BadRecord as exc:
-            sends.append(self._dead_letter(tp, m, exc.reason))
-            return
-        except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
-            sends.append(self._dead_letter(tp, m, f"unexpected {type(exc).__name__}: {str(exc)[:500]}"))
+        except Exception as exc:  # noqa: BLE001 - a bad record, or a poison message that must not stop the stage
+            sends.append(self._dead_letter(tp, m, exc))
             return
         self.counters.add("records_replayed" if applied.duplicate and not applied.closed else "records_applied")
         if applied.late:
             self.counters.add(f"late_{applied.late_kind}")
-            sends.append(self._dead_letter(tp, m, applied.late))
+            sends.append(self._dead_letter(tp, m, LateInput(applied.late)))
         if applied.rejected:
             self.counters.add("over_budget")
-            sends.append(self._dead_letter(tp, m, applied.rejected))
+            sends.append(self._dead_letter(tp, m, OverBudget(applied.rejected)))
         self.counters.add("windows_reopened", applied.reopened)
         self.counters.add("budget_closes", sum(cw.reason == "budget" for cw in applied.closed))
         sends += out
@@ -390,10 +395,12 @@ class WindowStage:
         metrics.count_closed(applied.closed)
         return out
 
-    def _dead_letter(self, tp: TopicPartition, m, reason: str) -> Outgoing:
-        """A DLQ record with a capped copy of the value; a reason-only one if that fails (never raises)."""
+    def _dead_letter(self, tp: TopicPartition, m, err: BaseException) -> Outgoing:
+        """A DLQ record for ``err`` (its type decides the class) with a capped copy of the value; a
+        reason-only one if that fails (never raises)."""
         self.counters.add("dead_letters")
-        metrics.count_dlq(tp.topic, reason)
+        reason, kind = dlq_reason(err)
+        metrics.count_dlq(tp.topic, kind)
         log.warning("DLQ %s[%s]@%s: %s", tp.topic, tp.partition, m.offset, reason[:300])
         key = m.key[: stages.DLQ_KEY_BYTES] if m.key else None
         for cap in (self.settings.dlq_max_value_bytes, 0):
@@ -469,7 +476,7 @@ class WindowStage:
         """A reason-only dead letter for an output record the broker refuses."""
         reason = f"{r.topic} record of {len(r.value or b'')} bytes refused by the broker: {type(exc).__name__}: {exc}"
         log.error("%s", reason[:500])
-        metrics.count_dlq(r.topic, reason)
+        metrics.count_dlq(r.topic, "undeliverable")
         rec = DeadLetter(topic=r.topic, partition=r.partition if r.partition is not None else -1, offset=None,
                          key_b64=None, value_b64="", reason=reason[:2000], failed_at=time.time())
         return Outgoing(self.topics.dlq, (r.key or b"")[: stages.DLQ_KEY_BYTES] or None, dump_record(rec))
@@ -543,9 +550,8 @@ class WindowStage:
         try:
             return self._windows(Applied(closed=closed))
         except Exception as exc:  # noqa: BLE001 - a window that cannot be written goes to the DLQ, not away
-            reason = f"cannot write the windows of {sid!r} closed on idle: {type(exc).__name__}: {str(exc)[:300]}"
             m = SimpleNamespace(offset=None, key=sid.encode("utf-8", "replace"), value=b"")
-            return [self._dead_letter(TopicPartition(self.topics.windows, p), m, reason)]
+            return [self._dead_letter(TopicPartition(self.topics.windows, p), m, exc)]
 
     async def _probe(self) -> dict[TopicPartition, int] | None:
         """End offsets of the owned input partitions, or None when the broker does not answer in time."""

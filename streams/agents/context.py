@@ -15,7 +15,7 @@ from engines.summarize.base import Summarizer
 from streams import metrics, stages
 from streams.counters import LossCounters
 from streams.retry import backoff_s, call_with_retries
-from streams.schemas import dump_record
+from streams.schemas import dlq_reason, dump_record
 from streams.settings import Settings
 
 log = logging.getLogger("ampere.worker")
@@ -49,11 +49,6 @@ class Engines:
     store: WeaviateStore
 
 
-def unexpected(exc: BaseException) -> str:
-    """A DLQ reason for an exception nobody planned for."""
-    return f"unexpected {type(exc).__name__}: {str(exc)[:500]}"
-
-
 @dataclass
 class AgentContext:
     """Shared by the agents of one worker. ``send(role, key, value)`` returns once the broker
@@ -76,12 +71,14 @@ class AgentContext:
         """Revision 1 at once from the extractive summary, revision 2 from the LLM."""
         return self.settings.two_phase and self.settings.summarizer != "extractive"
 
-    async def to_dlq(self, event: Event, reason: str) -> None:
-        """Dead-letter one message; never raises: a capped copy of the value, else the reason alone,
-        and while the broker cannot take even that, retry until it can (the offset is not committed)."""
+    async def to_dlq(self, event: Event, err: BaseException) -> None:
+        """Dead-letter one message for ``err`` (its type decides the class, see ``dlq_reason``); never
+        raises: a capped copy of the value, else the reason alone, and while the broker cannot take
+        even that, retry until it can (the offset is not committed)."""
         m = event.message
+        reason, kind = dlq_reason(err)
         log.warning("DLQ %s[%s]@%s: %s", m.topic, m.partition, m.offset, reason[:500])
-        metrics.count_dlq(m.topic, reason)
+        metrics.count_dlq(m.topic, kind)
         key = m.key[: stages.DLQ_KEY_BYTES] if m.key else None
         for cap in (self.settings.dlq_max_value_bytes, 0):
             try:
@@ -114,7 +111,7 @@ class AgentContext:
             self.counters.add("batch_errors")
             if dead_letter:
                 for ev in events:
-                    await self.to_dlq(ev, unexpected(exc))
+                    await self.to_dlq(ev, exc)
 
     async def store_up(self) -> bool:
         return await asyncio.to_thread(self.engines.store.is_ready)

@@ -9,10 +9,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams import stages
-from streams.agents.context import AgentContext, Event, unexpected
+from streams.agents.context import AgentContext, Event
 from streams.errors import PermanentError
 from streams.image_source import uri_policy
-from streams.schemas import BadRecord, ProductRecordMsg, SummaryRecordMsg, dump_record, parse_record
+from streams.schemas import (
+    EncodeFailed,
+    ProductRecordMsg,
+    SummaryRecordMsg,
+    dump_record,
+    parse_record,
+)
 
 log = logging.getLogger("ampere.worker")
 
@@ -26,11 +32,8 @@ async def items_or_dlq(
         try:
             rec = parse(ev.value)
             item = await asyncio.to_thread(to_item, rec)
-        except BadRecord as exc:
-            await ctx.to_dlq(ev, exc.reason)
-            continue
-        except Exception as exc:  # noqa: BLE001
-            await ctx.to_dlq(ev, unexpected(exc))
+        except Exception as exc:  # noqa: BLE001 - a bad record or a bug: dead-lettered with its class
+            await ctx.to_dlq(ev, exc)
             continue
         recs.append(rec)
         items.append(item)
@@ -52,7 +55,7 @@ async def encode_or_dlq(ctx: AgentContext, recs: list, items: list, evs: list) -
             kept.append(rec)
             kept_evs.append(ev)
         except Exception as exc:  # noqa: BLE001
-            await ctx.to_dlq(ev, f"cannot encode: {type(exc).__name__}: {str(exc)[:500]}")
+            await ctx.to_dlq(ev, EncodeFailed(f"cannot encode: {type(exc).__name__}: {str(exc)[:500]}"))
     return kept, stages.concat_embeddings(parts) if parts else None, kept_evs
 
 
@@ -71,7 +74,7 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
         kept = batch.records
     except PermanentError as exc:
         if len(batch.objects) == 1:
-            await ctx.to_dlq(events_by_oid[batch.objects[0].object_id], exc.reason)
+            await ctx.to_dlq(events_by_oid[batch.objects[0].object_id], exc)
             return
         log.warning("batch upsert refused (%s); upserting one by one", exc.reason[:300])
         kept = []
@@ -80,7 +83,7 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
                 await ctx.store_call("store upsert", lambda obj=obj: store.upsert([obj]))
                 kept.append(rec)
             except PermanentError as one:
-                await ctx.to_dlq(events_by_oid[obj.object_id], one.reason)
+                await ctx.to_dlq(events_by_oid[obj.object_id], one)
     now = time.time()
     for rec in stages.stamp_indexed(kept, now):
         key = (rec.stream_id or rec.product_id or "").encode()

@@ -21,7 +21,7 @@ async def summarize_batch(ctx: AgentContext, events: list[Event]) -> None:
         try:
             good.append(parse_record(ev.value, WindowRecord))
         except BadRecord as exc:
-            await ctx.to_dlq(ev, exc.reason)
+            await ctx.to_dlq(ev, exc)
     if ctx.two_phase or settings.summary_max_lag_ms <= 0:
         groups = [good] if good else []
     else:

@@ -18,7 +18,7 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
         try:
             rec = parse_record(ev.value, EmbeddingRecord)
         except BadRecord as exc:
-            await ctx.to_dlq(ev, exc.reason)
+            await ctx.to_dlq(ev, exc)
             continue
         if rec.kind != "live":
             continue
@@ -29,7 +29,7 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
                 lambda rec=rec, store=store: stages.search_products(store, rec, settings.tag_top_k),
             )
         except PermanentError as exc:
-            await ctx.to_dlq(ev, exc.reason)
+            await ctx.to_dlq(ev, exc)
             continue
         out = stages.tag_record(rec, hits, settings.tag_min_score, time.time())
         metrics.count_tag(out.claimed)

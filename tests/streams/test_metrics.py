@@ -11,25 +11,34 @@ def _value(name: str, **labels: str) -> float:
     return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_dlq_reasons_fall_into_bounded_classes() -> None:
+def test_the_error_type_decides_the_dead_letter_class_not_its_text() -> None:
+    """Classes once came from regexes over the reason text, so rewording a message reclassified it."""
+    from streams.errors import PermanentError
+    from streams.ingest import apply_message, window_config
+    from streams.schemas import BadRecord, LateInput, NotJson, TooLarge, dlq_reason
+    from streams.settings import Settings
+    from streams.topics import TopicNames
+
+    assert dlq_reason(NotJson("any wording at all")) == ("any wording at all", "invalid_json")
+    assert dlq_reason(TooLarge("not valid JSON (a misleading text)"))[1] == "too_large"
+    assert dlq_reason(LateInput("x"))[1] == "late"
+    assert dlq_reason(BadRecord("x"))[1] == "invalid"
+    assert dlq_reason(PermanentError("store upsert refused after 3 tries"))[1] == "store_refused"
+    assert dlq_reason(KeyError("x")) == ("unexpected KeyError: 'x'", "unexpected")
+    s, t = Settings(), TopicNames("t")
     cases = {
-        "not valid JSON: Expecting value: line 1 column 1": "invalid_json",
-        "undecodable image: cannot identify image file": "bad_image",
-        "unknown stream 'ghost': 'end' event before any content": "unknown_stream",
-        "ASR chunk seq=3 at 10 ms arrived after its window closed (closed until 20 ms)": "late",
-        "does not match AsrChunkRecord v1: text: field required": "schema",
-        "message of 9000000 bytes exceeds the limit of 8000000": "too_large",
-        "unexpected KeyError: 'x'": "unexpected",
-        "cannot encode: RuntimeError: boom": "encode_failed",
-        "image uri not allowed (see AMPERE_IMAGE_URI_ALLOW)": "uri_not_allowed",
-        "image uri could not be fetched": "bad_image",
-        "image exceeds the pixel limit: too big": "too_large",
-        "store upsert refused after 3 tries: StoreError: bad vector": "store_refused",
-        "end_ms is before start_ms": "schema",
-        "something nobody expected to read": "other",
+        b"{not json": "invalid_json",
+        b"": "empty",
+        b'{"stream_id": "s", "seq": 0, "start_ms": 5, "end_ms": 1, "text": "x"}': "schema",
+        b'{"stream_id": "s", "seq": 0, "start_ms": 0, "end_ms": 1}': "schema",
     }
-    for reason, cls in cases.items():
-        assert metrics.dlq_reason_class(reason) == cls, reason
+    for raw, kind in cases.items():
+        try:
+            apply_message(t.asr, raw, None, 0.0, s, window_config(s), t)
+        except BadRecord as exc:
+            assert exc.kind == kind, (raw, exc.kind, exc.reason)
+        else:
+            raise AssertionError(f"{raw!r} was accepted")
 
 
 def test_fallback_reasons_fall_into_bounded_classes() -> None:
@@ -42,7 +51,7 @@ def test_fallback_reasons_fall_into_bounded_classes() -> None:
 
 def test_observe_calls_move_their_series() -> None:
     before_dlq = _value("ampere_dlq_messages_total", topic="t.asr", reason_class="invalid_json")
-    metrics.count_dlq("t.asr", "not valid JSON: x")
+    metrics.count_dlq("t.asr", "invalid_json")
     assert _value("ampere_dlq_messages_total", topic="t.asr", reason_class="invalid_json") == before_dlq + 1
 
     before_shed = _value("ampere_summary_fallbacks_total", reason="shed")
