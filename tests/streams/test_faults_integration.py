@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics, group_lag
+from streams.admin import ensure_topics
 from streams.counters import read_all
+from streams.kafka import KafkaConfig, admin_client, group_lag_async
 from streams.publish import merge_streams, replay, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -110,12 +111,11 @@ class Workers:
                 p.kill()
 
 
-async def _members(bootstrap: str, group: str) -> int:
-    from kafka.admin import KafkaAdminClient
+async def _members(kafka: KafkaConfig, group: str) -> int:
 
     def count() -> int:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="fault-test")
+            admin = admin_client(kafka, client_id="fault-test")
         except Exception:  # noqa: BLE001 - the broker is still starting
             return -1
         try:
@@ -129,9 +129,9 @@ async def _members(bootstrap: str, group: str) -> int:
     return await asyncio.to_thread(count)
 
 
-async def _wait_members(bootstrap: str, group: str, n: int, timeout_s: float = 120) -> None:
+async def _wait_members(kafka: KafkaConfig, group: str, n: int, timeout_s: float = 120) -> None:
     t0 = time.time()
-    while await _members(bootstrap, group) != n:
+    while await _members(kafka, group) != n:
         assert time.time() - t0 < timeout_s, f"group {group} never had {n} stable members"
         await asyncio.sleep(0.3)
 
@@ -146,30 +146,30 @@ async def _inject(fault: str, kafka: KafkaService, weaviate: ManagedWeaviate, wo
         await asyncio.sleep(down_s)
         await asyncio.to_thread(kafka.start)
         await asyncio.to_thread(kafka.wait_ready, 180)
-        await replay(bootstrap, rest, speed=speed)  # the broadcasters resume with the broker
+        await replay(KafkaConfig(bootstrap), rest, speed=speed)  # the broadcasters resume with the broker
     elif fault == "worker_sigkill":
-        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
+        sending = asyncio.create_task(replay(KafkaConfig(bootstrap), rest, speed=speed))
         await asyncio.sleep(1.5)  # mid-stream, with records in flight
         workers.kill(workers.procs[0])
         workers.spawn()
         await sending
     elif fault == "two_workers_one_killed":
-        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))
+        sending = asyncio.create_task(replay(KafkaConfig(bootstrap), rest, speed=speed))
         await asyncio.sleep(1.5)
         workers.kill(workers.procs[1])
         await sending
     elif fault == "rebalance_member_dies_after_joining":
-        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed / 4))  # records flow through both rebalances
+        sending = asyncio.create_task(replay(KafkaConfig(bootstrap), rest, speed=speed / 4))  # records flow through both rebalances
         await asyncio.sleep(1.5)
         workers.kill(workers.procs[1])
-        await _wait_members(bootstrap, window_group(settings.topic_prefix), 1)
+        await _wait_members(KafkaConfig(bootstrap), window_group(settings.topic_prefix), 1)
         replacement = workers.spawn()
-        await _wait_members(bootstrap, window_group(settings.topic_prefix), 2)
+        await _wait_members(KafkaConfig(bootstrap), window_group(settings.topic_prefix), 2)
         workers.kill(replacement)  # right after joining: a second rebalance follows the first
         await sending
     elif fault == "weaviate_stopped_30s":
         assert weaviate.service is not None
-        sending = asyncio.create_task(replay(bootstrap, rest, speed=speed))  # the broadcasters go on
+        sending = asyncio.create_task(replay(KafkaConfig(bootstrap), rest, speed=speed))  # the broadcasters go on
         await asyncio.to_thread(weaviate.service.stop)
         await asyncio.sleep(30)
         await asyncio.to_thread(weaviate.service.start)
@@ -197,7 +197,7 @@ def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate
     ds = make_mini_dataset(tmp_path / "data", seed=13)
     timeline = _timeline(ds, topics)
     expected = timeline_windows(timeline, settings)
-    ensure_topics(settings.kafka_bootstrap, topics.all(), settings.topic_partitions)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
     store.ensure_collections()
     workers = Workers(settings, tmp_path)
@@ -214,12 +214,12 @@ def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate
         phases[name] = round(time.time() - t_start, 1)
 
     async def run() -> Subscriber:
-        sub = Subscriber(settings.kafka_bootstrap, topics)
+        sub = Subscriber(settings, topics)
         await sub.start()
         # no catalog: the windows are counted, not tagged; the workers are ready once their stages joined
-        await _wait_members(settings.kafka_bootstrap, window_group(settings.topic_prefix), len(workers.procs))
+        await _wait_members(settings, window_group(settings.topic_prefix), len(workers.procs))
         mark("ready")
-        await replay(settings.kafka_bootstrap, first, speed=speed)
+        await replay(settings, first, speed=speed)
         mark("half")
         await _inject(fault, kafka, weaviate, workers, settings, rest, speed)
         mark("sent")
@@ -269,8 +269,8 @@ def _tally(store: WeaviateStore, expected: set[tuple[str, int, int]]) -> dict[st
 
 async def _committed_lag(settings: Settings) -> int:
     t = TopicNames(settings.topic_prefix)
-    return await group_lag(settings.kafka_bootstrap, window_group(t.prefix), [t.asr, t.keyframes, t.events]) + await group_lag(
-        settings.kafka_bootstrap, f"{t.prefix}-worker", [t.products, t.windows, t.summaries, t.embeddings]
+    return await group_lag_async(settings, window_group(t.prefix), [t.asr, t.keyframes, t.events]) + await group_lag_async(
+        settings, f"{t.prefix}-worker", [t.products, t.windows, t.summaries, t.embeddings]
     )
 
 
@@ -321,13 +321,13 @@ def test_sigterm_while_weaviate_down_commits_no_unindexed_window(kafka, weaviate
     stop: dict[str, float] = {}
 
     async def run() -> Subscriber:
-        sub = Subscriber(settings.kafka_bootstrap, topics)
+        sub = Subscriber(settings, topics)
         await sub.start()
-        await _wait_members(settings.kafka_bootstrap, window_group(settings.topic_prefix), 1)
-        await replay(settings.kafka_bootstrap, timeline[:half], speed=speed)
+        await _wait_members(settings, window_group(settings.topic_prefix), 1)
+        await replay(settings, timeline[:half], speed=speed)
         await asyncio.to_thread(weaviate.service.stop)
         try:
-            await replay(settings.kafka_bootstrap, rest, speed=speed)
+            await replay(settings, rest, speed=speed)
             await _wait_closed(sub, expected, timeout_s=60)
             await asyncio.sleep(3)  # summarized; the embed agent's batch waits for the store
             t0 = time.time()
