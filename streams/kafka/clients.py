@@ -97,9 +97,10 @@ def first_connect_timeout(client_cls: Any, timeout_ms: int) -> dict[str, int]:
     return {name: timeout_ms}
 
 
-def check_reachable(source: KafkaSource, timeout_s: float = 15.0) -> None:
+def check_reachable(source: KafkaSource, timeout_s: float = 15.0, min_brokers: int = 1) -> None:
     """The one broker probe: raise :class:`KafkaUnavailable` with a one-line reason unless a metadata
-    request succeeds with these settings (address, security protocol, credentials, CA)."""
+    request succeeds with these settings (address, security protocol, credentials, CA) and names at
+    least ``min_brokers`` brokers."""
     cfg = as_config(source)
     kafka_logger = logging.getLogger("kafka")
     previous = kafka_logger.level
@@ -107,8 +108,9 @@ def check_reachable(source: KafkaSource, timeout_s: float = 15.0) -> None:
     try:
         admin = admin_client(cfg, timeout_ms=int(timeout_s * 1000), client_id="ampere-check")
         try:
-            if not admin.describe_cluster().get("brokers"):
-                raise KafkaUnavailable(f"{cfg.describe()} answered but lists no broker")
+            brokers = len(admin.describe_cluster().get("brokers") or [])
+            if brokers < max(min_brokers, 1):
+                raise KafkaUnavailable(f"{cfg.describe()} answered but lists {brokers} of {min_brokers} brokers")
         finally:
             admin.close()
     except KafkaUnavailable:
@@ -131,10 +133,10 @@ def topic_partitions(source: KafkaSource, topic: str, timeout_s: float = 10.0) -
         consumer.close()
 
 
-def reachable(source: KafkaSource, timeout_s: float = 3.0) -> str | None:
+def reachable(source: KafkaSource, timeout_s: float = 3.0, min_brokers: int = 1) -> str | None:
     """None when the broker can be used, else the one-line reason (for health checks)."""
     try:
-        check_reachable(source, timeout_s)
+        check_reachable(source, timeout_s, min_brokers)
     except KafkaUnavailable as exc:
         return str(exc)
     return None

@@ -4,7 +4,6 @@ resolved with Maven."""
 from __future__ import annotations
 
 import base64
-import logging
 import shutil
 import subprocess
 import uuid
@@ -357,22 +356,9 @@ def bootstrap_of(nodes: Sequence[KafkaService]) -> str:
 
 
 def broker_answers(bootstrap: str, timeout_ms: int = 5000, min_brokers: int = 1) -> bool:
-    """True when a Kafka admin metadata request to ``bootstrap`` succeeds and names at least
-    ``min_brokers`` brokers."""
-    from kafka.admin import KafkaAdminClient  # imported lazily: kafka-python is slow to import
+    """True when the project's broker probe gets metadata from ``bootstrap`` (PLAINTEXT, a local
+    node) naming at least ``min_brokers`` brokers."""
+    from streams.kafka import KafkaConfig
+    from streams.kafka.clients import reachable
 
-    kafka_logger = logging.getLogger("kafka")
-    previous_level = kafka_logger.level
-    kafka_logger.setLevel(logging.CRITICAL)  # connection errors are expected while it boots
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id="ampere-infra-probe"
-        )
-        try:
-            return len(admin.describe_cluster().get("brokers") or []) >= max(min_brokers, 1)
-        finally:
-            admin.close()
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
-        return False
-    finally:
-        kafka_logger.setLevel(previous_level)
+    return reachable(KafkaConfig(bootstrap), timeout_ms / 1000, min_brokers) is None
