@@ -1,4 +1,4 @@
-"""Retrying calls to services: transient failures wait with exponential back-off and full jitter until
+"""Retrying calls to services (on the back-off of ``engines.retry``, the one retry module): transient failures wait with exponential back-off and full jitter until
 the service is back; a failure while the service says it is up counts as this item's fault, and after
 ``permanent_tries`` of those the call raises :class:`PermanentError` (the caller dead-letters the item).
 """
@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from engines.retry import backoff_s
 from streams import metrics
 from streams.errors import PermanentError, TransientError
 
 T = TypeVar("T")
 log = logging.getLogger("ampere.retry")
-
-
-def backoff_s(attempt: int, base_s: float = 0.2, cap_s: float = 10.0) -> float:
-    """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0.0, min(cap_s, base_s * 2 ** min(attempt, 30)))
 
 
 async def call_with_retries(

@@ -43,6 +43,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
+from engines.retry import backoff_s, retry_until_done
 from streams import metrics, progress, stages
 from streams.admin import ensure_topics
 from streams.counters import COUNTERS, LossCounters
@@ -464,7 +465,7 @@ class WindowStage:
                     _throttled.clear(what)
                 return
             if any(not is_permanent(e) for _, e in failed):
-                delay = min(0.2 * 2 ** attempt, 5.0)
+                delay = backoff_s(attempt, cap_s=5.0)
                 attempt += 1
                 progress.blocked(f"{what}: {type(failed[0][1]).__name__}: {failed[0][1]}")
                 _throttled(what, logging.WARNING, "%s failed for %d records (%s); retrying (try %d)",
@@ -596,18 +597,16 @@ def encode_state(st: StreamState) -> bytes:
 
 async def _retry(what: str, fn, max_backoff_s: float = 5.0):
     """Retry a broker call until it works (outage): the batch waits, nothing is dropped or committed."""
-    delay = 0.2
-    while True:
-        try:
-            result = await fn()
-            progress.ok()
-            _throttled.clear(what)
-            return result
-        except (TimeoutError, KafkaError, OSError) as exc:
-            progress.blocked(f"{what}: {type(exc).__name__}: {exc}")
-            _throttled(what, logging.WARNING, "%s failed (%s); retrying (back-off up to %.0fs)", what, exc, max_backoff_s)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_backoff_s)
+
+    def failed(exc: BaseException, attempt: int) -> None:
+        progress.blocked(f"{what}: {type(exc).__name__}: {exc}")
+        _throttled(what, logging.WARNING, "%s failed (%s); retrying (try %d)", what, exc, attempt)
+
+    result = await retry_until_done(fn, retry_on=(TimeoutError, KafkaError, OSError), on_failure=failed,
+                                    cap_s=max_backoff_s)
+    progress.ok()
+    _throttled.clear(what)
+    return result
 
 
 def counters_path(settings: Settings):

@@ -8,19 +8,27 @@ Every window of a batch is one POST /chat/completions with a JSON-schema respons
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import httpx
 
+from engines.retry import retry_until_done
 from engines.summarize.guarded import Completion, GuardedLlmSummarizer
 from engines.summarize.prompt import Message
 from engines.summarize.schema import Summary, SummaryRequest
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 ResponseFormat = Literal["json_schema", "json_object", "none"]
+
+
+class _Final(Exception):
+    """A server answer that retrying cannot change (carried past the retry loop)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class ServerError(RuntimeError):
@@ -114,18 +122,22 @@ class OpenAISummarizer(GuardedLlmSummarizer):
 
     async def _post_with_retries(self, client: httpx.AsyncClient, messages: list[Message]) -> str:
         payload = self._payload(messages)
-        for attempt in range(self.retries + 1):
+
+        async def once() -> str:
             try:
                 return await asyncio.wait_for(self._post(client, payload), timeout=self.timeout_s)
-            except (httpx.TransportError, TimeoutError, ServerError) as exc:
-                retryable = not isinstance(exc, ServerError) or exc.status in RETRY_STATUS
-                if not retryable or attempt == self.retries:
-                    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
-                        raise TimeoutError(f"no answer within {self.timeout_s:.1f}s") from exc
-                    raise
-                delay = self.backoff_s * (2**attempt) * (1 + 0.25 * random.random())
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+            except ServerError as exc:
+                if exc.status not in RETRY_STATUS:
+                    raise _Final(exc) from exc
+                raise
+
+        try:
+            return await retry_until_done(once, retry_on=(httpx.TransportError, TimeoutError, ServerError),
+                                          base_s=self.backoff_s, cap_s=30 * self.backoff_s, max_tries=self.retries + 1)
+        except _Final as final:
+            raise final.error from None
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise TimeoutError(f"no answer within {self.timeout_s:.1f}s") from exc
 
     async def _post(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> str:
         self.http_requests += 1

@@ -10,15 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engines.encode.base import Encoder
+from engines.retry import retry_until_done
 from engines.store.weaviate_store import WeaviateStore
 from engines.summarize.base import Summarizer
 from streams import metrics, stages
 from streams.counters import LossCounters
-from streams.retry import backoff_s, call_with_retries
+from streams.logs import Throttled
+from streams.retry import call_with_retries
 from streams.schemas import dlq_reason, dump_record
 from streams.settings import Settings
 
 log = logging.getLogger("ampere.worker")
+_throttled = Throttled(log)
 
 #: Output roles an agent sends to (the app maps each to its topic).
 OUTPUTS = ("windows", "summaries", "embeddings", "tags", "dlq")
@@ -87,16 +90,13 @@ class AgentContext:
                 return
             except Exception as exc:  # noqa: BLE001 - fall back to the reason-only record
                 log.error("dead letter with %d value bytes failed (%s: %s)", cap, type(exc).__name__, exc)
-        attempt = 0
-        while True:
-            await asyncio.sleep(backoff_s(attempt))
-            attempt += 1
-            try:
-                rec = stages.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, reason, max_value_bytes=0)
-                await self.send("dlq", key, dump_record(rec))
-                return
-            except Exception as exc:  # noqa: BLE001 - the broker is down: keep the message uncommitted
-                log.error("dead letter still failing (%s: %s); retry %d", type(exc).__name__, exc, attempt)
+        rec = stages.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, reason, max_value_bytes=0)
+
+        def failed(exc: BaseException, attempt: int) -> None:  # the broker is down: the message stays uncommitted
+            _throttled("dlq", logging.ERROR, "dead letter still failing (%s: %s); retry %d", type(exc).__name__, exc, attempt)
+
+        await retry_until_done(lambda: self.send("dlq", key, dump_record(rec)), on_failure=failed)
+        _throttled.clear("dlq")
 
     async def guarded(
         self, events: list[Event], body: Callable[[AgentContext, list[Event]], Awaitable[None]], *,
