@@ -242,14 +242,20 @@ def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate
         "phases_s": phases,
         "counters": {k: v for k, v in read_all(counters_path(settings).parent).items() if v},
     }
+    _report_and_check(row, store, settings, sub)
+    assert lag == 0, row
+    assert row["counters"].get("offsets_skipped", 0) == 0
+
+
+def _report_and_check(row: dict, store: WeaviateStore, settings: Settings, sub: Subscriber) -> None:
+    """Print the fault's result row, drop its collections, then check: nothing lost, duplicated or
+    misplaced, no dead letter."""
     shutil.rmtree(counters_path(settings).parent, ignore_errors=True)
     print("FAULT-RESULT " + json.dumps(row))
     store.drop()
     store.close()
     assert (row["lost"], row["duplicated"], row["wrong"]) == (0, 0, 0), row
     assert row["dead_letters"] == 0, [d["reason"] for d in sub.report.dlq]
-    assert lag == 0, row
-    assert row["counters"].get("offsets_skipped", 0) == 0
 
 
 def _tally(store: WeaviateStore, expected: set[tuple[str, int, int]]) -> dict[str, int]:
@@ -353,9 +359,4 @@ def test_sigterm_while_weaviate_down_commits_no_unindexed_window(kafka, weaviate
         **stop,
         "runtime_s": round(time.time() - t_start, 1),
     }
-    shutil.rmtree(counters_path(settings).parent, ignore_errors=True)
-    print("FAULT-RESULT " + json.dumps(row))
-    store.drop()
-    store.close()
-    assert (row["lost"], row["duplicated"], row["wrong"]) == (0, 0, 0), row
-    assert row["dead_letters"] == 0, [d["reason"] for d in sub.report.dlq]
+    _report_and_check(row, store, settings, sub)
