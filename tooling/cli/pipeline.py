@@ -25,6 +25,9 @@ def _sample_dir() -> Path:
     return get_settings().home / "data" / "demo"
 
 
+SEARCH_KINDS = ("product", "live", "video")
+
+
 def quiet_clients() -> None:
     """Client commands: transient metadata errors are retried by aiokafka; don't print them."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -114,7 +117,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def tail(
         what: Annotated[str, typer.Argument(help="embeddings | tags | dlq")],
-        from_beginning: Annotated[bool, typer.Option("--from-beginning")] = False,
+        from_beginning: Annotated[
+            bool, typer.Option("--from-beginning", help="Print the topic from its start, not only new records.")
+        ] = False,
         idle_exit: Annotated[float | None, typer.Option(help="Exit after this many quiet seconds.")] = None,
     ) -> None:
         """Print an output topic as JSON lines (vectors shortened)."""
@@ -145,8 +150,8 @@ def register(app: typer.Typer) -> None:
     def search(
         text: Annotated[str | None, typer.Option(help="Query text.")] = None,
         image: Annotated[Path | None, typer.Option(help="Query image file.")] = None,
-        kind: Annotated[str, typer.Option(help="product | live | video")] = "product",
-        limit: Annotated[int, typer.Option()] = 5,
+        kind: Annotated[str, typer.Option(help="What to search: product | live | video.")] = "product",
+        limit: Annotated[int, typer.Option(min=1, max=100, help="Hits to print (1-100).")] = 5,
     ) -> None:
         """Search the index with a text and/or an image (encoded like a product), scored by the mean
         cosine over the branches the query has, then the attribute values the text says (the rule in
@@ -159,6 +164,8 @@ def register(app: typer.Typer) -> None:
 
         if text is None and image is None:
             raise typer.BadParameter("give --text and/or --image")
+        if kind not in SEARCH_KINDS:
+            raise typer.BadParameter(f"choose one of {', '.join(SEARCH_KINDS)}", param_hint="--kind")
         s = get_settings()
         enc = build_encoder_from(s)
         item = EncodeItem(domain="product", images=[Image.open(image).convert("RGB")] if image else [], text=text)

@@ -22,3 +22,11 @@ def test_help_renders(args: list[str]) -> None:
 def test_tail_rejects_unknown_topic() -> None:
     res = runner.invoke(app, ["tail", "nonsense"])
     assert res.exit_code != 0
+
+
+def test_search_refuses_an_unknown_kind_before_loading_anything() -> None:
+    """`ampere search --kind foo` printed a 63-line traceback from the store."""
+    res = runner.invoke(app, ["search", "--kind", "foo", "--text", "mug"])
+    assert res.exit_code == 2 and "product, live, video" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["search", "--limit", "0", "--text", "mug"])
+    assert res.exit_code == 2
