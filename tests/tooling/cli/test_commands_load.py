@@ -30,3 +30,11 @@ def test_search_refuses_an_unknown_kind_before_loading_anything() -> None:
     assert res.exit_code == 2 and "product, live, video" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["search", "--limit", "0", "--text", "mug"])
     assert res.exit_code == 2
+
+
+def test_schema_export_never_creates_docs_in_the_working_folder(tmp_path, monkeypatch) -> None:
+    """Outside the checkout it silently created ./docs/schemas/v1."""
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["schema", "export", "--check"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "docs").exists()
