@@ -30,6 +30,7 @@ from streams.windowing import (
     apply_frame,
     apply_marker,
     apply_product_switch,
+    frame_seen,
     new_state,
 )
 
@@ -142,8 +143,8 @@ def apply_record(
             return st, Applied(duplicate=True), rec.stream_id
         return st, _applied(st, "asr", offset, apply_chunk(st, rec.model_dump(), cfg, clock)), rec.stream_id
     if isinstance(rec, KeyframeRecord):
-        if st is not None and _replayed(st, "keyframes", offset):
-            return st, Applied(duplicate=True), rec.stream_id
+        if st is not None and (_replayed(st, "keyframes", offset) or frame_seen(st, rec.ts_ms)):
+            return st, Applied(duplicate=True), rec.stream_id  # nothing fetched or decoded for a replay
         data = load_image_bytes(rec.image_b64, rec.uri, uri_policy(settings), prefetched=images)
         img = decode_image(data, settings.max_image_pixels)
         st = st or _new(rec.stream_id, rec.ts_ms, cfg, hold_closes)

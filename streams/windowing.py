@@ -54,6 +54,7 @@ class WindowConfig:
     max_open_windows: int = 8
     max_seq_ranges: int = 256
     max_segments: int = 64
+    max_frame_history: int = 512
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0 or self.hop_ms <= 0:
@@ -146,6 +147,8 @@ class StreamState:
     offsets: dict[str, int] = field(default_factory=dict)
     seqs: list[list[int]] = field(default_factory=list)
     seq_floor: int = -1
+    frame_ts: list[int] = field(default_factory=list)  # times of the keyframes applied (sorted, bounded)
+    frame_floor: int = -1  # at or below it the keyframe history was forgotten
     hold_closes: bool = False  # set by the caller, never stored: watermark closes wait (unread events)
 
     def watermark(self, cfg: WindowConfig) -> int:
@@ -171,6 +174,8 @@ class StreamState:
             "offsets": self.offsets,
             "seqs": self.seqs,
             "seq_floor": self.seq_floor,
+            "frame_ts": self.frame_ts,
+            "frame_floor": self.frame_floor,
         }
 
     @classmethod
@@ -194,6 +199,8 @@ class StreamState:
             offsets=dict(d.get("offsets", {})),
             seqs=[list(r) for r in d.get("seqs", [])],
             seq_floor=d.get("seq_floor", d["max_seq"] if d["state_v"] == 3 else -1),
+            frame_ts=list(d.get("frame_ts", [])),
+            frame_floor=d.get("frame_floor", -1),
         )
         st.windows = {w.start_ms: w for w in map(_window_from, d["windows"])}
         st.retained = {w.start_ms: w for w in map(_window_from, d.get("retained", []))}
@@ -418,14 +425,36 @@ def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, clock: float) -
     return res
 
 
+def frame_seen(st: StreamState, ts: int) -> bool:
+    """True when the stream already sent a keyframe at ``ts`` (within the remembered history)."""
+    i = bisect.bisect_left(st.frame_ts, ts)
+    return i < len(st.frame_ts) and st.frame_ts[i] == ts
+
+
+def _remember_frame(st: StreamState, ts: int, cfg: WindowConfig) -> None:
+    """Add ``ts`` to the keyframe history; past ``max_frame_history`` the oldest are forgotten."""
+    if ts <= st.frame_floor or frame_seen(st, ts):
+        return
+    bisect.insort(st.frame_ts, ts)
+    while len(st.frame_ts) > cfg.max_frame_history:
+        st.frame_floor = max(st.frame_floor, st.frame_ts.pop(0))
+
+
 def apply_frame(st: StreamState, frame: FrameCandidate, cfg: WindowConfig, clock: float) -> Applied:
-    """Add one scored keyframe; each window keeps a bounded pool of candidates."""
+    """Add one scored keyframe; each window keeps a bounded pool of candidates. A keyframe at a time
+    the stream already sent is a duplicate (a replay): it changes nothing and reopens no window."""
     res = Applied()
+    if frame_seen(st, frame.ts_ms):
+        res.duplicate = True
+        return res
     windows = _windows_for(st, frame.ts_ms, cfg, res)
     if windows is None:
-        res.late = f"late keyframe: ts={frame.ts_ms} ms arrived after its window closed (closed until {st.closed_until_ms} ms)"
+        forgotten = " (or repeated: older than the remembered keyframes)" if frame.ts_ms <= st.frame_floor else ""
+        res.late = (f"late keyframe: ts={frame.ts_ms} ms arrived after its window closed "
+                    f"(closed until {st.closed_until_ms} ms){forgotten}")
         res.late_kind = "keyframes"
         return res
+    _remember_frame(st, frame.ts_ms, cfg)
     st.last_clock = clock
     for w in windows:
         if any(f.ts_ms == frame.ts_ms for f in w.frames):

@@ -83,3 +83,23 @@ def test_an_event_record_is_byte_bounded_before_it_is_parsed() -> None:
                       "padding": "a" * 5_000_000}).encode()
     with pytest.raises(BadRecord, match="limit"):
         apply_message(T.events, big, st, 0.0, S, CFG, T)
+
+
+def test_a_stream_published_twice_is_a_harmless_replay() -> None:
+    """`ampere publish` run twice sent every record again at new offsets: its keyframes were
+    dead-lettered as late (18 in the report) and windows closed on quiet were reopened and re-tagged."""
+    from streams.windowing import close_all
+
+    msgs = [(T.asr, asr(i, i * 1_500)) for i in range(16)] + [(T.keyframes, keyframe(ts)) for ts in range(500, 24_000, 3_000)]
+    msgs += [(T.events, event("end", 24_000))]
+    st, offset = None, 0
+    for topic, raw in msgs:
+        st, _, _ = apply_message(topic, raw, st, 0.0, S, CFG, T, offset=offset)
+        offset += 1
+    first = close_all(st, "stream_end", CFG)
+    assert first
+    for topic, raw in msgs:  # the same records again, later in the log
+        st, res, _ = apply_message(topic, raw, st, 5.0, S, CFG, T, offset=offset)
+        offset += 1
+        assert not res.late and not res.closed and not res.reopened, (topic, res)
+    assert not st.windows and not close_all(st, "stream_end", CFG)
