@@ -39,7 +39,7 @@ def test_lag_is_end_minus_committed_per_partition(kafka_bootstrap) -> None:
         finally:
             await c.stop()
 
-    probe = KafkaProbe(kafka_bootstrap, group, [topic])
+    probe = KafkaProbe(KafkaConfig(kafka_bootstrap), group, [topic])
     try:
         assert probe.problem() is None
         assert probe.lag() == {(topic, 0): 0, (topic, 1): 0}
@@ -52,9 +52,9 @@ def test_lag_is_end_minus_committed_per_partition(kafka_bootstrap) -> None:
 
 
 def test_unreachable_broker_is_reported_within_the_timeout() -> None:
-    probe = KafkaProbe("127.0.0.1:9", "g", ["t"], timeout_s=1.0)
+    probe = KafkaProbe(KafkaConfig("127.0.0.1:9"), "g", ["t"], timeout_s=1.0)
     t0 = time.time()
     problem = probe.problem()
-    assert problem is not None and problem.startswith("kafka 127.0.0.1:9") and time.time() - t0 < 10
+    assert problem is not None and problem.startswith("cannot use Kafka at 127.0.0.1:9") and time.time() - t0 < 10
     with pytest.raises(Exception):  # noqa: B017 - any client error; the scrape clears the gauges
         probe.lag()
