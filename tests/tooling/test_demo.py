@@ -84,11 +84,12 @@ def test_subscriber_counts_only_the_streams_of_its_run() -> None:
     (it once put a 2,337 s close → queryable figure into a 1-stream freshness row)."""
     import base64
 
+    from streams.kafka import KafkaConfig
     from streams.topics import TopicNames
     from tooling.demo import Subscriber
 
     topics = TopicNames("ampere")
-    sub = Subscriber("127.0.0.1:1", topics, streams=["live-000#run-0-0"])
+    sub = Subscriber(KafkaConfig("127.0.0.1:1"), topics, streams=["live-000#run-0-0"])
     old = {"kind": "live", "stream_id": "live-000#old-0-0", "window": [0, 10], "closed_at": 1.0, "indexed_at": 2338.0}
     mine = {"kind": "live", "stream_id": "live-000#run-0-0", "window": [0, 10], "closed_at": 5.0, "indexed_at": 5.5}
     for rec in (old, mine):
