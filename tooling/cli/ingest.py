@@ -62,7 +62,6 @@ def video(
     if mode not in ("scene", "rate"):
         raise typer.BadParameter("choose scene or rate", param_hint="--mode")
     s = get_settings()
-    check_reachable(s)  # before decoding: a wrong address or credentials is one line at once
     try:
         cues = read_transcript(transcript) if transcript else []
     except TranscriptError as exc:
@@ -75,6 +74,7 @@ def video(
         raise typer.Exit(1) from exc
     sid = stream_id or file.stem
     topics = TopicNames(s.topic_prefix)
+    check_reachable(s)  # a wrong address, CA or password: one line and exit 2, not a traceback
     ensure_topics(s, topics.all(), s.topic_partitions)
     n = asyncio.run(send_all(s, video_messages(sid, frames, cues, topics)))
     console.print(f"published {sid}: {len(frames)} keyframes, {len(cues)} transcript chunks ({n} messages)")

@@ -87,11 +87,12 @@ def test_clients_need_the_right_ca_credentials_and_protocol(sasl_broker, weaviat
         check_reachable(KafkaConfig(f"127.0.0.1:{sasl_broker.sasl_port}"), timeout_s=10)
 
 
-@pytest.mark.parametrize("command", [["tail", "dlq", "--idle-exit", "1"], ["ingest", "video", "README.md"],
+@pytest.mark.parametrize("command", [["tail", "dlq", "--idle-exit", "1"], ["ingest", "video", "{video}"],
                                      ["publish", "--catalog"], ["ingest", "serve"]])
 def test_every_command_refuses_a_wrong_ca_in_one_line(sasl_broker, weaviate_server, tls, tmp_path, command) -> None:
     other_ca = make_ca_and_server(tmp_path / "other", common_name="not-the-broker-ca")
     env = settings_env(_sasl_settings(sasl_broker, weaviate_server, tls, kafka_ssl_cafile=other_ca.ca_cert))
+    command = [str(_video(tmp_path)) if arg == "{video}" else arg for arg in command]
     res = subprocess.run([sys.executable, "-m", "streams", *command], env=env, capture_output=True, text=True,
                          timeout=120, check=False, cwd=ROOT)
     assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-2000:]
