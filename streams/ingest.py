@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from streams.image_source import load_image_bytes, uri_policy
 from streams.keyframes import decode_image, make_candidate
 from streams.schemas import (
+    EVENT_MAX_BYTES,
     AsrChunkRecord,
     BadRecord,
     InternalEventType,
@@ -16,6 +17,7 @@ from streams.schemas import (
     StreamEventRecord,
     TooLarge,
     UnknownStream,
+    asr_max_bytes,
     key_matches,
     parse_record,
 )
@@ -65,15 +67,6 @@ def source_of(event_topic: str, topics: TopicNames) -> str:
     return {topics.asr: "asr", topics.keyframes: "keyframes"}.get(event_topic, "events")
 
 
-EVENT_MAX_BYTES = 64 * 1024  # a broadcaster event is a few hundred bytes; anything bigger is not one
-
-
-def asr_max_bytes(settings: Settings) -> int:
-    """Byte guard of an ASR record: a character may take 12 bytes as JSON (an escaped surrogate pair),
-    so the guard never rejects text within the character limit, which is the one users see."""
-    return settings.max_text_chars * 12 + 4096
-
-
 InputRecord = AsrChunkRecord | KeyframeRecord | StreamEventRecord
 
 
@@ -81,7 +74,7 @@ def parse_input(event_topic: str, raw: bytes, settings: Settings, topics: TopicN
     """Parse one raw input message of ``event_topic`` (no state touched). Raises BadRecord."""
     source = source_of(event_topic, topics)
     if source == "asr":
-        c = parse_record(raw, AsrChunkRecord, max_bytes=asr_max_bytes(settings))
+        c = parse_record(raw, AsrChunkRecord, max_bytes=asr_max_bytes(settings.max_text_chars))
         if len(c.text) > settings.max_text_chars:
             raise TooLarge(f"ASR text of {len(c.text)} chars exceeds the limit of {settings.max_text_chars}")
         if c.end_ms < c.start_ms:
@@ -135,10 +128,10 @@ def apply_record(
 ) -> tuple[StreamState | None, Applied, str]:
     """Apply a parsed input record to its stream's state (see :func:`apply_message`); with
     ``hold_closes`` no window closes on the watermark (the caller has broadcaster events to read first)."""
-    if st is not None:
+    if st is not None:  # a new stream's first record closes nothing: its window ends after it
         st.hold_closes = hold_closes
     if isinstance(rec, AsrChunkRecord):
-        st = st or _new(rec.stream_id, rec.start_ms, cfg, hold_closes)
+        st = st or new_state(rec.stream_id, rec.start_ms, cfg)
         if _replayed(st, "asr", offset):
             return st, Applied(duplicate=True), rec.stream_id
         return st, _applied(st, "asr", offset, apply_chunk(st, rec.model_dump(), cfg, clock)), rec.stream_id
@@ -147,11 +140,11 @@ def apply_record(
             return st, Applied(duplicate=True), rec.stream_id  # nothing fetched or decoded for a replay
         data = load_image_bytes(rec.image_b64, rec.uri, uri_policy(settings), prefetched=images)
         img = decode_image(data, settings.max_image_pixels)
-        st = st or _new(rec.stream_id, rec.ts_ms, cfg, hold_closes)
+        st = st or new_state(rec.stream_id, rec.ts_ms, cfg)
         return st, _applied(st, "keyframes", offset, apply_frame(st, make_candidate(rec.ts_ms, img), cfg, clock)), rec.stream_id
     e = rec
     if e.type == "start":
-        st = st or _new(e.stream_id, e.ts_ms, cfg, hold_closes)
+        st = st or new_state(e.stream_id, e.ts_ms, cfg)
         if _replayed(st, "events", offset):
             return st, Applied(duplicate=True), e.stream_id
         st.domain = e.domain
@@ -163,12 +156,6 @@ def apply_record(
     if e.type == "product_switch":
         return st, _applied(st, "events", offset, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, clock)), e.stream_id
     return st, _applied(st, "events", offset, apply_end(st, e.ts_ms, cfg, clock)), e.stream_id
-
-
-def _new(stream_id: str, ts_ms: int, cfg: WindowConfig, hold_closes: bool) -> StreamState:
-    st = new_state(stream_id, ts_ms, cfg)
-    st.hold_closes = hold_closes
-    return st
 
 
 def _replayed(st: StreamState, source: str, offset: int | None) -> bool:

@@ -52,6 +52,21 @@ def check_id(value: str) -> str:
     return value
 
 
+#: Bytes one character may take in JSON text: a character outside the BMP, ASCII-escaped as a surrogate
+#: pair (``"\\ud83d\\ude00"``).
+JSON_BYTES_PER_CHAR = 12
+#: Room for the fields around the text of a record.
+JSON_ENVELOPE_BYTES = 4096
+#: Largest broadcaster event record (start / end / product_switch are a few hundred bytes).
+EVENT_MAX_BYTES = 64 * 1024
+
+
+def asr_max_bytes(max_text_chars: int) -> int:
+    """Largest ASR chunk record: text within the character limit always fits, however it is escaped
+    (the worker and the gateway bound ASR records by this one rule)."""
+    return max_text_chars * JSON_BYTES_PER_CHAR + JSON_ENVELOPE_BYTES
+
+
 StreamId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_id)]
 
 

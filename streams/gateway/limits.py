@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from streams.schemas import EVENT_MAX_BYTES, asr_max_bytes
 from streams.settings import Settings
 
-#: Bytes one character may take in JSON text: a character outside the BMP, ASCII-escaped as a surrogate
-#: pair (``"\\ud83d\\ude00"``). The worker bounds ASR chunk messages by the same rule (``streams/ingest.py``).
-JSON_BYTES_PER_CHAR = 12
-#: Room for the fields around the text or image of a message.
-JSON_ENVELOPE_BYTES = 4096
-#: Largest body of a start / end / product_switch event.
-EVENT_BODY_BYTES = 64 * 1024
+#: Largest body of a start / end / product_switch event: the worker's bound on event records.
+EVENT_BODY_BYTES = EVENT_MAX_BYTES
 
 
 def body_limit(settings: Settings) -> int:
@@ -22,8 +18,8 @@ def body_limit(settings: Settings) -> int:
 
 
 def asr_body_limit(settings: Settings) -> int:
-    """Largest ASR chunk body: ``max_text_chars`` characters of 12 JSON bytes each, plus the other fields."""
-    return settings.max_text_chars * JSON_BYTES_PER_CHAR + JSON_ENVELOPE_BYTES
+    """Largest ASR chunk body: the worker's bound on ASR records (``streams.schemas.asr_max_bytes``)."""
+    return asr_max_bytes(settings.max_text_chars)
 
 
 @dataclass
