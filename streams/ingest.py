@@ -136,7 +136,7 @@ def apply_record(
             return st, Applied(duplicate=True), rec.stream_id
         return st, _applied(st, "asr", offset, apply_chunk(st, rec.model_dump(), cfg, clock)), rec.stream_id
     if isinstance(rec, KeyframeRecord):
-        if st is not None and (_replayed(st, "keyframes", offset) or frame_seen(st, rec.ts_ms)):
+        if keyframe_replayed(rec, st, offset):
             return st, Applied(duplicate=True), rec.stream_id  # nothing fetched or decoded for a replay
         data = load_image_bytes(rec.image_b64, rec.uri, uri_policy(settings), prefetched=images)
         img = decode_image(data, settings.max_image_pixels)
@@ -156,6 +156,11 @@ def apply_record(
     if e.type == "product_switch":
         return st, _applied(st, "events", offset, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, clock)), e.stream_id
     return st, _applied(st, "events", offset, apply_end(st, e.ts_ms, cfg, clock)), e.stream_id
+
+
+def keyframe_replayed(rec: KeyframeRecord, st: StreamState | None, offset: int | None) -> bool:
+    """True when the stream already applied this keyframe (its offset, or a keyframe at its time)."""
+    return st is not None and (_replayed(st, "keyframes", offset) or frame_seen(st, rec.ts_ms))
 
 
 def _replayed(st: StreamState, source: str, offset: int | None) -> bool:

@@ -49,7 +49,14 @@ from streams.admin import ensure_topics
 from streams.counters import COUNTERS, LossCounters
 from streams.errors import AmpereError
 from streams.image_source import prefetch, uri_policy
-from streams.ingest import InputRecord, apply_record, check_key, parse_input, window_config
+from streams.ingest import (
+    InputRecord,
+    apply_record,
+    check_key,
+    keyframe_replayed,
+    parse_input,
+    window_config,
+)
 from streams.kafka import async_consumer, async_producer, kafka_config
 from streams.logs import Throttled
 from streams.schemas import (
@@ -295,7 +302,7 @@ class WindowStage:
         held = self._events_behind(events_end or {})
         ordered = [(tp, m) for _, _, tp, m in heapq.merge(*runs, key=lambda r: (r[0], r[1]))]
         parsed = [self._parse(tp, m) for tp, m in ordered]
-        images = self._prefetch(parsed)
+        images = self._prefetch(ordered, parsed)
         for (tp, m), rec in zip(ordered, parsed, strict=True):
             self._apply(tp, m, rec, sends, dirty, images, hold=tp.partition in held)
         return seeks, held
@@ -333,9 +340,14 @@ class WindowStage:
         except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
             return BadRecord(f"unexpected {type(exc).__name__}: {str(exc)[:500]}")
 
-    def _prefetch(self, parsed: list) -> dict[str, bytes | BadRecord]:
-        """Fetch the batch's image URIs concurrently, each within the fetch deadline, before applying."""
-        uris = [r.uri for r in parsed if isinstance(r, KeyframeRecord) and not r.image_b64 and r.uri]
+    def _prefetch(self, ordered: list, parsed: list) -> dict[str, bytes | BadRecord]:
+        """Fetch the batch's image URIs concurrently, each within the fetch deadline, before applying
+        (not those of keyframes the streams already applied: a replay fetches nothing)."""
+        uris = [
+            r.uri for (tp, m), r in zip(ordered, parsed, strict=True)
+            if isinstance(r, KeyframeRecord) and not r.image_b64 and r.uri
+            and not keyframe_replayed(r, self.states[tp.partition].get(r.stream_id), m.offset)
+        ]
         if not uris:
             return {}
         return prefetch(uris, uri_policy(self.settings), self.settings.image_fetch_concurrency)

@@ -355,3 +355,33 @@ def test_closes_are_not_held_when_the_events_topic_is_read_to_its_end(tmp_path) 
     st.consumer.high = {EV: 0}
     asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}))
     assert [(w["start_ms"], w["end_ms"]) for w in sent(st, ".windows")] == [(0, 10_000)]
+
+
+def test_a_replayed_keyframe_fetches_nothing(tmp_path, monkeypatch) -> None:
+    """Records fetched again after a restart or a rebalance must not fetch their image URIs again."""
+    import io
+
+    from PIL import Image
+
+    from streams import window_stage
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, "PNG")
+    uri = "https://img.example.com/f/1.png"
+    fetched: list[list[str]] = []
+
+    def fake_prefetch(uris, policy, max_concurrent):
+        fetched.append(list(uris))
+        return dict.fromkeys(uris, buf.getvalue())
+
+    monkeypatch.setattr(window_stage, "prefetch", fake_prefetch)
+    st = stage(tmp_path)
+    st.settings = st.settings.model_copy(update={"image_uri_allow": "https://img.example.com/f/"})
+    kf = TopicPartition("t.keyframes", 0)
+    st.next[kf] = 0
+    frame = SimpleNamespace(offset=0, timestamp=0, key=b"s", value=json.dumps({"stream_id": "s", "ts_ms": 500, "uri": uri}).encode())
+    asyncio.run(st._process({ASR: [rec(0, 0, 0)], kf: [frame]}))
+    assert fetched == [[uri]] and st.states[0]["s"].frame_ts == [500]
+    st.next[kf] = 0  # the same record fetched again
+    asyncio.run(st._process({kf: [frame]}))
+    assert fetched == [[uri]] and st.counters.get("records_replayed") == 1
