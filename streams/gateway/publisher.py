@@ -53,7 +53,6 @@ class KafkaPublisher:
         self.max_request_bytes, self.timeout_s = max_request_bytes, timeout_s
         self._producer = None
         self._throttled = Throttled(log)
-        self.failures = 0
 
     async def start(self) -> None:
         # made here: it binds to the running loop; the first connection may wait for the broker
@@ -72,7 +71,6 @@ class KafkaPublisher:
         try:
             md = await asyncio.wait_for(self._producer.send_and_wait(topic, value, key=key), self.timeout_s)
         except (TimeoutError, KafkaError) as exc:
-            self.failures += 1
             why = "no ack" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             self._throttled("publish", logging.WARNING, "broker did not acknowledge within %.1fs: %s",
                             self.timeout_s, why)
