@@ -67,7 +67,8 @@ class WindowConfig:
                 raise ValueError(f"{name} must name one or more of {', '.join(SOURCES)}, got {srcs!r}")
         if self.retain_closed < 0:
             raise ValueError("retain_closed must be >= 0")
-        for name in ("max_window_chunks", "max_window_text_bytes", "max_open_windows", "max_seq_ranges", "max_segments"):
+        for name in ("max_window_chunks", "max_window_text_bytes", "max_open_windows", "max_seq_ranges", "max_segments",
+                     "max_frame_history"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
 
@@ -404,7 +405,7 @@ def apply_chunk(st: StreamState, chunk: dict, cfg: WindowConfig, clock: float) -
         res.duplicate = True
         return res
     kept = {k: chunk[k] for k in ("seq", "start_ms", "end_ms", "text", "lang") if k in chunk}
-    if ts >= st.origins[0] and (why := _chunk_budget(st, ts, text_cost(kept["text"]), cfg)):
+    if why := _chunk_budget(st, ts, text_cost(kept["text"]), cfg):  # no windows before the first origin
         res.rejected = f"ASR chunk seq={seq} at {ts} ms refused: {why}"
         return res
     windows = _windows_for(st, ts, cfg, res)
