@@ -28,6 +28,7 @@ from streams.agents.summarize import refine_batch, summarize_batch
 from streams.agents.tag import tag_batch
 from streams.counters import COUNTERS
 from streams.kafka import faust_credentials, kafka_config
+from streams.kafka.clients import faust_transport
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import WindowStage
@@ -59,7 +60,9 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
         consumer_max_fetch_size=kafka.max_request_bytes,
         stream_wait_empty=False,
         Stream=FinishedAckStream,  # acks only finished batches, so a stop commits no unfinished work
+        producer_acks=-1,
     )
+    app.transport = faust_transport(app)  # the agents' producer: idempotent, acks=all
 
     def raw_topic(*names: str) -> faust.TopicT:
         return app.topic(*names, value_serializer="raw", key_serializer="raw")

@@ -90,6 +90,22 @@ def faust_credentials(source: KafkaSource) -> Any:
     )
 
 
+def faust_transport(app: Any) -> Any:
+    """Faust's Kafka transport for ``app`` whose producer is idempotent with ``acks=all`` like every other
+    producer here (faust-streaming passes ``enable_idempotence`` to aiokafka only inside transactions,
+    so a send retried after a leader change could be written twice)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    class IdempotentProducer(driver.Producer):
+        def _settings_extra(self) -> dict[str, Any]:
+            return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+    class Transport(driver.Transport):
+        Producer = IdempotentProducer
+
+    return Transport(app.conf.broker_consumer, app)
+
+
 def first_connect_timeout(client_cls: Any, timeout_ms: int) -> dict[str, int]:
     """The kafka-python option that bounds the first connection: ``bootstrap_timeout_ms`` in 3.x,
     ``api_version_auto_timeout_ms`` in 2.x (each version refuses the other's name)."""

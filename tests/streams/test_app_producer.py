@@ -1,0 +1,23 @@
+"""The worker's Faust producer (the agents' outputs) is built idempotent with acks=all, like every other
+producer of the project: a retried send after a leader change is written once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from streams.app import create_app
+from streams.settings import Settings
+
+
+def test_the_faust_producer_is_idempotent_with_acks_all(tmp_path) -> None:
+    settings = Settings(home=tmp_path, topic_prefix="prodtest", topic_replication_factor=1)
+
+    async def build() -> tuple[object, int, object]:
+        app = create_app(settings, lambda: None)
+        client = app.producer._new_producer()  # the aiokafka producer Faust starts on the worker (not started)
+        return client, app.producer.acks, app.conf.producer_acks
+
+    client, acks, conf_acks = asyncio.run(build())
+    assert conf_acks == -1 and acks == -1
+    assert client._txn_manager is not None  # aiokafka keeps a transaction manager only when idempotent
+    assert client._txn_manager.transactional_id is None  # idempotent, not transactional
