@@ -1,4 +1,4 @@
-"""The ``ampere`` command line: one Typer app, each concern registers its commands from its own module."""
+"""The `ampere` command line: one Typer app, each concern registers its commands from its own module."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from streams.settings import get_settings
 # before the commands import third-party clients: their import-time warnings go to the log, not the screen
 setup_cli_logging(get_settings().home, get_settings().log_format)
 
-from tooling.cli import dashboard, data, infra, model, pipeline, summarize
+from tooling.cli import dashboard, data, helptext, infra, model, pipeline, summarize
 from tooling.cli.bench import bench_app
+
+helptext.install()
 
 app = typer.Typer(
     name="ampere",

@@ -108,7 +108,7 @@ def kafka_tool(
 ) -> None:
     """Run one of Kafka's own tools against the configured broker; the rest of the line goes to the tool.
 
-    ``--bootstrap-server`` is added from AMPERE_KAFKA_BOOTSTRAP unless given.
+    --bootstrap-server is added from AMPERE_KAFKA_BOOTSTRAP unless given.
     """
     import subprocess
 

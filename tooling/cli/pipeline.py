@@ -56,15 +56,28 @@ def register(app: typer.Typer) -> None:
     """Add the pipeline commands."""
 
     @app.command()
-    def worker(loglevel: Annotated[str, typer.Option(help="Worker log level.")] = "warning") -> None:
-        """Run the stream worker (all agents) until stopped."""
+    def worker(
+        loglevel: Annotated[str, typer.Option(help="Worker log level.")] = "warning",
+        role: Annotated[
+            str | None,
+            typer.Option(help="all | provisional (no LLM refinement) | refine (only the LLM refinement); "
+                         "default AMPERE_WORKER_ROLE (all)."),
+        ] = None,
+    ) -> None:
+        """Run the stream worker until stopped: all agents, or one role (docs/OPERATIONS.md, worker roles)."""
         from streams.errors import KafkaUnavailable
+        from streams.roles import ROLES, RoleMismatch
         from streams.wiring import IndexMismatch
         from streams.worker import run_worker
 
+        settings = get_settings()
+        if role is not None:
+            if role not in ROLES:
+                raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+            settings = settings.model_copy(update={"worker_role": role})
         try:
-            run_worker(get_settings(), loglevel)
-        except (KafkaUnavailable, IndexMismatch) as exc:
+            run_worker(settings, loglevel)
+        except (KafkaUnavailable, IndexMismatch, RoleMismatch) as exc:
             typer.secho(f"error: {exc}", err=True, fg="red")
             raise typer.Exit(2) from None
 
@@ -155,7 +168,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search the index with a text and/or an image (encoded like a product), scored by the mean
         cosine over the branches the query has, then the attribute values the text says (the rule in
-        ``encoders.scoring``, the tag agent's search)."""
+        encoders.scoring, the tag agent's search)."""
         from PIL import Image
 
         from engines.encode.base import EncodeItem
@@ -184,7 +197,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
-        streams: Annotated[int, typer.Option(help="How many sample live streams to replay.")] = 2,
+        stream_count: Annotated[
+            int,
+            typer.Option(
+                "--stream-count",
+                "--streams",
+                min=1,
+                help="How many sample live streams to replay (--streams N is the older spelling).",
+            ),
+        ] = 2,
         speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 2.0,
         keep_services: Annotated[bool, typer.Option(help="Leave Kafka and Weaviate running afterwards.")] = True,
     ) -> None:
@@ -197,7 +218,7 @@ def register(app: typer.Typer) -> None:
         s = get_settings()
         stack.up(s, stack.build_services(s), console)
         ds = Dataset.load(ensure_sample(dataset))
-        live = sorted(k for k, v in ds.streams().items() if v and v[0].domain == "live")[:streams]
+        live = sorted(k for k, v in ds.streams().items() if v and v[0].domain == "live")[:stream_count]
         console.rule("[bold]Ampere Stream demo")
         console.print(f"dataset {ds.root.name}: {len(ds.products)} products, streams {', '.join(live)}")
         # each run replays the streams under fresh ids (live-000#<run>), so a second demo is not a replay
@@ -229,7 +250,7 @@ def register_bench() -> None:
 
     @bench_app.command("freshness")
     def freshness(
-        streams: Annotated[str, typer.Option(help="Comma-separated counts of concurrent streams.")] = "1,10,50",
+        streams: Annotated[str, typer.Option(help="Numbers of concurrent streams to measure, comma-separated (e.g. 1,10,50).")] = "1,10,50",
         speed: Annotated[float, typer.Option(help="Replay speed of every stream.")] = 4.0,
         dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
         out: Annotated[Path, typer.Option(help="Folder for freshness.json / freshness.md.")] = Path("bench/results"),
