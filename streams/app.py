@@ -29,6 +29,7 @@ from streams.agents.tag import tag_batch
 from streams.counters import COUNTERS
 from streams.kafka import faust_credentials, kafka_config
 from streams.kafka.clients import faust_transport
+from streams.roles import agents_for, app_id
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import WindowStage
@@ -39,11 +40,12 @@ log = logging.getLogger("ampere.worker")
 
 
 def create_app(settings: Settings, engines_factory) -> faust.App:
-    """The worker app; ``engines_factory`` is called once, on first use, in the worker."""
+    """The worker app of ``settings.worker_role`` (streams/roles.py); ``engines_factory`` is called once,
+    on first use, in the worker."""
     topics = TopicNames(settings.topic_prefix)
     kafka = kafka_config(settings)
     app = faust.App(
-        f"{settings.topic_prefix}-worker",
+        app_id(settings.topic_prefix, settings.worker_role),
         broker=";".join(f"kafka://{addr.strip()}" for addr in kafka.bootstrap.split(",")),
         store="memory://",
         datadir=str(settings.home / "faust" / settings.topic_prefix),
@@ -84,15 +86,21 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
     ctx = AgentContext(settings, send, engines_factory, counters=COUNTERS)  # one registry: stage and agents
     app.ampere_context = ctx  # type: ignore[attr-defined]
     app.ampere_counters = COUNTERS  # type: ignore[attr-defined]
-    metrics.install(app, lambda: stage.census, COUNTERS.snapshot)
+    run = agents_for(settings.worker_role, ctx.two_phase)
+    app.ampere_agents = run  # type: ignore[attr-defined]
+    stage = WindowStage(settings) if "window" in run else None
+    metrics.install(app, lambda: stage.census if stage else (0, 0), COUNTERS.snapshot)
     size, within_s = settings.batch_size, settings.batch_wait_ms / 1000
 
-    # ---------------------------------------------------------------- window
-    stage = WindowStage(settings)
+    def only(name: str, register):
+        """``register`` (an app.task / app.agent decorator) where this role runs ``name``, else nothing."""
+        return register if name in run else (lambda fn: fn)
 
-    @app.task
+    # ---------------------------------------------------------------- window
+    @only("window", app.task)
     async def window() -> None:
         """The stateful window stage runs on its own consumer with explicit commits (streams/window_stage.py)."""
+        assert stage is not None
         try:
             await stage.run()
         except asyncio.CancelledError:
@@ -103,25 +111,23 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
             await app.crash(exc)
 
     # ---------------------------------------------------------------- the other agents
-    @app.agent(t_windows)
+    @only("summarize", app.agent(t_windows))
     async def summarize(stream: faust.StreamT) -> None:
         await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, summarize_batch))
 
-    if ctx.two_phase:
+    @only("refine", app.agent(t_windows))
+    async def refine(stream: faust.StreamT) -> None:
+        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, refine_batch, dead_letter=False))
 
-        @app.agent(t_windows)
-        async def refine(stream: faust.StreamT) -> None:
-            await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, refine_batch, dead_letter=False))
-
-    @app.agent(t_summaries)
+    @only("embed", app.agent(t_summaries))
     async def embed(stream: faust.StreamT) -> None:
         await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, embed_batch))
 
-    @app.agent(t_products)
+    @only("catalog", app.agent(t_products))
     async def catalog(stream: faust.StreamT) -> None:
         await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, catalog_batch))
 
-    @app.agent(t_embeddings)
+    @only("tag", app.agent(t_embeddings))
     async def tag(stream: faust.StreamT) -> None:
         await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, tag_batch))
 

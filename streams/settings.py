@@ -162,6 +162,20 @@ class Settings(BaseSettings):
     refine_max_lag_ms: int = Field(
         120_000, ge=0, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
     )
+    worker_role: Literal["all", "provisional", "refine"] = Field(
+        "all",
+        description="What one worker process runs: all agents; provisional = everything but the LLM refinement "
+        "(revision 1 only); refine = only the LLM refinement (revision 2), in its own consumer group (docs/OPERATIONS.md).",
+    )
+    refine_cpus: str = Field(
+        "",
+        pattern=r"^[0-9,\- ]*$",
+        description="CPUs a refine-role worker may run on, e.g. '1' or '2-3' (sched_setaffinity; empty = all); "
+        "the llama.cpp threads are capped at their count.",
+    )
+    refine_nice: int = Field(
+        0, ge=0, le=19, description="Niceness a refine-role worker adds to itself (0 = none; 19 = yields every CPU it shares)."
+    )
     batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
     window_sources_live: str = Field(

@@ -15,6 +15,7 @@ from streams.health import WorkerStatus, start_for_worker
 from streams.instrumented import InstrumentedEncoder, InstrumentedStore
 from streams.kafka import check_reachable
 from streams.logs import capture_warnings, logging_config
+from streams.roles import agents_for, apply_cpu_share, loads_llm, plan_cpu_share
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.wiring import (
@@ -26,26 +27,50 @@ from streams.wiring import (
 
 
 def build_engines(settings: Settings) -> Engines:
-    """Load the configured summarizer, encoder and store (slow: models load here)."""
+    """Load the engines ``settings.worker_role`` uses (slow: models load here): a provisional worker
+    never loads the LLM, a refine worker loads nothing else (no encoder, no store)."""
     log = logging.getLogger("ampere.worker")
-    log.info("loading engines: summarizer=%s encoder=%s", settings.summarizer, settings.encoder_engine)
+    two_phase = settings.two_phase and settings.summarizer != "extractive"
+    llm = settings.summarizer if loads_llm(settings.worker_role, two_phase) else "extractive"
+    log.info("loading engines (role %s): summarizer=%s encoder=%s", settings.worker_role, llm, settings.encoder_engine)
+    if settings.worker_role == "refine":
+        return Engines(  # the refine agent calls the summarizer only
+            summarizer=build_summarizer_from(settings),
+            fallback=build_summarizer("extractive"),
+            encoder=None,  # type: ignore[arg-type]
+            store=None,  # type: ignore[arg-type]
+        )
     encoder, store = build_encoder_from(settings), build_store_from(settings)
     check_index_matches(store, branch_dims(encoder))  # a store of another model would refuse every upsert
     return Engines(
-        summarizer=build_summarizer_from(settings),
+        summarizer=build_summarizer_from(settings, llm),
         fallback=build_summarizer("extractive"),
         encoder=InstrumentedEncoder(encoder),  # type: ignore[arg-type]
         store=InstrumentedStore(store),  # type: ignore[arg-type]
     )
 
 
+def bound_refine_share(settings: Settings) -> Settings:
+    """A refine-role worker binds itself to ``AMPERE_REFINE_CPUS`` at ``AMPERE_REFINE_NICE`` before any
+    thread starts, and returns the settings with the llama.cpp threads capped at that CPU count."""
+    if settings.worker_role != "refine":
+        return settings
+    share = plan_cpu_share(settings.refine_cpus, settings.refine_nice, settings.llm_threads,
+                           settings.llm_decode_threads, os.sched_getaffinity(0))
+    apply_cpu_share(share)
+    return settings.model_copy(update={"llm_threads": share.threads, "llm_decode_threads": share.decode_threads})
+
+
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
-    """Create topics, build the app and block running it until stopped (SIGINT/SIGTERM)."""
+    """Create topics, build the app of ``settings.worker_role`` and block running it until stopped
+    (SIGINT/SIGTERM)."""
     import faust
 
     log_config = logging_config(loglevel, settings.log_format)
     logging.config.dictConfig(log_config)  # this process's log is the worker's: warnings included
     capture_warnings()
+    agents_for(settings.worker_role, settings.two_phase and settings.summarizer != "extractive")  # RoleMismatch, before loading
+    settings = bound_refine_share(settings)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     check_reachable(settings)  # wrong address, credentials or TLS: one clear error, not a retry loop
@@ -73,13 +98,14 @@ def main() -> None:
     import sys
 
     from streams.errors import KafkaUnavailable
+    from streams.roles import RoleMismatch
     from streams.settings import get_settings
     from streams.wiring import IndexMismatch
 
     try:
         settings = get_settings()
         run_worker(settings, settings.log_level)
-    except (KafkaUnavailable, IndexMismatch) as exc:
+    except (KafkaUnavailable, IndexMismatch, RoleMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
