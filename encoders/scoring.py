@@ -72,10 +72,22 @@ def similarity(queries: BranchVectors, gallery: BranchVectors) -> np.ndarray:
     count = np.zeros_like(total)
     for b in BRANCHES:
         both = np.asarray(getattr(queries, f"{b}_mask"), bool)[:, None] & np.asarray(getattr(gallery, f"{b}_mask"), bool)[None, :]
-        total += np.where(both, _unit(getattr(queries, b)) @ _unit(getattr(gallery, b)).T, 0.0)
-        count += both
-    fused = _unit(queries.fused) @ _unit(gallery.fused).T
+        if both.any():  # a branch neither side has may come as placeholder rows of another width
+            total += np.where(both, _cosines(getattr(queries, b), getattr(gallery, b), b), 0.0)
+            count += both
+    if (count > 0).all():
+        return total / count
+    fused = _cosines(queries.fused, gallery.fused, "fused")
     return np.where(count > 0, total / np.maximum(count, 1), fused)
+
+
+def _cosines(q: np.ndarray, g: np.ndarray, branch: str) -> np.ndarray:
+    q, g = _unit(q), _unit(g)
+    if q.shape[1] != g.shape[1]:
+        if not q.any() or not g.any():  # one side has no such vectors at all: nothing is similar
+            return np.zeros((len(q), len(g)))
+        raise ValueError(f"{branch} vectors of width {q.shape[1]} and {g.shape[1]} cannot be compared")
+    return q @ g.T
 
 
 @dataclass

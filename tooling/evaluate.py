@@ -285,6 +285,22 @@ def default_backbone(encoder: Encoder) -> FrozenBackbone | None:
     return FrozenBackbone(cfg.visual, cfg.text, getattr(encoder, "models_home", None))
 
 
+def nothing_to_evaluate(dataset: Dataset, config: EvalConfig, products: list[ProductRecord],
+                        split_moments: list[MomentRecord]) -> str:
+    """Why a split cannot be evaluated: what it lacks, and which splits the dataset has."""
+    where = f"split '{config.split}'" if config.split != "all" else "the dataset"
+    if not products:
+        missing = f"{where} has no products" + (" (gallery 'split')" if config.gallery == "split" else "")
+    elif split_moments:
+        missing = (f"{where} has {len(split_moments)} moments but none is left to evaluate"
+                   + (" (--cached-only: no summary of every listed engine is cached)" if config.cached_only else ""))
+    else:
+        missing = (f"{where} has no moments (live or video segments) and no product with 2 or more photos"
+                   " (image→image)")
+    splits = sorted({p.split for p in dataset.products} | {m.split for m in dataset.moments})
+    return f"{missing}: nothing to evaluate; splits in this dataset: {', '.join(splits) or 'none'}"
+
+
 def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig(), progress: Progress | None = None,
              backbone: FrozenBackbone | None = None) -> EvalResult:
     """Run every ablation row on the ``config.split`` products and moments (frozen-backbone rows with
@@ -299,7 +315,7 @@ def evaluate(dataset: Dataset, encoder: Encoder, config: EvalConfig = EvalConfig
             moments = [m for m in moments if m.moment_id in have]
     photo_only = not part.moments and any(len(dict.fromkeys(p.images)) >= 2 for p in products)
     if not products or (not moments and not photo_only):
-        raise ValueError(f"split '{config.split}' has {len(products)} products and {len(moments)} moments: nothing to evaluate")
+        raise ValueError(nothing_to_evaluate(dataset, config, products, part.moments))
     images = _Images(dataset)
     texts: dict[str, dict[str, str | None]] = {"none": {m.moment_id: None for m in moments},
                                                 "raw": {m.moment_id: (m.asr_text or None) for m in moments}}

@@ -16,6 +16,7 @@ from engines.summarize.schema import Summary
 from tooling.evaluate import (
     FROZEN_RAW,
     FROZEN_VISUAL,
+    FROZEN_VISUAL_RAW,
     NO_SPEECH,
     NO_SPEECH_FUSED,
     EvalConfig,
@@ -196,3 +197,56 @@ def test_cached_only_keeps_summarized_moments(dataset: Dataset):
     result = evaluate(dataset, FakeEncoder(), EvalConfig(summarizers=("cached",), cached_only=True))
     assert result.meta["live_moments"] + result.meta["video_moments"] == 4
     assert result.meta["summary_stats"]["cached"]["moments"] == 4
+
+
+def _speechless(tmp_path: Path) -> Dataset:
+    """Two colours × two kinds; the moments have keyframes but no speech at all."""
+    products, moments = [], []
+    for color in ("red", "blue"):
+        for kind in ("mug", "vase"):
+            pid = f"{color}-{kind}"
+            Image.new("RGB", (16, 16), COLORS[color]).save(tmp_path / f"{pid}.jpg")
+            products.append(ProductRecord(pid, f"{color} {kind}", split="test", images=[f"{pid}.jpg"]))
+            moments.append(MomentRecord(f"live-{pid}", "live", pid, pid, [], [Keyframe(0, f"{pid}.jpg")], split="test"))
+    ds = Dataset(tmp_path, products, moments)
+    ds.save()
+    return Dataset.load(tmp_path)
+
+
+def test_dataset_without_speech_is_evaluated(tmp_path: Path):
+    ds = _speechless(tmp_path)
+    result = evaluate(ds, FakeEncoder(), EvalConfig(summarizers=("extractive",)), backbone=FakeBackbone())
+    rows = {r["name"]: r for r in result.rows}
+    assert [r["name"] for r in result.rows] == [a.name for a in ablations(["extractive"])]
+    # no speech: the text-only rows have nothing to search with (every query a miss) ...
+    assert rows[FROZEN_RAW]["live→product"]["empty_queries"] == 4
+    assert rows["text only (raw ASR)"]["live→product"]["empty_queries"] == 4
+    # ... and the rows with images rank by the keyframes alone (the colour: the right product in the top 2)
+    assert rows[FROZEN_VISUAL]["live→product"]["ranks"] == rows["visual only"]["live→product"]["ranks"]
+    assert max(rows["visual only"]["live→product"]["ranks"]) <= 2
+    assert rows[FROZEN_VISUAL_RAW]["live→product"]["ranks"] == rows[FROZEN_VISUAL]["live→product"]["ranks"]
+    assert "| visual only |" in result.markdown()
+
+
+def test_photo_only_catalog_is_evaluated_image_to_image(tmp_path: Path):
+    products = []
+    for color, rgb in COLORS.items():
+        for view in range(2):
+            Image.new("RGB", (16, 16), tuple(max(0, c - 10 * view) for c in rgb)).save(tmp_path / f"{color}{view}.jpg")
+        products.append(ProductRecord(color, "", images=[f"{color}0.jpg", f"{color}1.jpg"], split="test"))
+    Dataset(tmp_path, products, []).save()
+    result = evaluate(Dataset.load(tmp_path), FakeEncoder(), EvalConfig(summarizers=()), backbone=FakeBackbone())
+    assert result.rows == [] and result.image_to_image["metrics"]["R@1"] == 1.0
+    assert result.image_to_image["frozen_backbone"]["R@1"] == 1.0
+    assert "image→image" in result.markdown()
+
+
+def test_empty_split_error_says_what_is_missing(tmp_path: Path):
+    ds = _speechless(tmp_path)
+    with pytest.raises(ValueError, match=r"split 'val' has no moments .*splits in this dataset: test$"):
+        evaluate(ds, FakeEncoder(), EvalConfig(split="val", summarizers=()))
+    with pytest.raises(ValueError, match=r"split 'val' has no products \(gallery 'split'\)"):
+        evaluate(ds, FakeEncoder(), EvalConfig(split="val", gallery="split", summarizers=()))
+    single = Dataset(tmp_path, ds.products, [])  # one photo each: no image→image either
+    with pytest.raises(ValueError, match=r"no moments .*no product with 2 or more photos"):
+        evaluate(single, FakeEncoder(), EvalConfig(summarizers=()))

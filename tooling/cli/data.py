@@ -132,8 +132,12 @@ def eval_cmd(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, max_moments=max_moments, cached_only=cached_only, summarizers=tuple(names), encoder_engine=encoder,
-                                              model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
+        try:
+            result = evaluate(ds, enc, EvalConfig(split=split, gallery=gallery, max_moments=max_moments, cached_only=cached_only, summarizers=tuple(names), encoder_engine=encoder,
+                                                  model_dir=str(model_dir) if model_dir else "shipped"), progress=report)
+        except ValueError as exc:
+            console.print(f"[red]eval failed:[/red] {exc}")
+            raise typer.Exit(2) from exc
     md = results_md if results_md and str(results_md) else None
     paths = write_reports(result, md, results_json, section)
     console.print(result.markdown())
