@@ -51,11 +51,25 @@ def video(
     every_ms: Annotated[int, typer.Option(help="rate mode: one keyframe per this many ms.")] = 2000,
     threshold: Annotated[float, typer.Option(help="scene mode: color-histogram distance of a cut (0..1).")] = 0.2,
     max_frames: Annotated[int, typer.Option(help="At most this many keyframes.")] = 200,
+    markers: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Product markers: .srt or .vtt, each cue starts a product (its text the hint)."),
+    ] = None,
+    chapters: Annotated[bool, typer.Option(help="Each chapter of the file starts a product (its title the hint).")] = True,
+    scene_switches: Annotated[
+        bool, typer.Option("--scene-switches", help="Each hard cut (see --switch-threshold) starts a product.")
+    ] = False,
+    switch_threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="--scene-switches: color-histogram distance of a product cut (default: --threshold)."),
+    ] = None,
+    min_segment_ms: Annotated[int, typer.Option(min=0, help="--scene-switches: the shortest product segment, in ms.")] = 3000,
 ) -> None:
-    """Publish a video file as a `video` domain stream: keyframes + the transcript as ASR chunks."""
+    """Publish a video file as a `video` domain stream: keyframes, the transcript as ASR chunks, and a
+    product switch at every chapter, marker (--markers) or hard cut (--scene-switches)."""
     from streams.admin import ensure_topics
     from streams.gateway.transcript import TranscriptError, read_transcript
-    from streams.gateway.video import PickConfig, keyframes, video_messages
+    from streams.gateway.video import NotAVideo, PickConfig, SwitchConfig, analyze, video_messages
     from streams.publish import send_all
     from streams.topics import TopicNames
 
@@ -66,9 +80,18 @@ def video(
         cues = read_transcript(transcript) if transcript else []
     except TranscriptError as exc:
         raise typer.BadParameter(str(exc), param_hint="--transcript") from exc
-    cfg = PickConfig(mode=mode, every_ms=every_ms, threshold=threshold, max_frames=max_frames)  # type: ignore[arg-type]
     try:
-        frames = keyframes(file, cfg)
+        marks = read_transcript(markers) if markers else []
+    except TranscriptError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--markers") from exc
+    cfg = PickConfig(mode=mode, every_ms=every_ms, threshold=threshold, max_frames=max_frames)  # type: ignore[arg-type]
+    sw_cfg = SwitchConfig(chapters=chapters, scene=scene_switches, min_segment_ms=min_segment_ms,
+                          scene_threshold=threshold if switch_threshold is None else switch_threshold)
+    try:
+        frames, switches = analyze(file, cfg, sw_cfg, marks)
+    except NotAVideo as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     except Exception as exc:  # any decoder failure is the file's problem
         console.print(f"[red]cannot decode {file.name}:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -76,8 +99,11 @@ def video(
     topics = TopicNames(s.topic_prefix)
     check_reachable(s)  # a wrong address, CA or password: one line and exit 2, not a traceback
     ensure_topics(s, topics.all(), s.topic_partitions)
-    n = asyncio.run(send_all(s, video_messages(sid, frames, cues, topics)))
-    console.print(f"published {sid}: {len(frames)} keyframes, {len(cues)} transcript chunks ({n} messages)")
+    n = asyncio.run(send_all(s, video_messages(sid, frames, cues, topics, switches)))
+    console.print(f"published {sid}: {len(frames)} keyframes, {len(cues)} transcript chunks, "
+                  f"{len(switches)} product switches ({n} messages)")
+    if not switches:
+        console.print("one product segment: mark product switches with chapters, --markers or --scene-switches")
     print(sid)
 
 

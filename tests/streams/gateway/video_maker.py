@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -25,9 +26,17 @@ def frame_image(color: tuple[int, int, int], shape: str, i: int, side: int = 160
     return img
 
 
-def make_video(path: Path, shots: Sequence[Shot], fps: int = 10, side: int = 160) -> Path:
-    """Encode the shots one after another as an MPEG-4 file."""
+def make_video(
+    path: Path, shots: Sequence[Shot], fps: int = 10, side: int = 160, chapters: Sequence[tuple[int, str]] = ()
+) -> Path:
+    """Encode the shots one after another as an MPEG-4 file, with ``(start_ms, title)`` chapters if given."""
     with av.open(str(path), mode="w") as out:
+        if chapters:
+            ends = [start for start, _ in chapters[1:]] + [round(sum(s[0] for s in shots) * 1000)]
+            out.set_chapters([
+                {"id": i + 1, "start": start, "end": end, "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+                for i, ((start, title), end) in enumerate(zip(chapters, ends, strict=True))
+            ])
         stream = out.add_stream("mpeg4", rate=fps)
         stream.width = stream.height = side
         stream.pix_fmt = "yuv420p"

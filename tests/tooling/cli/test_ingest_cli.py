@@ -40,3 +40,22 @@ def test_video_refuses_bad_mode_bad_transcript_and_undecodable_files(tmp_path: P
     assert res.exit_code == 2 and "ends before it starts" in res.output
     res = runner.invoke(app, ["ingest", "video", str(junk)])
     assert res.exit_code == 1 and "cannot decode junk.mp4" in res.output
+
+
+def test_video_refuses_a_still_image_with_a_usage_error(tmp_path: Path) -> None:
+    """A still JPEG was accepted as a one-frame video."""
+    from PIL import Image
+
+    still = tmp_path / "product.jpg"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(still, "JPEG")
+    res = runner.invoke(app, ["ingest", "video", str(still)])
+    assert res.exit_code == 2 and "still image" in res.output and "Traceback" not in res.output
+
+
+def test_video_refuses_a_bad_marker_sidecar(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never decoded: the sidecar is checked first")
+    bad = tmp_path / "marks.srt"
+    bad.write_text("1\n00:00:05,000 --> 00:00:01,000\nbackwards\n")
+    res = runner.invoke(app, ["ingest", "video", str(clip), "--markers", str(bad)])
+    assert res.exit_code == 2 and "--markers" in res.output
