@@ -7,9 +7,8 @@ worker's event loop is stuck.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -110,26 +109,8 @@ LOOP_HEARTBEAT = Gauge(
     registry=REGISTRY,
 )
 
-# Fallback reasons are the summarizer guard's own short prefixes; dead letters carry their class from
-# the error type (streams.schemas.dlq_reason), never from their text.
-_FALLBACK_CLASSES: tuple[tuple[str, str], ...] = (
-    (r"^timeout", "timeout"),
-    (r"^shed", "shed"),
-    (r"^invalid output", "invalid_output"),
-    (r"^error", "error"),
-)
-
-
-def _classify(reason: str, table: Iterable[tuple[str, str]]) -> str:
-    for pattern, name in table:
-        if re.search(pattern, reason):
-            return name
-    return "other"
-
-
-def fallback_reason_class(reason: str) -> str:
-    """The bounded class of a summary's ``fallback_reason``."""
-    return _classify(reason, _FALLBACK_CLASSES)
+# Dead letters carry their class from the error type (streams.schemas.dlq_reason) and summary fallbacks
+# theirs from the failure type (Summary.fallback_class), never from their text.
 
 
 # ----------------------------------------------------------------------------- calls from the agents
@@ -151,9 +132,8 @@ def observe_summaries(engine: str, seconds: float, summaries: Sequence[Any]) -> 
     """One summarizer call: its latency and the fallbacks among its summaries."""
     SUMMARIZE_SECONDS.labels(engine=engine).observe(seconds)
     for s in summaries:
-        reason = getattr(s, "fallback_reason", None)
-        if reason:
-            SUMMARY_FALLBACKS.labels(reason=fallback_reason_class(reason)).inc()
+        if getattr(s, "fallback_reason", None):
+            SUMMARY_FALLBACKS.labels(reason=getattr(s, "fallback_class", None) or "other").inc()
 
 
 def count_engine_failure(n: int) -> None:

@@ -18,6 +18,7 @@ from engines.encode.base import Embeddings, EncodeItem
 from engines.store.weaviate_store import Hit, StoredObject, WeaviateStore
 from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
+from streams.claims import ClaimRule, decide, features_of
 from streams.ids import moment_object_id, product_object_id
 from streams.image_source import UriPolicy, load_image_bytes
 from streams.keyframes import DEFAULT_MAX_BATCH_PIXELS, decode_image, decode_images
@@ -106,7 +107,8 @@ async def summarize_with_shedding(
     out_fresh = await llm.asummarize(summary_requests(fresh)) if fresh else []
     out_behind = await fallback.asummarize(summary_requests(behind)) if behind else []
     shed = [
-        s.model_copy(update={"fallback_reason": s.fallback_reason or f"shed: waited {now - w.closed_at:.1f}s > {max_lag_s:g}s"})
+        s.model_copy(update={"fallback_reason": s.fallback_reason or f"shed: waited {now - w.closed_at:.1f}s > {max_lag_s:g}s",
+                             "fallback_class": s.fallback_class or "shed"})
         for s, w in zip(out_behind, behind)
     ]
     it_fresh, it_shed = iter(out_fresh), iter(shed)
@@ -117,7 +119,8 @@ async def fallback_summaries(fallback: Summarizer, windows: Sequence[WindowRecor
     """Fallback summaries of windows whose summarizer raised, each marked with why."""
     reason = f"summarizer error: {type(error).__name__}: {str(error)[:300]}"
     out = await fallback.asummarize(summary_requests(windows))
-    return [s.model_copy(update={"fallback_reason": s.fallback_reason or reason}) for s in out]
+    return [s.model_copy(update={"fallback_reason": s.fallback_reason or reason,
+                                 "fallback_class": s.fallback_class or "engine_raised"}) for s in out]
 
 
 def events_by_object_id(recs: Sequence, events: Sequence, model_version: str) -> dict:
@@ -406,8 +409,10 @@ def stamp_indexed(records: Sequence[EmbeddingRecord], now: float) -> list[Embedd
     return [r.model_copy(update={"indexed_at": now}) for r in records]
 
 
-def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], min_score: float, now: float) -> TagRecord:
-    """Top-k catalog products of a live window; nothing is claimed below ``min_score``."""
+def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: float) -> TagRecord:
+    """Top-k catalog products of a live window, claimed when ``rule`` is sure (``streams.claims``),
+    else with the reason it is not."""
+    claimed, reason = decide(features_of([h.score for h in hits], list(rec.branches), rec.summary), rule)
     products = [
         {"product_id": h.properties.get("product_id"), "title": h.properties.get("title"), "score": round(h.score, 4)}
         for h in hits
@@ -417,7 +422,8 @@ def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], min_score: float, now:
         stream_id=rec.stream_id or "",
         window=rec.window or (0, 0),
         products=products,
-        claimed=bool(products) and products[0]["score"] >= min_score,
+        claimed=claimed,
+        unclaimed_reason=reason,
         tagged_at=now,
         revision=rec.revision,
     )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from engines.summarize import lexicon as lx
 from engines.summarize.base import SyncSummarizerMixin
-from engines.summarize.schema import Attributes, Summary, SummaryRequest
+from engines.summarize.schema import Attributes, FallbackClass, Summary, SummaryRequest
 from engines.summarize.text import (
     content_units,
     detect_language,
@@ -83,12 +83,14 @@ class ExtractiveSummarizer(SyncSummarizerMixin):
         request: SummaryRequest,
         *,
         fallback_reason: str | None = None,
+        fallback_class: FallbackClass | None = None,
         prompt_version: str | None = None,
     ) -> Summary:
-        """Summarize one window; ``fallback_reason`` marks a summary made for a failed LLM call."""
+        """Summarize one window; ``fallback_reason`` (text) and ``fallback_class`` (bounded) mark a summary
+        made for a failed LLM call."""
         if is_near_empty(request.text):
             empty = empty_summary(request, prompt_version)
-            return empty.model_copy(update={"fallback_reason": fallback_reason})
+            return empty.model_copy(update={"fallback_reason": fallback_reason, "fallback_class": fallback_class})
         lang = request_language(request)
         facts = _extract(_clean_sentences(request.text), lang)
         return Summary(
@@ -105,6 +107,7 @@ class ExtractiveSummarizer(SyncSummarizerMixin):
             source="extractive",
             prompt_version=prompt_version,
             fallback_reason=fallback_reason,
+            fallback_class=fallback_class,
         )
 
 

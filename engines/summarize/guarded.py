@@ -24,7 +24,7 @@ from engines.summarize.extractive import (
 )
 from engines.summarize.output import InvalidOutput, output_schema, parse_llm_output
 from engines.summarize.prompt import Message, Prompt, load_prompt
-from engines.summarize.schema import Summary, SummaryRequest, SummarySource
+from engines.summarize.schema import FallbackClass, Summary, SummaryRequest, SummarySource
 from engines.summarize.text import estimate_tokens, strip_hostile
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,10 @@ class GuardedLlmSummarizer:
         retry: list[tuple[_Job, list[Message]]] = []
         for job, reply in zip(jobs, replies, strict=True):
             if isinstance(reply, BaseException):
-                reason = "timeout" if isinstance(reply, (TimeoutError, asyncio.TimeoutError)) else (
-                    f"error: {type(reply).__name__}: {str(reply)[:120]}"
-                )
-                results[job.index] = self._fallback(job, reason)
+                if isinstance(reply, (TimeoutError, asyncio.TimeoutError)):
+                    results[job.index] = self._fallback(job, "timeout", "timeout")
+                else:
+                    results[job.index] = self._fallback(job, "error", f"error: {type(reply).__name__}: {str(reply)[:120]}")
                 continue
             try:
                 summary = parse_llm_output(
@@ -146,7 +146,7 @@ class GuardedLlmSummarizer:
                 )
             except InvalidOutput as exc:
                 if final:
-                    results[job.index] = self._fallback(job, f"invalid output after repair: {exc}")
+                    results[job.index] = self._fallback(job, "invalid_output", f"invalid output after repair: {exc}")
                 else:
                     retry.append((job, self.prompt.repair_messages(job.messages, reply, str(exc))))
                 continue
@@ -154,9 +154,11 @@ class GuardedLlmSummarizer:
             results[job.index] = summary
         return retry
 
-    def _fallback(self, job: _Job, reason: str) -> Summary:
+    def _fallback(self, job: _Job, kind: FallbackClass, reason: str) -> Summary:
         log.warning("summarizer %s fell back for window %s: %s", self.name, job.request.window_id, reason)
-        return self.fallback.summarize_one(job.request, fallback_reason=reason, prompt_version=self.prompt.version)
+        return self.fallback.summarize_one(
+            job.request, fallback_reason=reason, fallback_class=kind, prompt_version=self.prompt.version
+        )
 
     def _safe(self, fn: Callable[[list[list[Message]]], list[Completion]], convs: list[list[Message]]) -> list[Completion]:
         self.llm_calls += len(convs)

@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SummarySource = Literal["vllm", "openai", "llamacpp", "extractive", "empty"]
+#: Why a window got the extractive summary, decided by the failure's type (never by its message):
+#: the LLM call timed out, its reply stayed invalid after the repair turn, it raised, the window waited
+#: too long and was shed, or the whole summarizer raised.
+FallbackClass = Literal["timeout", "invalid_output", "error", "shed", "engine_raised"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,14 @@ class Summary(BaseModel):
     prompt_version: str | None = None
     fallback_reason: str | None = Field(
         None, description="Why an LLM engine fell back to the extractive summary (None = no fallback)."
+    )
+    fallback_class: FallbackClass | None = Field(
+        None, description="The bounded class of the fallback, from the failure's type (metrics label)."
+    )
+    rejected_fields: list[str] = Field(
+        default_factory=list,
+        description="Fact fields the gate blanked because their value was not of the field's kind "
+        "(a colour that is no colour word, a size that is no size, ...).",
     )
 
     @property

@@ -41,12 +41,19 @@ def test_the_error_type_decides_the_dead_letter_class_not_its_text() -> None:
             raise AssertionError(f"{raw!r} was accepted")
 
 
-def test_fallback_reasons_fall_into_bounded_classes() -> None:
-    assert metrics.fallback_reason_class("timeout") == "timeout"
-    assert metrics.fallback_reason_class("shed: waited 7.1s > 5s") == "shed"
-    assert metrics.fallback_reason_class("invalid output after repair: missing sentence") == "invalid_output"
-    assert metrics.fallback_reason_class("error: ConnectError: refused") == "error"
-    assert metrics.fallback_reason_class("cosmic rays") == "other"
+def test_fallback_counts_follow_the_summary_class_not_its_reason_text() -> None:
+    from engines.summarize.schema import Summary
+
+    def fallbacks(reason: str) -> float:
+        return _value("ampere_summary_fallbacks_total", reason=reason)
+
+    before = {c: fallbacks(c) for c in ("timeout", "shed", "error")}
+    metrics.observe_summaries("llamacpp", 0.1, [
+        Summary(has_product=False, fallback_reason="error: the call took too long", fallback_class="timeout"),
+        Summary(has_product=False, fallback_reason="timeout of the queue: skipped", fallback_class="shed"),
+        Summary(has_product=False, fallback_reason="shed nothing; the server said 500", fallback_class="error"),
+    ])
+    assert {c: fallbacks(c) - before[c] for c in before} == {"timeout": 1, "shed": 1, "error": 1}
 
 
 def test_observe_calls_move_their_series() -> None:
@@ -56,7 +63,7 @@ def test_observe_calls_move_their_series() -> None:
 
     before_shed = _value("ampere_summary_fallbacks_total", reason="shed")
     before_n = _value("ampere_summarize_seconds_count", engine="unit")
-    summaries = [SimpleNamespace(fallback_reason="shed: waited 9s > 5s"), SimpleNamespace(fallback_reason=None)]
+    summaries = [SimpleNamespace(fallback_reason="shed: waited 9s > 5s", fallback_class="shed"), SimpleNamespace(fallback_reason=None)]
     metrics.observe_summaries("unit", 0.3, summaries)
     assert _value("ampere_summary_fallbacks_total", reason="shed") == before_shed + 1
     assert _value("ampere_summarize_seconds_count", engine="unit") == before_n + 1

@@ -14,6 +14,7 @@ from engines.encode.base import Embeddings
 from engines.store.weaviate_store import Hit
 from engines.summarize.schema import Summary
 from streams import stages
+from streams.claims import ClaimRule
 from streams.ids import moment_object_id
 from streams.image_source import UriPolicy
 from streams.keyframes import make_candidate
@@ -150,10 +151,10 @@ def test_product_images_share_one_pixel_budget() -> None:
 def test_tag_threshold() -> None:
     rec = EmbeddingRecord(object_id="o", kind="live", stream_id="s", window=(0, 1), model_version="m", vector=[1.0], indexed_at=1.0)
     hits = [Hit("a", 0.8, {"product_id": "p1", "title": "T"}), Hit("b", 0.5, {"product_id": "p2", "title": "U"})]
-    assert stages.tag_record(rec, hits, 0.7, 2.0).claimed
-    low = stages.tag_record(rec, hits, 0.9, 2.0)
-    assert not low.claimed and low.products[0]["product_id"] == "p1"
-    assert not stages.tag_record(rec, [], 0.1, 2.0).claimed
+    assert stages.tag_record(rec, hits, ClaimRule.fixed(0.7), 2.0).claimed
+    low = stages.tag_record(rec, hits, ClaimRule.fixed(0.9), 2.0)
+    assert not low.claimed and low.products[0]["product_id"] == "p1" and "below 0.900" in low.unclaimed_reason
+    assert not stages.tag_record(rec, [], ClaimRule.fixed(0.1), 2.0).claimed
 
 
 def test_dead_letter_keeps_original_bytes() -> None:
@@ -189,6 +190,7 @@ async def test_summarizer_error_fallback_is_marked() -> None:
                      keyframes_b64=[], close_reason="idle", closed_at=1.0)
     out = await stages.fallback_summaries(build_summarizer("extractive"), [w], RuntimeError("boom"))
     assert out[0].fallback_reason and "boom" in out[0].fallback_reason
+    assert out[0].fallback_class == "engine_raised"
 
 
 @pytest.mark.parametrize(
@@ -224,6 +226,7 @@ def test_shedding_sends_only_late_windows_to_the_fallback() -> None:
     out = asyncio.run(stages.summarize_with_shedding(llm, fb, [late, fresh], now=101.0, max_lag_s=5.0))
     assert [s.sentence for s in out] == ["fallback", "llm"]
     assert out[0].fallback_reason.startswith("shed") and out[1].fallback_reason is None
+    assert [s.fallback_class for s in out] == ["shed", None]
     assert llm.seen == [fresh.window_id] and fb.seen == ["late"]
     off = asyncio.run(stages.summarize_with_shedding(llm, fb, [late], now=101.0, max_lag_s=0))
     assert off[0].sentence == "llm"

@@ -119,3 +119,19 @@ def test_lean_prompt_version_asks_for_the_lean_schema_and_composes_the_sentence(
     assert engine.output_schema is LEAN_OUTPUT_SCHEMA and "sentence" not in engine.conversations[0][0]["content"]
     assert s.source == "llamacpp" and s.prompt_version == "v1-lean" and s.fallback_reason is None
     assert s.sentence == "Arlo ceramic coffee mug, white, navy, 350ml, $12."
+
+
+def test_fallback_class_comes_from_the_failure_type_not_its_text(scripted):
+    class ReadTimeout(TimeoutError):
+        """A client's own timeout type, with a message that says nothing of time."""
+
+    def reply(conv):
+        if "羊毛" in conv[-1]["content"]:
+            raise ReadTimeout("error: the server went away")  # text that reads like another class
+        raise ConnectionError("timeout while connecting")  # reads like a timeout, is an error
+
+    out = scripted(reply).summarize([req(ZH, "a"), req(EN, "b")])
+    assert [s.fallback_class for s in out] == ["timeout", "error"]
+    invalid = scripted(lambda conv: "shed: not JSON at all").summarize([req(EN)])[0]
+    assert invalid.fallback_class == "invalid_output"
+    assert scripted(lambda conv: GOOD).summarize([req(EN, "c")])[0].fallback_class is None
