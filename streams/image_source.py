@@ -6,7 +6,8 @@ path segment) after normalization: ``file:`` paths are resolved (symlinks, ``..`
 only regular files are read, HTTP redirects are followed by hand and each hop is checked again, one
 wall-clock deadline cuts the whole fetch (connect, headers, body, file read) and the body is read up
 to the byte limit. Failures after the policy check share one generic reason, so the dead-letter topic
-cannot be used to probe which files or ports exist. :func:`prefetch` fetches many URIs concurrently.
+cannot be used to probe which files or ports exist. :func:`prefetch` fetches many URIs concurrently; :class:`Prefetcher` keeps fetches in flight across the
+window stage's batches, bounded overall and per host.
 """
 
 from __future__ import annotations
@@ -257,6 +258,93 @@ def prefetch(uris: Iterable[str], policy: UriPolicy, max_concurrent: int = 8) ->
         return _run(_prefetch(distinct, policy, max_concurrent), waves * policy.deadline_s + _BACKSTOP_S)
     except BadRecord as exc:
         return dict.fromkeys(distinct, exc)
+
+
+def _host_of(uri: str) -> str:
+    """What one slow server shares: ``scheme://host:port`` of an http(s) URI, ``file`` for a local path."""
+    http = _http_key(uri)
+    return f"{http[0]}://{http[1]}:{http[2]}" if http else "file"
+
+
+class Prefetcher:
+    """Image fetches started ahead of the window stage and kept across its batches.
+
+    :meth:`start` schedules the URIs not already in flight: at most ``max_concurrent`` at a time and at
+    most ``per_host`` of them on one host, so a slow host holds only its own share of the slots; each
+    fetch is cut at the policy deadline. :meth:`wait` blocks until some URIs are all done or a timeout,
+    :meth:`done` says whether they are, :meth:`take` hands their results over (``{uri: bytes or the
+    BadRecord it failed with}``) and forgets them. The stage applies a partition only once its URIs are
+    done, so a slow host delays its own streams, never another partition's.
+    """
+
+    def __init__(self, policy: UriPolicy, max_concurrent: int = 8, per_host: int | None = None,
+                 max_kept: int = 4096) -> None:
+        self.policy = policy
+        self.max_concurrent = max(1, max_concurrent)
+        self.per_host = max(1, per_host if per_host is not None else self.max_concurrent // 2)
+        self.max_kept = max_kept
+        self._futs: dict[str, concurrent.futures.Future] = {}
+        self._gates: dict[str, asyncio.Semaphore] = {}  # created and used on the fetch loop only
+        self._lock = threading.Lock()
+
+    def start(self, uris: Iterable[str]) -> None:
+        """Start fetching every URI that has no fetch in flight or result waiting."""
+        loop = None
+        with self._lock:
+            for uri in dict.fromkeys(u for u in uris if u):
+                if uri not in self._futs:
+                    loop = loop or _fetch_loop()
+                    self._futs[uri] = asyncio.run_coroutine_threadsafe(self._one(uri), loop)
+            self._trim()
+
+    def _trim(self) -> None:
+        """Forget the oldest finished results past ``max_kept`` (those of partitions this stage lost)."""
+        extra = len(self._futs) - self.max_kept
+        for uri in [u for u, f in self._futs.items() if f.done()][: max(0, extra)]:
+            del self._futs[uri]
+
+    async def _one(self, uri: str) -> bytes | BadRecord:
+        host = _host_of(uri)
+        gate = self._gates.setdefault("", asyncio.Semaphore(self.max_concurrent))
+        host_gate = self._gates.setdefault(host, asyncio.Semaphore(self.per_host))
+        async with host_gate, gate:
+            try:
+                return await _fetch(uri, self.policy)
+            except BadRecord as exc:
+                return exc
+            except Exception as exc:  # noqa: BLE001 - one odd URI must not sink the others
+                log.warning("image uri %s: %s: %s", uri[:200], type(exc).__name__, exc)
+                return BadImage(NOT_FETCHED)
+
+    def _pending(self, uris: Iterable[str]) -> list[concurrent.futures.Future]:
+        with self._lock:
+            return [f for u in uris if (f := self._futs.get(u)) is not None and not f.done()]
+
+    def done(self, uris: Iterable[str]) -> bool:
+        """True when every one of ``uris`` that was started has its result."""
+        return not self._pending(uris)
+
+    def wait(self, uris: Iterable[str], timeout_s: float, first: bool = False) -> bool:
+        """Block until every one of ``uris`` is done (with ``first``: one more of them is) or
+        ``timeout_s`` passed; True when all are done."""
+        uris = list(uris)
+        pending = self._pending(uris)
+        if pending:
+            how = concurrent.futures.FIRST_COMPLETED if first else concurrent.futures.ALL_COMPLETED
+            concurrent.futures.wait(pending, timeout=max(0.0, timeout_s), return_when=how)
+        return not self._pending(uris)
+
+    def take(self, uris: Iterable[str]) -> dict[str, bytes | BadRecord]:
+        """The results of the finished ``uris``, forgotten here (a cancelled fetch reads as failed)."""
+        out: dict[str, bytes | BadRecord] = {}
+        with self._lock:
+            for uri in dict.fromkeys(uris):
+                fut = self._futs.get(uri)
+                if fut is None or not fut.done():
+                    continue
+                del self._futs[uri]
+                out[uri] = BadImage(NOT_FETCHED) if fut.cancelled() else fut.result()
+        return out
 
 
 def decode_b64(image_b64: str, max_bytes: int) -> bytes:

@@ -48,7 +48,7 @@ from streams import metrics, progress, stages
 from streams.admin import ensure_topics
 from streams.counters import COUNTERS, LossCounters
 from streams.errors import AmpereError
-from streams.image_source import prefetch, uri_policy
+from streams.image_source import Prefetcher, uri_policy
 from streams.ingest import (
     InputRecord,
     apply_record,
@@ -76,7 +76,9 @@ log = logging.getLogger("ampere.window")
 _throttled = Throttled(log)  # an outage logs once per interval with a count, not once per retry
 
 PROBE_TIMEOUT_S = 2.0
+PREFETCH_GRACE_S = 0.05  # longest wait for a batch's image fetches while another partition could go on
 STALL_S = 5.0  # a gap between two ticks longer than this (a blocked loop) does not advance the idle clock
+EVENTS_STALE_S = 3.0  # an events partition not fetched for this long may hold an unseen product switch
 COUNTERS_EVERY_S = 10.0
 CHANGELOG_CONFIG = {  # compacted in small segments, so a restore reads little more than the latest states
     "cleanup.policy": "compact",
@@ -146,6 +148,7 @@ class WindowStage:
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.reader: AIOKafkaConsumer | None = None
+        self.prefetcher = Prefetcher(uri_policy(settings), settings.image_fetch_concurrency)
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -258,7 +261,7 @@ class WindowStage:
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
         # decoding images is CPU work: off the event loop, so heartbeats and the Faust agents go on
-        events_end = {tp.partition: self.consumer.highwater(tp) for tp in self.next if tp.topic == self.topics.events}
+        events_end = self._events_ends()
         seeks, held = await asyncio.to_thread(self._apply_batch, batch, sends, dirty, events_end)
         sends += self._release_held(held, dirty)
         self._count_states()  # on the loop, after the thread: nothing mutates the states now
@@ -284,10 +287,11 @@ class WindowStage:
         the topics were fetched in."""
         seeks = []
         runs = []
+        before: dict[TopicPartition, int] = {}
         for tp, msgs in batch.items():
             if tp not in self.next:
                 continue  # fetched before a revocation: the new owner handles it
-            expected = self.next[tp]
+            expected = before[tp] = self.next[tp]
             run = []
             for m in msgs:
                 if m.offset < expected:
@@ -299,13 +303,34 @@ class WindowStage:
                 expected = m.offset + 1
             self.next[tp] = expected
             runs.append(run)
-        held = self._events_behind(events_end or {})
         ordered = [(tp, m) for _, _, tp, m in heapq.merge(*runs, key=lambda r: (r[0], r[1]))]
         parsed = [self._parse(tp, m) for tp, m in ordered]
-        images = self._prefetch(ordered, parsed)
+        images, deferred = self._images(ordered, parsed)
+        for tp, start in before.items():
+            if tp.partition in deferred:  # fetched again once its images are in: nothing of it applied now
+                self.next[tp] = start
+                seeks.append((tp, start))
+        held = self._events_behind(events_end or {})
         for (tp, m), rec in zip(ordered, parsed, strict=True):
-            self._apply(tp, m, rec, sends, dirty, images, hold=tp.partition in held)
+            if tp.partition not in deferred:
+                self._apply(tp, m, rec, sends, dirty, images, hold=tp.partition in held)
         return seeks, held
+
+    def _events_ends(self) -> dict[int, int | None]:
+        """The high watermark of each owned events partition as last fetched. One this consumer has not
+        fetched for :data:`EVENTS_STALE_S` (its leader died or moved, or no fetch since the assignment)
+        counts as one record past the position: a product switch may wait there unseen while the content
+        after it comes from the other topics' leaders, so closes of that partition wait for a fresh fetch."""
+        assert self.consumer is not None
+        now_ms, out = time.time() * 1000, {}
+        for tp in self.next:
+            if tp.topic != self.topics.events:
+                continue
+            end, polled = self.consumer.highwater(tp), self.consumer.last_poll_timestamp(tp)
+            if polled is None or now_ms - polled > EVENTS_STALE_S * 1000:
+                end = max(end or 0, self.next[tp] + 1)
+            out[tp.partition] = end
+        return out
 
     def _events_behind(self, events_end: dict[int, int | None]) -> set[int]:
         """Partitions whose events topic holds records past what this batch applies: a product switch
@@ -340,17 +365,34 @@ class WindowStage:
         except Exception as exc:  # noqa: BLE001 - a poison message must not stop the stage
             return BadRecord(f"unexpected {type(exc).__name__}: {str(exc)[:500]}")
 
-    def _prefetch(self, ordered: list, parsed: list) -> dict[str, bytes | BadRecord]:
-        """Fetch the batch's image URIs concurrently, each within the fetch deadline, before applying
-        (not those of keyframes the streams already applied: a replay fetches nothing)."""
-        uris = [
-            r.uri for (tp, m), r in zip(ordered, parsed, strict=True)
-            if isinstance(r, KeyframeRecord) and not r.image_b64 and r.uri
-            and not keyframe_replayed(r, self.states[tp.partition].get(r.stream_id), m.offset)
-        ]
-        if not uris:
-            return {}
-        return prefetch(uris, uri_policy(self.settings), self.settings.image_fetch_concurrency)
+    def _images(self, ordered: list, parsed: list) -> tuple[dict[str, bytes | BadRecord], set[int]]:
+        """Start the batch's image fetches ahead of applying (not those of keyframes the streams already
+        applied: a replay fetches nothing) and wait for them a little: up to :data:`PREFETCH_GRACE_S`
+        when some partition could go on, up to a tick when none can. Returns the results of the
+        partitions whose fetches are all done and the partitions still waiting (deferred: sought back
+        and fetched again by a later batch, so a slow host delays its own partition only)."""
+        want: dict[int, list[str]] = {}
+        for (tp, m), r in zip(ordered, parsed, strict=True):
+            if (isinstance(r, KeyframeRecord) and not r.image_b64 and r.uri
+                    and not keyframe_replayed(r, self.states[tp.partition].get(r.stream_id), m.offset)):
+                want.setdefault(tp.partition, []).append(r.uri)
+        if not want:
+            return {}, set()
+        every = [u for uris in want.values() for u in uris]
+        self.prefetcher.start(every)
+        free = {tp.partition for tp, _ in ordered} - want.keys()  # partitions with no image to wait for
+        t0 = time.monotonic()
+        while not self.prefetcher.wait(every, 0):
+            elapsed = time.monotonic() - t0
+            ready = free or any(self.prefetcher.done(uris) for uris in want.values())
+            limit = PREFETCH_GRACE_S if ready else self.settings.window_tick_ms / 1000
+            if elapsed >= limit:
+                break
+            self.prefetcher.wait(every, limit - elapsed, first=True)
+        deferred = {p for p, uris in want.items() if not self.prefetcher.done(uris)}
+        if deferred:
+            log.debug("partitions %s wait for their image fetches; applied by a later batch", sorted(deferred))
+        return self.prefetcher.take(u for p, uris in want.items() if p not in deferred for u in uris), deferred
 
     def _accept_gap(self, tp: TopicPartition, expected: int, got: int) -> bool:
         """First sight of a jump: seek back (False). The same jump again: a hole in the log (True, loud)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from types import SimpleNamespace
 
 from aiokafka import TopicPartition
@@ -34,9 +35,13 @@ class Consumer:
         self.producer, self.seeks, self.commits = producer, [], []
         self.ends: dict | None = None
         self.high: dict = {}  # high watermark per partition as of the last fetch (None: not known yet)
+        self.polled: dict = {}  # last fetch time per partition, ms (None: never fetched)
 
     def highwater(self, tp):
         return self.high.get(tp)
+
+    def last_poll_timestamp(self, tp):  # ms of the last fetch answered for tp (default: just now)
+        return self.polled.get(tp, time.time() * 1000)
 
     def seek(self, tp, offset) -> None:
         self.seeks.append((tp, offset))
@@ -357,26 +362,33 @@ def test_closes_are_not_held_when_the_events_topic_is_read_to_its_end(tmp_path) 
     assert [(w["start_ms"], w["end_ms"]) for w in sent(st, ".windows")] == [(0, 10_000)]
 
 
-def test_a_replayed_keyframe_fetches_nothing(tmp_path, monkeypatch) -> None:
+def test_a_replayed_keyframe_fetches_nothing(tmp_path) -> None:
     """Records fetched again after a restart or a rebalance must not fetch their image URIs again."""
     import io
 
     from PIL import Image
-
-    from streams import window_stage
 
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, "PNG")
     uri = "https://img.example.com/f/1.png"
     fetched: list[list[str]] = []
 
-    def fake_prefetch(uris, policy, max_concurrent):
-        fetched.append(list(uris))
-        return dict.fromkeys(uris, buf.getvalue())
+    class FakePrefetcher:  # the URIs the stage asks for, answered at once
+        def start(self, uris):
+            fetched.append(list(uris))
 
-    monkeypatch.setattr(window_stage, "prefetch", fake_prefetch)
+        def wait(self, uris, timeout_s, first=False):
+            return True
+
+        def done(self, uris):
+            return True
+
+        def take(self, uris):
+            return dict.fromkeys(uris, buf.getvalue())
+
     st = stage(tmp_path)
     st.settings = st.settings.model_copy(update={"image_uri_allow": "https://img.example.com/f/"})
+    st.prefetcher = FakePrefetcher()
     kf = TopicPartition("t.keyframes", 0)
     st.next[kf] = 0
     frame = SimpleNamespace(offset=0, timestamp=0, key=b"s", value=json.dumps({"stream_id": "s", "ts_ms": 500, "uri": uri}).encode())
@@ -385,3 +397,79 @@ def test_a_replayed_keyframe_fetches_nothing(tmp_path, monkeypatch) -> None:
     st.next[kf] = 0  # the same record fetched again
     asyncio.run(st._process({kf: [frame]}))
     assert fetched == [[uri]] and st.counters.get("records_replayed") == 1
+
+
+def test_a_slow_image_host_delays_only_its_own_partition(tmp_path) -> None:
+    """Two partitions in one fetched batch: stream a's keyframe sits on a host that answers after 6 s,
+    stream b's on a fast host. b's window closes at once; a's partition is sought back, not committed
+    past, and applied by a later batch once its image is in."""
+    import http.server
+    import io
+    import threading
+    import time
+
+    from PIL import Image
+
+    from streams.image_source import Prefetcher, uri_policy
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, "PNG")
+    png = buf.getvalue()
+
+    def server(delay_s: float) -> http.server.ThreadingHTTPServer:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                time.sleep(delay_s)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(png)))
+                self.end_headers()
+                self.wfile.write(png)
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd
+
+    slow, fast = server(6.0), server(0.0)
+    try:
+        slow_uri = f"http://127.0.0.1:{slow.server_port}/img/a.png"
+        fast_uri = f"http://127.0.0.1:{fast.server_port}/img/b.png"
+        st = stage(tmp_path)
+        st.settings = st.settings.model_copy(update={
+            "image_uri_allow": f"http://127.0.0.1:{slow.server_port}/img/,http://127.0.0.1:{fast.server_port}/img/",
+            "window_tick_ms": 3000, "image_fetch_timeout_s": 10.0})
+        st.prefetcher = Prefetcher(uri_policy(st.settings), max_concurrent=8)
+        asr1, kf0, kf1 = TopicPartition("t.asr.chunks", 1), TopicPartition("t.keyframes", 0), TopicPartition("t.keyframes", 1)
+        st.states[1], st.clocks[1] = {}, PartitionClock()
+        st.next.update({asr1: 0, kf0: 0, kf1: 0})
+        st._committed = dict(st.next)
+
+        def frame(sid: str, uri: str) -> SimpleNamespace:
+            return SimpleNamespace(offset=0, timestamp=0, key=sid.encode(),
+                                   value=json.dumps({"stream_id": sid, "ts_ms": 500, "uri": uri}).encode())
+
+        batch = {
+            ASR: [rec(0, 0, 0, "a"), rec(1, 1, 12_000, "a")],
+            kf0: [frame("a", slow_uri)],
+            asr1: [rec(0, 0, 0, "b"), rec(1, 1, 12_000, "b")],
+            kf1: [frame("b", fast_uri)],
+        }
+        t0 = time.monotonic()
+        asyncio.run(st._process(batch))
+        took = time.monotonic() - t0
+        windows = [json.loads(v) for t, v, _ in st.producer.sent if t.endswith(".windows")]
+        assert took < 4.5, f"the fast partition waited {took:.1f}s for the slow host"
+        assert [(w["stream_id"], len(w["keyframes_b64"])) for w in windows] == [("b", 1)]
+        assert (ASR, 0) in st.consumer.seeks and (kf0, 0) in st.consumer.seeks
+        assert st.next[ASR] == 0 and st.next[kf0] == 0 and "a" not in st.states[0]
+        assert st.consumer.commits[-1][0] == {asr1: 2, kf1: 1}
+        assert st.prefetcher.wait([slow_uri], 10.0)  # the slow image arrives; the partition is fetched again
+        asyncio.run(st._process({ASR: batch[ASR], kf0: batch[kf0]}))
+        windows = [json.loads(v) for t, v, _ in st.producer.sent if t.endswith(".windows")]
+        assert [(w["stream_id"], len(w["keyframes_b64"])) for w in windows] == [("b", 1), ("a", 1)]
+        assert st.next[ASR] == 2 and st.next[kf0] == 1 and not st.counters.get("dead_letters")
+    finally:
+        slow.shutdown()
+        fast.shutdown()
