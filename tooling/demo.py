@@ -335,6 +335,10 @@ async def run_replay(
     started = time.time()
     worker = spawn_worker(settings_env(settings), worker_log)
     console.print(f"worker started (pid {worker.pid}, log {worker_log.name})")
+    if settings.metrics_port:  # replay only once the models are loaded: a slow start is not window latency
+        ready_s = await asyncio.to_thread(
+            wait_http, f"http://127.0.0.1:{settings.metrics_port}/readyz", 600, worker)
+        console.print(f"worker ready after {ready_s:.0f}s")
     dashboard = start_dashboard(settings, dashboard_port, worker_log.parent, console) if dashboard_port else None
 
     def on_tag(rec: dict) -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from encoders.dataset import Dataset
 from streams.settings import Settings
 from tooling.demo import run_replay, summarize_report
+from tooling.infra.ports import free_port
 
 #: First-queryable p99 a configuration must hold to count towards the knee.
 KNEE_P99_S = 2.0
@@ -50,7 +51,8 @@ def run_freshness(
     for s_count in stream_counts:
         for batched in (True, False) if compare_batching else (True,):
             cfg = settings.model_copy(
-                update={"batch_size": settings.batch_size if batched else 1, "batch_wait_ms": settings.batch_wait_ms if batched else 0}
+                update={"batch_size": settings.batch_size if batched else 1, "batch_wait_ms": settings.batch_wait_ms if batched else 0,
+                        "metrics_port": free_port()}  # the replay waits for this worker's /readyz
             )
             tag = f"{stamp}{'b' if batched else 'u'}{s_count}-"
             console.rule(f"{s_count} stream(s) at {speed:g}x, batching {'on' if batched else 'off'}")
