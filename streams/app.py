@@ -28,7 +28,7 @@ from streams.agents.summarize import refine_batch, summarize_batch
 from streams.agents.tag import tag_batch
 from streams.counters import COUNTERS
 from streams.kafka import faust_credentials, kafka_config
-from streams.kafka.clients import faust_transport
+from streams.kafka.clients import METADATA_MAX_AGE_MS, faust_transport
 from streams.roles import agents_for, app_id
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -63,6 +63,8 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
         stream_wait_empty=False,
         Stream=FinishedAckStream,  # acks only finished batches, so a stop commits no unfinished work
         producer_acks=-1,
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
     )
     app.transport = faust_transport(app)  # the agents' producer: idempotent, acks=all
 

@@ -12,6 +12,12 @@ from typing import Any
 from streams.errors import KafkaUnavailable
 from streams.kafka.config import KafkaConfig, KafkaSource, as_config
 
+#: How old the cluster metadata (who leads which partition) of every client may get. aiokafka retries an
+#: offset reset (``seek_to_beginning``, a partition without a committed offset) against the leader it
+#: knows without asking for new metadata, so after a leader moved such a consumer waited for its next
+#: periodic refresh: 5 minutes by default (a worker that joined after a broker restart restored nothing).
+METADATA_MAX_AGE_MS = 10_000
+
 
 def options(source: KafkaSource) -> dict[str, Any]:
     """Keyword arguments (bootstrap + security) for aiokafka and kafka-python clients alike."""
@@ -32,7 +38,8 @@ def async_producer(source: KafkaSource, **overrides: Any):
     from aiokafka import AIOKafkaProducer
 
     cfg = as_config(source)
-    kw = {"acks": "all", "enable_idempotence": True, "max_request_size": cfg.max_request_bytes, **overrides}
+    kw = {"acks": "all", "enable_idempotence": True, "max_request_size": cfg.max_request_bytes,
+          "metadata_max_age_ms": METADATA_MAX_AGE_MS, **overrides}
     return AIOKafkaProducer(**options(cfg), **kw)
 
 
@@ -45,6 +52,7 @@ def async_consumer(source: KafkaSource, *topics: str, **overrides: Any):
         "enable_auto_commit": False,
         "max_partition_fetch_bytes": cfg.max_request_bytes,
         "session_timeout_ms": cfg.session_timeout_ms,
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
         **overrides,
     }
     return AIOKafkaConsumer(*topics, **options(cfg), **kw)

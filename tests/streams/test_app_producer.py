@@ -21,3 +21,11 @@ def test_the_faust_producer_is_idempotent_with_acks_all(tmp_path) -> None:
     assert conf_acks == -1 and acks == -1
     assert client._txn_manager is not None  # aiokafka keeps a transaction manager only when idempotent
     assert client._txn_manager.transactional_id is None  # idempotent, not transactional
+
+
+def test_the_faust_clients_refresh_their_view_of_the_partition_leaders_within_seconds(tmp_path) -> None:
+    from streams.kafka.clients import METADATA_MAX_AGE_MS
+
+    app = create_app(Settings(home=tmp_path, topic_prefix="mdtest"), lambda: None)
+    assert app.conf.consumer_metadata_max_age_ms / 1000 == METADATA_MAX_AGE_MS / 1000 <= 30
+    assert app.conf.producer_metadata_max_age_ms / 1000 == METADATA_MAX_AGE_MS / 1000

@@ -75,3 +75,17 @@ def test_tls_files_that_cannot_be_read_are_one_clear_error(tmp_path) -> None:
     cfg = KafkaConfig("127.0.0.1:9093", security_protocol="SSL", ssl_cafile=tmp_path / "missing.pem")
     with pytest.raises(KafkaUnavailable, match="AMPERE_KAFKA_SSL_CAFILE"):
         options(cfg)
+
+
+def test_every_client_refreshes_its_view_of_the_partition_leaders_within_seconds() -> None:
+    """A consumer resetting its offsets after a leader moved waits for its next metadata refresh."""
+    import asyncio
+
+    from streams.kafka.clients import METADATA_MAX_AGE_MS
+
+    async def build() -> None:
+        p, c = async_producer(SASL), async_consumer(SASL, group_id="g")
+        assert p.client._metadata_max_age_ms == METADATA_MAX_AGE_MS <= 30_000
+        assert c._client._metadata_max_age_ms == METADATA_MAX_AGE_MS
+
+    asyncio.run(build())
