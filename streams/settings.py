@@ -216,8 +216,8 @@ class Settings(BaseSettings):
     )
 
     # --- tagging -----------------------------------------------------------------------------
-    tag_top_k: int = Field(3, description="Catalog products returned per live window.")
-    tag_min_score: float = Field(0.35, description="Score (mean cosine over shared branches) below which no product is claimed.")
+    tag_top_k: int = Field(3, ge=1, le=100, description="Catalog products returned per live window.")
+    tag_min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Score (mean cosine over shared branches) below which no product is claimed.")
 
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -242,9 +242,6 @@ class Settings(BaseSettings):
         2, ge=1, le=64, description="Keyframe images (and JSON over 64 KiB) the gateway decodes at once, in threads."
     )
 
-    @model_validator(mode="after")
-    def _limits_fit(self) -> Settings:
-        inline = (self.max_image_bytes + 2) // 3 * 4 + 64 * 1024
     @field_validator("encoder_engine")
     @classmethod
     def _known_encoder(cls, name: str) -> str:
@@ -259,6 +256,9 @@ class Settings(BaseSettings):
 
         return SUMMARIZERS.check(name)
 
+    @model_validator(mode="after")
+    def _limits_fit(self) -> Settings:
+        inline = (self.max_image_bytes + 2) // 3 * 4 + 64 * 1024
         if inline > self.max_message_bytes:
             raise ValueError(
                 f"AMPERE_MAX_MESSAGE_BYTES={self.max_message_bytes} cannot carry an inline image of "
@@ -299,3 +299,156 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (read once from the environment)."""
     return Settings()
+
+
+# ----------------------------------------------------------------------------- sections, one per concern
+@dataclass(frozen=True)
+class SectionSpec:
+    """One concern of the settings: its doc line and its fields (section name → flat field name)."""
+
+    doc: str
+    fields: dict[str, str]
+
+
+def _same(*flat: str) -> dict[str, str]:
+    return {name: name for name in flat}
+
+
+#: The sections, in the order of the settings reference. A flat field belongs to the first section that
+#: lists it (its place in docs/SETTINGS.md); a later one may reuse it (``llm_timeout_s`` for openai).
+SECTIONS: dict[str, SectionSpec] = {
+    "kafka": SectionSpec("How every Kafka client connects (streams.kafka.config.KafkaConfig).", {
+        "bootstrap": "kafka_bootstrap", "security_protocol": "kafka_security_protocol",
+        "sasl_mechanism": "kafka_sasl_mechanism", "sasl_username": "kafka_sasl_username",
+        "sasl_password": "kafka_sasl_password", "ssl_cafile": "kafka_ssl_cafile", "ssl_certfile": "kafka_ssl_certfile",
+        "ssl_keyfile": "kafka_ssl_keyfile", "max_message_bytes": "max_message_bytes",
+        "session_timeout_ms": "kafka_session_timeout_ms"}),
+    "topics": SectionSpec("Names and shape of the topics Ampere creates.", {
+        "prefix": "topic_prefix", "partitions": "topic_partitions", "replication_factor": "topic_replication_factor",
+        "min_insync_replicas": "topic_min_insync_replicas"}),
+    "store": SectionSpec("The Weaviate store.", {
+        "url": "weaviate_url", "grpc_port": "weaviate_grpc_port", "api_key": "weaviate_api_key",
+        "replication_factor": "weaviate_replication_factor", "consistency": "weaviate_consistency",
+        "collection_prefix": "collection_prefix", "permanent_tries": "store_permanent_tries"}),
+    "window": SectionSpec("Windowing of each stream (event time) in the window stage.", {
+        "length_ms": "window_ms", "hop_ms": "hop_ms", "grace_ms": "grace_ms", "idle_close_ms": "idle_close_ms",
+        "end_settle_ms": "end_settle_ms", "max_keyframes": "max_keyframes", "sources_live": "window_sources_live",
+        "sources_video": "window_sources_video", "retain_closed": "window_retain_closed", "tick_ms": "window_tick_ms",
+        "max_chunks": "window_max_chunks", "max_text_bytes": "window_max_text_bytes", "max_open": "window_max_open"}),
+    "limits": SectionSpec("Input hardening: what a record or an image may weigh, where image URIs may point.", _same(
+        "max_image_bytes", "max_image_pixels", "max_batch_pixels", "max_text_chars", "image_uri_allow",
+        "image_fetch_timeout_s", "image_fetch_concurrency", "dlq_max_value_bytes")),
+    "encode": SectionSpec("The encoder runtime and the batches the agents form.", {
+        "engine": "encoder_engine", "batch_size": "batch_size", "batch_wait_ms": "batch_wait_ms"}),
+    "summarize": SectionSpec("Which summarizer, and how the two phases (extractive now, LLM later) share the work.", {
+        "engine": "summarizer", "two_phase": "two_phase", "extractive_text": "extractive_text",
+        "refined_text": "refined_text", "max_lag_ms": "summary_max_lag_ms", "refine_max_lag_ms": "refine_max_lag_ms"}),
+    "llm": SectionSpec("Options every LLM summarizer engine takes.", {
+        "prompt_version": "summary_prompt_version", "token_budget": "summary_token_budget",
+        "cache_size": "summary_cache_size", "cache_dir": "summary_cache_dir"}),
+    "llamacpp": SectionSpec("The in-process llama.cpp summarizer (the CPU default).", {
+        "model_path": "llm_model_path", "home": "home", "threads": "llm_threads", "decode_threads": "llm_decode_threads",
+        "timeout_s": "llm_timeout_s", "parallel": "llm_parallel", "prompt_lookup": "llm_prompt_lookup",
+        "jump_forward": "llm_jump_forward"}),
+    "openai": SectionSpec("The OpenAI-compatible HTTP summarizer (vllm serve, a llama.cpp server).", {
+        "base_url": "openai_base_url", "model": "openai_model", "api_key": "openai_api_key",
+        "timeout_s": "llm_timeout_s", "max_concurrency": "llm_max_concurrency", "retries": "llm_retries"}),
+    "vllm": SectionSpec("The in-process vLLM summarizer (GPU).", {"model": "vllm_model"}),
+    "tag": SectionSpec("Tagging live windows with catalog products.", {"top_k": "tag_top_k", "min_score": "tag_min_score"}),
+    "worker": SectionSpec("What one worker process runs, and where.", {
+        "role": "worker_role", "refine_cpus": "refine_cpus", "refine_nice": "refine_nice"}),
+    "gateway": SectionSpec("The HTTP / WebSocket ingest gateway.", {
+        "host": "ingest_host", "port": "ingest_port", "api_key": "ingest_api_key", "rate_per_s": "ingest_rate_per_s",
+        "burst": "ingest_burst", "max_websockets": "ingest_max_websockets",
+        "decode_concurrency": "ingest_decode_concurrency"}),
+    "ops": SectionSpec("Logs, metrics and the dashboard.", _same(
+        "log_level", "log_format", "metrics_port", "metrics_host", "dashboard_port", "dashboard_host")),
+    "infra": SectionSpec("The local services `ampere infra up` starts, and the cache folder.", _same(
+        "home", "kafka_broker_port", "kafka_controller_port", "kafka_version", "kafka_brokers", "weaviate_version",
+        "weaviate_nodes", "weaviate_internal_ports")),
+}
+
+
+class Section(BaseModel):
+    """A typed, read-only view of one section, built from the flat settings (already validated)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+def _section_model(name: str, spec: SectionSpec) -> type[Section]:
+    """The section's model: each field is the flat field (type, default, doc, range) under its section name."""
+    fields: dict[str, Any] = {}
+    for short, flat in spec.fields.items():
+        info = Settings.model_fields[flat]
+        fields[short] = (info.annotation, copy.copy(info))
+    title = "".join(part.title() for part in name.split("_")) + "Section"
+    return create_model(title, __base__=Section, __doc__=spec.doc, **fields)
+
+
+_SECTION_MODELS: dict[str, type[Section]] = {
+    name: _section_model(name, spec) for name, spec in SECTIONS.items() if name != "kafka"
+}
+for _name, _spec in SECTIONS.items():  # settings.window, settings.store, ... (settings.kafka is the KafkaConfig)
+    setattr(Settings, _name, property(lambda self, _n=_name: self.section(_n), doc=_spec.doc))
+
+
+def section_of(flat: str) -> str:
+    """The section a flat field is documented in (the first that lists it)."""
+    return next(name for name, spec in SECTIONS.items() if flat in spec.fields.values())
+
+
+def _bounds(info: Any) -> str:
+    lo = hi = ""
+    for m in info.metadata:
+        for attr, sign in (("ge", "≥"), ("gt", ">")):
+            if getattr(m, attr, None) is not None:
+                lo = f"{sign} {getattr(m, attr):_}".replace("_", " ")
+        for attr, sign in (("le", "≤"), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                hi = f"{sign} {getattr(m, attr):_}".replace("_", " ")
+        if getattr(m, "pattern", None):
+            lo = f"matches `{m.pattern}`"
+    args = getattr(info.annotation, "__args__", ())
+    if getattr(info.annotation, "__origin__", None) is Literal:
+        return " / ".join(f"`{a}`" for a in args)
+    return ", ".join(b for b in (lo, hi) if b)
+
+
+def _default(flat: str, info: Any) -> str:
+    if info.default_factory is not None:
+        return "(computed)" if flat != "home" else "`~/.cache/ampere`"
+    value = info.default
+    if value is None or value == "":
+        return "—"
+    return f"`{value}`"
+
+
+def reference_markdown() -> str:
+    """docs/SETTINGS.md: every setting by section (environment variable, default, range, meaning)."""
+    choices = {"encoder_engine": "engines.encode", "summarizer": "engines.summarize"}
+    lines = [
+        "# Settings reference",
+        "",
+        ("Generated from `streams/settings.py` (`python -m streams.settings > docs/SETTINGS.md`); "
+         "`tests/streams/test_settings_sections.py` keeps it current."),
+        ("Every setting is an environment variable `AMPERE_<NAME>`; in code it is `settings.<name>` or, by "
+         "concern, `settings.<section>.<field>` (e.g. `settings.window.length_ms` is `AMPERE_WINDOW_MS`)."),
+    ]
+    for name, spec in SECTIONS.items():
+        rows = [(short, flat) for short, flat in spec.fields.items() if section_of(flat) == name]
+        lines += ["", f"## `{name}`", "", spec.doc, "", "| variable | field | default | range / choices | meaning |",
+                  "| --- | --- | --- | --- | --- |"]
+        for short, flat in rows:
+            info = Settings.model_fields[flat]
+            rng = _bounds(info)
+            if flat in choices:
+                module = importlib.import_module(choices[flat])
+                registry = module.ENCODERS if flat == "encoder_engine" else module.SUMMARIZERS
+                rng = " / ".join(f"`{n}`" for n in registry.names())
+            desc = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `AMPERE_{flat.upper()}` | `{short}` | {_default(flat, info)} | {rng} | {desc} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")
