@@ -13,7 +13,7 @@ SETUP_STAMP := $(VENV)/.ampere-setup-$(shell (pwd; cat pyproject.toml) | sha1sum
 STEP := bash infra/step.sh
 SETUP_LOG := $(AMPERE_HOME)/logs/setup.log
 
-.PHONY: help setup test demo infra-install infra-up infra-down infra-status lint
+.PHONY: help setup test demo infra-install infra-up infra-down infra-status lint gpu-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,3 +53,6 @@ infra-status: setup  ## show what runs
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check .
+
+gpu-check: setup  ## TensorRT parity + throughput vs torch fp16, vLLM summarizer; exit 3 without a CUDA device
+	$(VENV)/bin/python -m tooling.bench.gpu_check --out bench/results
