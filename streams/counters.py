@@ -35,6 +35,7 @@ NAMES = {
     "refine_fallback": "refinements whose LLM call failed or overran (the provisional version stays)",
     "stale_skipped": "index writes skipped because a newer revision of the object is stored",
     "batch_errors": "agent batches that failed as a whole (their records went to the DLQ)",
+    "field_kind_rejected": "summary fact fields blanked because the value was not of the field's kind (a colour that is no colour)",
 }
 
 

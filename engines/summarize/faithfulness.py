@@ -3,7 +3,9 @@
 A value (brand, category, colour, material, size, a spec, price) is *supported* when at least half
 of its word tokens (CJK: characters) occur in the transcript; it is *foreign* when it is written in
 another script than the window's language (Chinese characters in an English window, or a Latin-only
-word in a Chinese one). ``ground`` blanks values that are unsupported or foreign and renders the
+word in a Chinese one); it is of the *wrong kind* when a colour is no colour word, a size no size, a
+price no price, a material no material (``engines.summarize.kinds``). ``ground`` blanks values
+that are unsupported, foreign or of the wrong kind (these listed in ``rejected_fields``) and renders the
 sentence for the text branch from the kept fields in one fixed order, so an invented colour or a
 copied few-shot category never reaches the embedding.
 """
@@ -14,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engines.summarize.kinds import of_kind
 from engines.summarize.quality import tokens
 from engines.summarize.schema import Attributes, Summary
 
@@ -46,29 +49,40 @@ def foreign(value: str, language: str) -> bool:
     return bool(_CJK.search(value))
 
 
-def ground(summary: Summary, transcript: str) -> Summary:
+def ground(summary: Summary, transcript: str, kinds: bool = True) -> Summary:
     """The summary with unsupported or foreign fact fields blanked and its sentence re-rendered from
     the kept fields in fixed order. A foreign value stays only when the speech says it word for word
     (a Latin brand in a Chinese window); the product name, grounded at parse time, is only checked
-    for its script, since the model may fix recognition errors in it."""
+    for its script, since the model may fix recognition errors in it. ``kinds=False``: without the
+    kind checks (the gate as it was, for measurements)."""
     from engines.summarize.output import compose_sentence
 
     lang = summary.language
+    rejected: list[str] = []
 
-    def keep(v: str | None) -> str | None:
+    def keep(v: str | None, field: str = "", kind: str = "") -> str | None:
         if not v or not supported(v, transcript):
             return None
-        return v if not foreign(v, lang) or supported(v, transcript, 1.0) else None
+        if foreign(v, lang) and not supported(v, transcript, 1.0):
+            return None
+        if kinds and kind and not of_kind(kind, v):
+            rejected.append(field)
+            return None
+        return v
 
     a = summary.attributes
     name = summary.product_name
     out = summary.model_copy(update={
         "product_name": name if name and (not foreign(name, lang) or supported(name, transcript, 1.0)) else None,
         "brand": keep(summary.brand),
-        "category": keep(summary.category), "price_or_promo": keep(summary.price_or_promo),
-        "attributes": Attributes(color=keep(a.color), material=keep(a.material), size=keep(a.size),
+        "category": keep(summary.category),
+        "price_or_promo": keep(summary.price_or_promo, "price_or_promo", "price"),
+        "attributes": Attributes(color=keep(a.color, "attributes.color", "color"),
+                                 material=keep(a.material, "attributes.material", "material"),
+                                 size=keep(a.size, "attributes.size", "size"),
                                  specs=[s for s in a.specs if keep(s)]),
     })
+    out = out.model_copy(update={"rejected_fields": [*summary.rejected_fields, *rejected]})
     if not out.has_product:
         return out
     if not values(out):

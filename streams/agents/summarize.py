@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from engines.summarize.schema import Summary
 from streams import metrics, stages
 from streams.agents.context import AgentContext, Event
 from streams.schemas import BadRecord, WindowRecord, dump_record, parse_record
@@ -40,6 +41,7 @@ async def summarize_batch(ctx: AgentContext, events: list[Event]) -> None:
             log.warning("summarizer failed (%s); using the extractive summary for %d windows", exc, len(group))
             metrics.count_engine_failure(len(group))
             summaries = await stages.fallback_summaries(ctx.engines.fallback, group, exc)
+        count_rejected(ctx, summaries)
         for rec in stages.summary_records(group, summaries, time.time(), revision=1):
             await ctx.send("summaries", rec.window.stream_id.encode(), dump_record(rec))
 
@@ -65,6 +67,7 @@ async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:
     elapsed = metrics.timed()
     summaries = await ctx.engines.summarizer.asummarize(stages.summary_requests(due))
     metrics.observe_summaries(settings.summarizer, elapsed(), summaries)
+    count_rejected(ctx, summaries)
     for w, summary in zip(due, summaries, strict=True):
         if summary.is_fallback:
             ctx.counters.add("refine_fallback")
@@ -72,3 +75,10 @@ async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:
             continue
         for rec in stages.summary_records([w], [summary], time.time(), revision=2):
             await ctx.send("summaries", rec.window.stream_id.encode(), dump_record(rec))
+
+
+def count_rejected(ctx: AgentContext, summaries: list[Summary]) -> None:
+    """Count the fact fields the gate blanked for being of the wrong kind."""
+    n = sum(len(s.rejected_fields) for s in summaries)
+    if n:
+        ctx.counters.add("field_kind_rejected", n)

@@ -30,7 +30,9 @@ def test_ground_blanks_unsupported_fields_and_renders_a_fixed_order_sentence() -
     g = ground(_invented(), EN)
     assert g.brand is None and g.category is None and g.attributes.color is None
     assert g.attributes.specs == ["dries in one hour"] and g.attributes.material == "water based"
-    assert g.sentence == "turquoise paint, water based, dries in one hour, nine ninety nine."
+    # a bare number is no price (no currency, no promo): blanked as of the wrong kind
+    assert g.price_or_promo is None and g.rejected_fields == ["price_or_promo"]
+    assert g.sentence == "turquoise paint, water based, dries in one hour."
     assert measure([g], [EN]).unsupported == 0.0
 
 
@@ -55,3 +57,17 @@ def test_llm_replies_are_grounded_at_parse_time() -> None:
     s = parse_llm_output(reply, transcript=EN, language="en", source="llamacpp", prompt_version="v1")
     assert s.brand is None and s.category is None and s.attributes.color is None
     assert s.sentence == "turquoise paint."
+
+
+def test_values_of_the_wrong_kind_are_blanked_and_listed() -> None:
+    said = "this bucket in black, four sizes s m l xl xxl, thirty dollars, leather handle"
+    s = Summary(has_product=True, product_name="bucket", attributes=Attributes(
+        color="black bucket", material="s m l xl xxl", size="thirty dollars", specs=["leather handle"]),
+        price_or_promo="thirty dollars")
+    out = ground(s, said)
+    assert (out.attributes.color, out.attributes.material, out.attributes.size) == (None, None, None)
+    assert out.price_or_promo == "thirty dollars" and out.attributes.specs == ["leather handle"]
+    assert out.rejected_fields == ["attributes.color", "attributes.material", "attributes.size"]
+    right = ground(s.model_copy(update={"attributes": Attributes(color="black", material="leather", size="xl")}), said)
+    assert (right.attributes.color, right.attributes.material, right.attributes.size) == ("black", "leather", "xl")
+    assert right.rejected_fields == []

@@ -211,3 +211,17 @@ async def test_a_dead_letter_that_the_broker_refuses_falls_back_to_the_reason_on
     ctx = AgentContext(Settings(dlq_max_value_bytes=100_000), send, lambda: None)
     await ctx.to_dlq(ev("t.asr", b"x" * 50_000), "too big")
     assert len(attempts) == 2 and attempts[1] < 1000
+
+
+async def test_refine_counts_fields_of_the_wrong_kind() -> None:
+    ctx, sent = ctx_for(refine_max_lag_ms=0)
+    engine = ctx.engines.summarizer
+
+    async def wrong_kinds(batch):
+        return [s.model_copy(update={"rejected_fields": ["attributes.color", "attributes.size"]})
+                for s in engine.summarize(batch)]
+
+    engine.asummarize = wrong_kinds
+    await ctx.guarded([ev("t.windows", dump_record(_window()))], refine_batch, dead_letter=False)
+    assert ctx.counters["field_kind_rejected"] == 2
+    assert sent.of("summaries")[0]["summary"]["rejected_fields"] == ["attributes.color", "attributes.size"]
