@@ -67,7 +67,10 @@ def build_encoder_from(settings: Settings) -> Encoder:
 
 
 def build_store_from(settings: Settings) -> WeaviateStore:
-    """A connected store with its collections created."""
+    """A connected store with its collections created; the client's reconnects are logged and counted."""
+    from streams import store_retries
+
+    store_retries.install()
     store = WeaviateStore(
         connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key),
         prefix=settings.collection_prefix,

@@ -15,6 +15,7 @@ from weaviate.classes.config import ConsistencyLevel, DataType
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery, TargetVectors
+from weaviate.config import GrpcConfig
 from weaviate.exceptions import (
     WeaviateBaseError,
     WeaviateClosedClientError,
@@ -25,6 +26,7 @@ from weaviate.exceptions import (
 )
 
 from engines.errors import PermanentError, TransientError
+from engines.store import grpc_retry
 from engines.store.migrate import migrate_id_tokenization, staging_name
 from engines.store.schema import KIND_COLLECTION, VECTOR_NAMES, create_collection
 
@@ -84,8 +86,13 @@ class Hit:
     properties: dict[str, Any]
 
 
-def connect(url: str, grpc_port: int, api_key: str | None = None, timeout_s: float = 30.0) -> weaviate.WeaviateClient:
-    """Connect the v4 client to a Weaviate server given its REST url and gRPC port."""
+def connect(
+    url: str, grpc_port: int, api_key: str | None = None, timeout_s: float = 30.0, reconnect_max_ms: int = 2_000
+) -> weaviate.WeaviateClient:
+    """Connect the v4 client to a Weaviate server given its REST url and gRPC port; a server that went
+    away is redialled at least every ``reconnect_max_ms`` and the client's own retries are bounded
+    (:mod:`engines.store.grpc_retry`)."""
+    grpc_retry.install()
     u = urlparse(url)
     client = weaviate.connect_to_custom(
         http_host=u.hostname or "127.0.0.1",
@@ -95,7 +102,10 @@ def connect(url: str, grpc_port: int, api_key: str | None = None, timeout_s: flo
         grpc_port=grpc_port,
         grpc_secure=u.scheme == "https",
         auth_credentials=Auth.api_key(api_key) if api_key else None,
-        additional_config=AdditionalConfig(timeout=Timeout(init=timeout_s, query=timeout_s, insert=timeout_s * 2)),
+        additional_config=AdditionalConfig(
+            timeout=Timeout(init=timeout_s, query=timeout_s, insert=timeout_s * 2),
+            grpc_config=GrpcConfig(channel_options=grpc_retry.reconnect_options(reconnect_max_ms)),
+        ),
     )
     return client
 
