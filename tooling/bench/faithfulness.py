@@ -2,8 +2,10 @@
 
 English windows: a fixed hashed subset of the dataset's test-split moments (truth: the product).
 Chinese windows: the short pitches below, written for this measurement (truth: the product named).
-For an LLM engine the raw replies are parsed without the gate ("raw") and then gated ("gated"), so
-both are measured on the same replies. Writes JSON + markdown into ``bench/results/``::
+For an LLM engine the raw replies are parsed without the gate ("raw"), gated as before the kind
+checks ("gated": support and script) and gated with them ("gated + kinds"), all on the same replies.
+Per field (colour, size, material; price counted) precision and recall go to ``field-kinds.*``.
+Writes JSON + markdown into ``bench/results/``::
 
     python -m tooling.bench.faithfulness --engines extractive,llamacpp --english 12
 """
@@ -19,7 +21,7 @@ from engines.summarize import build_summarizer
 from engines.summarize.extractive import request_language
 from engines.summarize.faithfulness import ground, measure
 from engines.summarize.output import InvalidOutput, parse_llm_output
-from engines.summarize.quality import Truth, score
+from engines.summarize.quality import Truth, score, tokens
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.settings import get_settings
 from streams.wiring import build_summarizer_from
@@ -51,10 +53,10 @@ def _raw_llm(engine: str, reqs: list[SummaryRequest]) -> list[Summary]:
     """Replies of an LLM engine parsed without the gate (an error or invalid reply: an empty summary
     whose ``fallback_reason`` says why, counted as ``failed``)."""
     summarizer = build_summarizer_from(get_settings(), engine)
+    langs = [request_language(r) for r in reqs]
+    replies = summarizer._complete_many([summarizer.prompt.messages(r.text, lang) for r, lang in zip(reqs, langs)])
     out = []
-    for r in reqs:
-        lang = request_language(r)
-        reply = summarizer._complete_many([summarizer.prompt.messages(r.text, lang)])[0]
+    for r, lang, reply in zip(reqs, langs, replies, strict=True):
         try:
             if isinstance(reply, BaseException):
                 raise InvalidOutput(str(reply))
@@ -78,22 +80,90 @@ def _row(engine: str, stage: str, lang: str, summaries: list[Summary], reqs: lis
                if k in ("name_precision", "name_recall", "attr_precision", "attr_recall")}}
 
 
-def run(dataset: Dataset, engines: list[str], english: int) -> list[dict]:
-    """One row per engine, stage (raw / gated) and language."""
-    reqs, truth = windows(dataset, english)
+FIELD_KEYS = {
+    "color": ("color", "colour", "颜色"),
+    "size": ("size", "尺寸", "尺码", "容量", "screen_size", "monitor_size"),
+    "material": ("material", "材质", "面料"),
+}
+"""The truth attributes that say each kinded field (by attribute key)."""
+_NOT_EVIDENCE = frozenset(["色", "size", "color", "colour"])
+
+
+def field_value(summary: Summary, field: str) -> str | None:
+    """A summary's value of ``field`` (color | size | material | price)."""
+    if field == "price":
+        return summary.price_or_promo
+    return getattr(summary.attributes, field)
+
+
+def field_truth(truth: Truth, field: str) -> str | None:
+    """The truth's value of ``field``, or None when its attributes do not say it."""
+    vals = [v for k, v in truth.attributes.items() if k.lower() in FIELD_KEYS.get(field, ())]
+    return " ".join(vals) if vals else None
+
+
+def field_scores(summaries: list[Summary], truth: list[Truth]) -> dict[str, dict]:
+    """Per field: filled values; among windows whose truth says the field, the values that share a
+    word (CJK: a character, not 色) with it (precision over those filled, recall over those truths);
+    price has no truth here, only its counts."""
+    out: dict[str, dict] = {}
+    for field in ("color", "size", "material", "price"):
+        filled = verifiable = correct = truths_n = 0
+        for s, t in zip(summaries, truth, strict=True):
+            value, want = field_value(s, field), field_truth(t, field)
+            filled += bool(value)
+            truths_n += want is not None
+            if value and want is not None:
+                verifiable += 1
+                correct += bool((tokens(value) - _NOT_EVIDENCE) & (tokens(want) - _NOT_EVIDENCE))
+        out[field] = {"filled": filled, "verifiable": verifiable, "correct": correct, "truths": truths_n,
+                      "precision": round(correct / verifiable, 3) if verifiable else None,
+                      "recall": round(correct / truths_n, 3) if truths_n else None}
+    kinded = [out[f] for f in ("color", "size", "material")]
+    ver, cor, tru = (sum(x[k] for x in kinded) for k in ("verifiable", "correct", "truths"))
+    out["attributes"] = {"filled": sum(x["filled"] for x in kinded), "verifiable": ver, "correct": cor, "truths": tru,
+                         "precision": round(cor / ver, 3) if ver else None, "recall": round(cor / tru, 3) if tru else None}
+    return out
+
+
+def field_rows(engine: str, stages: dict[str, list[Summary]], reqs: list[SummaryRequest],
+               truth: list[Truth]) -> list[dict]:
+    """Per-field precision / recall of each stage and language (``engines.summarize.kinds`` before/after)."""
     rows = []
+    for stage, summaries in stages.items():
+        for lang in ("en", "zh"):
+            idx = [i for i, r in enumerate(reqs) if r.lang == lang]
+            if not idx:
+                continue
+            scores = field_scores([summaries[i] for i in idx], [truth[i] for i in idx])
+            rows.append({"engine": engine, "stage": stage, "language": lang, "windows": len(idx),
+                         "rejected": sum(len(summaries[i].rejected_fields) for i in idx), "fields": scores})
+    return rows
+
+
+def llm_stages(raw: list[Summary], reqs: list[SummaryRequest]) -> dict[str, list[Summary]]:
+    """The same replies: raw, gated as before (support and script only), gated with the kind checks."""
+    return {"raw": raw,
+            "gated": [ground(s, r.text, kinds=False) if s.has_product else s for s, r in zip(raw, reqs)],
+            "gated + kinds": [ground(s, r.text) if s.has_product else s for s, r in zip(raw, reqs)]}
+
+
+def run(dataset: Dataset, engines: list[str], english: int) -> tuple[list[dict], list[dict]]:
+    """One row per engine, stage (raw / gated / gated + kinds) and language; and the per-field rows."""
+    reqs, truth = windows(dataset, english)
+    rows, fields = [], []
     for engine in engines:
         if engine == "extractive":
             stages = {"as is": build_summarizer("extractive").summarize(reqs)}
         else:
-            raw = _raw_llm(engine, reqs)
-            stages = {"raw": raw, "gated": [ground(s, r.text) if s.has_product else s for s, r in zip(raw, reqs)]}
+            stages = llm_stages(_raw_llm(engine, reqs), reqs)
+        fields += field_rows(engine, stages, reqs, truth)
         for stage, summaries in stages.items():
             for lang in ("en", "zh"):
                 idx = [i for i, r in enumerate(reqs) if r.lang == lang]
                 rows.append(_row(engine, stage, lang, [summaries[i] for i in idx], [reqs[i] for i in idx],
                                  [truth[i] for i in idx]))
-    return rows
+    return rows, fields
 
 
 def markdown(rows: list[dict]) -> str:
@@ -101,6 +171,24 @@ def markdown(rows: list[dict]) -> str:
             "name_precision", "name_recall", "attr_precision", "attr_recall"]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     lines += ["| " + " | ".join("–" if r.get(c) is None else str(r.get(c)) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def fields_markdown(rows: list[dict]) -> str:
+    """One table: per stage and language, precision / recall (verifiable values) of each field."""
+    head = ["engine", "stage", "language", "windows", "rejected"]
+    names = ("color", "size", "material", "attributes")
+    cols = head + [f"{n} P (n) / R" for n in names] + ["price filled"]
+    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    for r in rows:
+        cells = [str(r[c]) for c in head]
+        for n in names:
+            f = r["fields"][n]
+            p = "–" if f["precision"] is None else f"{f['precision']:.2f}"
+            rec = "–" if f["recall"] is None else f"{f['recall']:.2f}"
+            cells.append(f"{p} ({f['verifiable']}) / {rec}")
+        cells.append(str(r["fields"]["price"]["filled"]))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -113,8 +201,11 @@ def main() -> None:
     ap.add_argument("--english", type=int, default=12, help="English test windows (a fixed hashed subset).")
     ap.add_argument("--out", type=Path, default=Path("bench/results"))
     args = ap.parse_args()
-    rows = run(Dataset.load(args.dataset), [e for e in args.engines.split(",") if e], args.english)
+    rows, fields = run(Dataset.load(args.dataset), [e for e in args.engines.split(",") if e], args.english)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "field-kinds.json").write_text(json.dumps(fields, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (args.out / "field-kinds.md").write_text(fields_markdown(fields), encoding="utf-8")
+    print(fields_markdown(fields))
     (args.out / "summary_faithfulness.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n",
                                                         encoding="utf-8")
     (args.out / "summary_faithfulness.md").write_text(markdown(rows), encoding="utf-8")
