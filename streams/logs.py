@@ -36,6 +36,30 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: aiokafka's group coordinator, which logs a missing coordinator at ERROR (see CoordinatorStartupFilter).
+COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
+
+
+class CoordinatorStartupFilter(logging.Filter):
+    """A consumer group's coordinator is not available while a fresh broker creates its offsets topic:
+    aiokafka logs that at ERROR on every retry, although it retries and succeeds. The first line (and
+    one every ``interval_s`` while it lasts) becomes one WARNING that says so; the rest are INFO."""
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        super().__init__()
+        self.interval_s, self._last = interval_s, None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or "CoordinatorNotAvailable" not in record.getMessage():
+            return True
+        now = time.monotonic()
+        if self._last is None or now - self._last >= self.interval_s:
+            self._last = now
+            record.msg, record.args = "%s (the broker is still electing the group's coordinator, normal on a first start: retrying)", (record.getMessage(),)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger().isEnabledFor(logging.INFO)
 
 
 def logging_config(level: str | int, fmt: str = "text", warnings_file: Path | None = None) -> dict[str, Any]:
@@ -48,7 +72,8 @@ def logging_config(level: str | int, fmt: str = "text", warnings_file: Path | No
         "formatters": {"default": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
         "root": {"level": logging.getLevelName(level) if isinstance(level, int) else level.upper(), "handlers": ["stderr"]},
-        "loggers": {},
+        "filters": {"coordinator": {"()": f"{__name__}.CoordinatorStartupFilter"}},
+        "loggers": {COORDINATOR_LOGGER: {"filters": ["coordinator"]}},
     }
     if warnings_file is not None:
         cfg["handlers"]["warnings_file"] = {
