@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from streams.image_source import load_image_bytes, uri_policy
-from streams.keyframes import decode_image, make_candidate
+from streams.keyframes import THUMB_SIDE, decode_image, make_candidate
 from streams.schemas import (
     EVENT_MAX_BYTES,
     AsrChunkRecord,
@@ -139,7 +139,7 @@ def apply_record(
         if keyframe_replayed(rec, st, offset):
             return st, Applied(duplicate=True), rec.stream_id  # nothing fetched or decoded for a replay
         data = load_image_bytes(rec.image_b64, rec.uri, uri_policy(settings), prefetched=images)
-        img = decode_image(data, settings.max_image_pixels)
+        img = decode_image(data, settings.max_image_pixels, shrink_to=THUMB_SIDE)  # a large frame is never decoded in full
         st = st or new_state(rec.stream_id, rec.ts_ms, cfg)
         return st, _applied(st, "keyframes", offset, apply_frame(st, make_candidate(rec.ts_ms, img), cfg, clock)), rec.stream_id
     e = rec

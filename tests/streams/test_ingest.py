@@ -103,3 +103,26 @@ def test_a_stream_published_twice_is_a_harmless_replay() -> None:
         offset += 1
         assert not res.late and not res.closed and not res.reopened, (topic, res)
     assert not st.windows and not close_all(st, "stream_end", CFG)
+
+
+def test_a_large_keyframe_is_decoded_shrunk_never_in_full(monkeypatch) -> None:
+    """A broadcast-size JPEG is decoded scaled down (JPEG draft) to about the thumbnail side: the
+    candidate is built from an image near THUMB_SIDE, and its thumbnail still fills that side."""
+    from streams import ingest
+    from streams.keyframes import THUMB_SIDE
+
+    seen: list[tuple[int, int]] = []
+    real = ingest.make_candidate
+
+    def spy(ts_ms, img, **kw):
+        seen.append(img.size)
+        return real(ts_ms, img, **kw)
+
+    monkeypatch.setattr(ingest, "make_candidate", spy)
+    buf = io.BytesIO()
+    Image.effect_mandelbrot((2560, 1440), (-2.0, -1.2, 1.0, 1.2), 50).convert("RGB").save(buf, "JPEG", quality=90)
+    raw = json.dumps({"stream_id": "s", "ts_ms": 500, "image_b64": base64.b64encode(buf.getvalue()).decode()}).encode()
+    st, _, _ = apply_message(T.keyframes, raw, None, 0.0, S, CFG, T, offset=0)
+    assert len(seen) == 1 and min(seen[0]) < 2 * THUMB_SIDE, seen
+    (frame,) = [f for w in st.windows.values() for f in w.frames]
+    assert max(Image.open(io.BytesIO(base64.b64decode(frame.jpeg_b64))).size) == THUMB_SIDE
