@@ -14,6 +14,7 @@ from rich.console import Console
 
 from encoders.dataset import Dataset
 from streams.settings import Settings
+from tooling.bench.refine_role import refined_coverage
 from tooling.demo import run_replay, summarize_report
 from tooling.infra.ports import free_port
 
@@ -66,6 +67,7 @@ def run_freshness(
             )
             first = False
             res = summarize_report(rep)
+            res["refined_coverage"] = refined_coverage(rep.embeddings)  # share of windows refined, by age
             res["load_avg_1m_end"] = os.getloadavg()[0]
             res.update(
                 streams=s_count, realtime_streams=s_count * speed, batched=batched, speed=speed,
