@@ -30,3 +30,27 @@ def profile(
     s = get_settings()
     stack.up(s, stack.build_services(s), console)
     run_profile(s, Dataset.load(ensure_sample(None)), streams, speed, console, out, rate)
+
+
+@bench_app.command("scaling")
+def scaling(
+    streams: int = typer.Option(12, help="Streams replayed on every worker count (the same ones each time)."),
+    speed: float = typer.Option(4.0, help="Replay speed of every stream (the same offered load each time)."),
+    workers: str = typer.Option("1,2,3", help="Worker counts to run, comma-separated."),
+    churn_rounds: int = typer.Option(3, help="Rounds of the streams in the join/leave run (0 = skip it)."),
+    out: Path = typer.Option(Path("bench/results"), help="Folder for scaling.json and scaling.md."),
+) -> None:
+    """1, 2 and 3 workers on a 3-broker / 3-node cluster at the same load: windows/s, first-queryable
+    p50/p99, windows/s per busy core, and the rebalance pause when a worker joins and when one leaves.
+    Uses the cluster the settings point at when it has 3 brokers (`eval "$(ampere infra env)"`), else
+    starts a private one on free loopback ports for the run."""
+    from rich.console import Console
+
+    from encoders.dataset import Dataset
+    from streams.settings import get_settings
+    from tooling.bench.scaling import run_scaling
+    from tooling.cli.pipeline import ensure_sample, quiet_clients
+
+    quiet_clients()
+    counts = [int(n) for n in workers.split(",") if n.strip()]
+    run_scaling(get_settings(), Dataset.load(ensure_sample(None)), streams, speed, counts, churn_rounds, Console(), out)
