@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+from typing import Any
 
 from engines.encode.base import branch_dims
 from engines.summarize import build_summarizer
@@ -61,6 +62,14 @@ def bound_refine_share(settings: Settings) -> Settings:
     return settings.model_copy(update={"llm_threads": share.threads, "llm_decode_threads": share.decode_threads})
 
 
+def terminal_only_spinner(worker: Any) -> None:
+    """Faust's startup spinner hides and shows the cursor with escape codes even when stdout is a file
+    or a pipe (raw codes in a redirected log): keep it for a terminal only."""
+    spinner = getattr(worker, "spinner", None)
+    if spinner is not None and not spinner.file.isatty():
+        worker.spinner = None
+
+
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Create topics, build the app of ``settings.worker_role`` and block running it until stopped
     (SIGINT/SIGTERM)."""
@@ -86,6 +95,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
         app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False,
         logging_config=log_config,
     )
+    terminal_only_spinner(worker)
     try:
         worker.execute_from_commandline()
     finally:
