@@ -32,6 +32,12 @@ def knee(rows: list[dict], p99_s: float = KNEE_P99_S) -> float | None:
     return max(ok) if ok else None
 
 
+def knee_row(rows: list[dict], p99_s: float = KNEE_P99_S) -> dict | None:
+    """The row of the highest offered load held at first-queryable p99 ≤ ``p99_s`` (None if none is)."""
+    ok = [r for r in rows if r["batched"] and r["queryable_p99_s"] <= p99_s]
+    return max(ok, key=lambda r: r["realtime_streams"]) if ok else None
+
+
 def run_freshness(
     settings: Settings,
     ds: Dataset,
@@ -68,22 +74,24 @@ def run_freshness(
             first = False
             res = summarize_report(rep)
             res["refined_coverage"] = refined_coverage(rep.embeddings)  # share of windows refined, by age
-            res["load_avg_1m_end"] = os.getloadavg()[0]
+            res["load_avg_1m_end"], res["load_avg_5m_end"] = os.getloadavg()[:2]
             res.update(
                 streams=s_count, realtime_streams=s_count * speed, batched=batched, speed=speed,
                 summarizer=settings.summarizer, two_phase=settings.two_phase, encoder=settings.encoder_engine,
             )
             rows.append(res)
             console.print(json.dumps({k: v for k, v in res.items() if k != "mean_stage_s"}, default=str))
-    write_results(settings, rows, speed, out_dir, console)
+            write_results(settings, rows, speed, out_dir, console)  # after every row: a stopped run keeps its rows
     return rows
 
 
 def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: Path, console: Console) -> None:
     """freshness.json + a markdown table with the knee."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    k = knee(rows)
-    (out_dir / "freshness.json").write_text(json.dumps({"rows": rows, "knee_realtime_streams": k}, indent=2, default=str) + "\n")
+    k, kr = knee(rows), knee_row(rows)
+    (out_dir / "freshness.json").write_text(json.dumps(
+        {"rows": rows, "knee_realtime_streams": k, "knee_windows_per_s": kr["windows_per_s"] if kr else None},
+        indent=2, default=str) + "\n")
     lines = [
         (
             f"Freshness: {settings.summarizer} summarizer (two-phase {'on' if settings.two_phase else 'off'}), "
@@ -93,9 +101,9 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
         "",
         (
             "| streams | real-time streams | batching | windows | windows/s | close→first queryable p50 / p99 s | "
-            "last record sent→queryable p50 / p99 s | close→refined p50 / p99 s (n) | encode s (mean) |"
+            "last record sent→queryable p50 / p99 s | close→refined p50 / p99 s (n) | encode s (mean) | load 1 / 5 min |"
         ),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
@@ -103,9 +111,11 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
             f"{_fmt(r['windows_per_s'])} | {_fmt(r['queryable_p50_s'])} / {_fmt(r['queryable_p99_s'])} | "
             f"{_fmt(r.get('felt_p50_s'))} / {_fmt(r.get('felt_p99_s'))} | "
             f"{_fmt(r.get('refined_p50_s'))} / {_fmt(r.get('refined_p99_s'))} ({r.get('refined', 0)}) | "
-            f"{_fmt(r['mean_stage_s']['encode'])} |"
+            f"{_fmt(r['mean_stage_s']['encode'])} | {_fmt(r.get('load_avg_1m_end'))} / {_fmt(r.get('load_avg_5m_end'))} |"
         )
-    lines += ["", f"Knee (most real-time streams at first-queryable p99 ≤ {KNEE_P99_S:g} s): {k if k is not None else 'none'}.",
+    knee_text = (f"{k:g} real-time streams, {kr['windows_per_s']:.2f} windows/s (p99 {kr['queryable_p99_s']:.2f} s)"
+                 if kr else "none (no row held it)")
+    lines += ["", f"Knee (highest offered load at first-queryable p99 ≤ {KNEE_P99_S:g} s): {knee_text}.",
               "Machine load (1-minute average) at the end of each row: "
               + ", ".join(f"{r.get('load_avg_1m_end', float('nan')):.1f}" for r in rows) + f" on {os.cpu_count()} cores."]
     (out_dir / "freshness.md").write_text("\n".join(lines) + "\n")
