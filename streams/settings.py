@@ -217,7 +217,10 @@ class Settings(BaseSettings):
 
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, ge=1, le=100, description="Catalog products returned per live window.")
-    tag_min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Score (mean cosine over shared branches) below which no product is claimed.")
+    tag_min_score: float = Field(
+        0.0, ge=0.0, le=1.0, description="Override of the calibrated claim rule (streams/claims.json): when > 0, a tag is "
+        "claimed whenever its top score (mean cosine over shared branches) reaches this floor, whatever its margin."
+    )
 
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(

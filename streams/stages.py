@@ -22,6 +22,7 @@ from streams.claims import ClaimRule, decide, features_of
 from streams.ids import moment_object_id, product_object_id
 from streams.image_source import UriPolicy, load_image_bytes
 from streams.keyframes import DEFAULT_MAX_BATCH_PIXELS, decode_image, decode_images
+from streams.revision_text import RefinedText, refined_text
 from streams.schemas import (
     BadRecord,
     DeadLetter,
@@ -178,20 +179,25 @@ def drop_stale(batch: IndexedBatch, stored: dict[str, int]) -> tuple[IndexedBatc
 EXTRACTIVE_SOURCES = ("extractive", "empty")
 
 
-def moment_text(rec: SummaryRecordMsg, extractive_text: str = "transcript") -> str | None:
-    """What a summarized window's text branch encodes: an LLM summary's sentence; for an extractive
-    summary (revision 1, a fallback) the window's transcript when ``extractive_text="transcript"``
+def moment_text(rec: SummaryRecordMsg, extractive_text: str = "transcript",
+                refined: RefinedText = "transcript") -> str | None:
+    """What a summarized window's text branch encodes: for an LLM summary (revision 2) the text
+    ``refined`` names (``streams.revision_text``: by default the transcript, as revision 1); for an
+    extractive summary (revision 1, a fallback) the window's transcript when ``extractive_text="transcript"``
     (on the simulation raw speech retrieves far better than the extractive sentence), else its sentence."""
     summary = Summary.model_validate(rec.summary)
-    if extractive_text == "transcript" and summary.source in EXTRACTIVE_SOURCES:
+    if summary.source not in EXTRACTIVE_SOURCES:
+        return refined_text(rec.window.text, summary, refined)
+    if extractive_text == "transcript":
         return rec.window.text.strip() or None
     return None if summary.is_empty else summary.sentence
 
 
-def moment_item(rec: SummaryRecordMsg, domain: str = "live", extractive_text: str = "transcript") -> EncodeItem:
+def moment_item(rec: SummaryRecordMsg, domain: str = "live", extractive_text: str = "transcript",
+                refined: RefinedText = "transcript") -> EncodeItem:
     """Encoder input of a summarized window: its keyframes and its text (:func:`moment_text`)."""
     images = [decode_image(base64.b64decode(b)) for b in rec.window.keyframes_b64]
-    text = moment_text(rec, extractive_text)
+    text = moment_text(rec, extractive_text, refined)
     if not images and not text:
         raise NothingToIndex(NOTHING_TO_INDEX)
     return EncodeItem(domain=domain, images=images, text=text)  # type: ignore[arg-type]

@@ -92,9 +92,10 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
 
 async def embed_batch(ctx: AgentContext, events: list[Event]) -> None:
     """Summarized windows → moments in LiveMoment / VideoMoment and on the embeddings topic."""
-    text = ctx.settings.extractive_text
+    text, refined = ctx.settings.extractive_text, ctx.settings.refined_text
     recs, items, evs = await items_or_dlq(
-        ctx, events, lambda raw: parse_record(raw, SummaryRecordMsg), lambda r: stages.moment_item(r, r.window.domain, text)
+        ctx, events, lambda raw: parse_record(raw, SummaryRecordMsg),
+        lambda r: stages.moment_item(r, r.window.domain, text, refined),
     )
     if not recs:
         return

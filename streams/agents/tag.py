@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from streams import metrics, stages
+from streams import claims, metrics, stages
 from streams.agents.context import AgentContext, Event
 from streams.errors import PermanentError
 from streams.schemas import BadRecord, EmbeddingRecord, dump_record, parse_record
@@ -12,8 +12,10 @@ from streams.schemas import BadRecord, EmbeddingRecord, dump_record, parse_recor
 
 async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
     """Search the catalog for every live embedding by the one scoring rule (``encoders.scoring``, through
-    ``stages.search_products``); a search the store refuses goes to the DLQ."""
+    ``stages.search_products``) and claim the first product when the calibrated rule is sure
+    (``streams.claims``); a search the store refuses goes to the DLQ."""
     settings = ctx.settings
+    rule = claims.rule_for(settings.tag_min_score)
     for ev in events:
         try:
             rec = parse_record(ev.value, EmbeddingRecord)
@@ -31,6 +33,6 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
         except PermanentError as exc:
             await ctx.to_dlq(ev, exc)
             continue
-        out = stages.tag_record(rec, hits, settings.tag_min_score, time.time())
+        out = stages.tag_record(rec, hits, rule, time.time())
         metrics.count_tag(out.claimed)
         await ctx.send("tags", rec.stream_id.encode() if rec.stream_id else None, dump_record(out))

@@ -69,13 +69,13 @@ def test_moment_item_masks_empty_summary_text() -> None:
 
 def test_extractive_windows_encode_their_transcript_llm_windows_their_summary() -> None:
     """Revision 1 (extractive) encodes the raw speech, which retrieves better than the extractive
-    sentence; an LLM summary (revision 2) is encoded as the summary."""
+    sentence; an LLM summary (revision 2) is encoded as the configured text (here: the summary)."""
     w = _window(text="um so this red cotton shirt, 240 gig", frames=0)
     extractive = stages.summary_records([w], [Summary(has_product=False, sentence="")], now=101.0)[0]
     llm = stages.summary_records([w], [Summary(has_product=True, sentence="Red cotton shirt.", source="llamacpp")],
                                  now=101.0, revision=2)[0]
     assert stages.moment_item(extractive).text == "um so this red cotton shirt, 240 gig"  # not "nothing to index"
-    assert stages.moment_item(llm).text == "Red cotton shirt."
+    assert stages.moment_item(llm, refined="summary").text == "Red cotton shirt."
     silent = stages.summary_records([_window(text="  ", frames=0)], [Summary(has_product=False)], now=101.0)[0]
     with pytest.raises(BadRecord):
         stages.moment_item(silent)
@@ -314,3 +314,17 @@ def test_search_uses_the_branches_the_window_has() -> None:
 def test_record_without_branches_searches_fused() -> None:
     rec = EmbeddingRecord(object_id="o", kind="live", model_version="m", vector=[1.0, 0.0], indexed_at=0.0)
     assert stages.product_query(rec) == {"fused": [1.0, 0.0]}
+
+
+def test_a_refined_window_keeps_its_transcript_by_default() -> None:
+    """Revision 2 encodes what revision 1 did (the transcript), so a refinement cannot move a tag by
+    encoding a sentence that retrieves worse; an empty LLM summary no longer leaves nothing to index."""
+    w = _window(text="three hundred twenty nine dollars tonight", frames=0)
+    llm = stages.summary_records([w], [Summary(has_product=True, sentence="A camera.", source="llamacpp")],
+                                 now=101.0, revision=2)[0]
+    empty = stages.summary_records([w], [Summary(has_product=False, sentence="", source="llamacpp")],
+                                   now=101.0, revision=2)[0]
+    rev1 = stages.summary_records([w], [Summary(has_product=False, sentence="")], now=101.0)[0]
+    assert stages.moment_item(llm).text == stages.moment_item(rev1).text == "three hundred twenty nine dollars tonight"
+    assert stages.moment_item(empty).text == "three hundred twenty nine dollars tonight"
+    assert stages.moment_item(llm, refined="appended").text == "three hundred twenty nine dollars tonight A camera."
