@@ -1,7 +1,7 @@
 """The tools that render and check the Helm chart, fetched from package registries once into
 ``$AMPERE_HOME/k8s`` (nothing from a download site):
 
-- helm and kubeconform, built with ``go install`` at pinned versions;
+- helm, kubeconform and promtool, built with ``go install`` at pinned versions;
 - Kubernetes JSON schemas (strict) from PyPI's ``kubernetes-validate`` wheel, made standalone per kind;
 - KEDA's CRDs from its Go module (``go mod download``), converted to strict JSON schemas;
 - Strimzi's CRD validators from npm's ``@kubernetes-models/strimzi-kafka-operator`` (run with node).
@@ -26,6 +26,7 @@ from streams.settings import Settings
 
 HELM = ("helm.sh/helm/v3/cmd/helm", "v3.22.0")
 KUBECONFORM = ("github.com/yannh/kubeconform/cmd/kubeconform", "v0.8.0")
+PROMTOOL = ("github.com/prometheus/prometheus/cmd/promtool", "v0.316.0")  # Prometheus v3.16.0
 KUBERNETES_VERSION = "1.33.0"
 KUBERNETES_VALIDATE = "kubernetes-validate==1.37.0"
 KEDA_MODULE = ("github.com/kedacore/keda/v2", "v2.21.0")

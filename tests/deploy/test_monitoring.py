@@ -1,0 +1,110 @@
+"""The Grafana dashboard and the Prometheus alert rules: the rules pass `promtool check rules` (promtool
+built with `go install` at a pinned version), every metric they and the dashboard use is one the
+workers export, and compose and the Helm chart ship the same files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streams.metrics import REGISTRY
+from tests.deploy import k8s_tools as tools
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy" / "prometheus" / "ampere-rules.yml"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "ampere-stream.json"
+CHART = ROOT / "deploy" / "helm" / "ampere-stream"
+METRIC = re.compile(r"\b(ampere_[a-z0-9_]+)")
+PROMQL_BUILTINS = {"up"}  # series Prometheus makes itself
+
+
+@pytest.fixture(scope="module")
+def promtool() -> Path:
+    return tools.go_binary(*tools.PROMTOOL)
+
+
+def _rules() -> list[dict]:
+    return [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+
+
+def _dashboard_exprs() -> list[str]:
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [t["expr"] for p in panels for t in p.get("targets", [])]
+
+
+def test_promtool_checks_the_rules(promtool: Path, tmp_path: Path) -> None:
+    done = subprocess.run([str(promtool), "check", "rules", str(RULES)], check=False, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(_rules())} rules found" in done.stdout + done.stderr
+
+
+def test_promtool_catches_a_broken_rule(promtool: Path, tmp_path: Path) -> None:
+    """The check is real: a rule with a PromQL error fails it."""
+    broken = yaml.safe_load(RULES.read_text())
+    broken["groups"][0]["rules"][1]["expr"] = "sum(rate(ampere_dlq_messages_total[5m])"
+    path = tmp_path / "broken.yml"
+    path.write_text(yaml.safe_dump(broken))
+    done = subprocess.run([str(promtool), "check", "rules", str(path)], check=False, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+
+
+def test_promtool_checks_the_compose_prometheus_config(promtool: Path) -> None:
+    done = subprocess.run([str(promtool), "check", "config", "--syntax-only", str(PROMETHEUS_CONFIG)],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_alerts_cover_lag_dead_letters_fallbacks_and_readiness() -> None:
+    alerts = {r["alert"]: r["expr"] for r in _rules() if "alert" in r}
+    assert {"AmpereConsumerLagGrowing", "AmpereDeadLettersHigh", "AmpereSummaryFallbacks",
+            "AmpereWorkerNotReady", "AmpereWorkerDown"} <= set(alerts)
+    assert "deriv(" in alerts["AmpereConsumerLagGrowing"]  # growing, not merely high
+
+
+def test_every_metric_of_the_rules_and_the_dashboard_is_exported() -> None:
+    exported = set(REGISTRY._names_to_collectors)  # every sample name, _total / _bucket / ... included
+    exprs = [r["expr"] for r in _rules()] + _dashboard_exprs()
+    used = {m for e in exprs for m in METRIC.findall(e)}
+    assert len(used) >= 10
+    assert not used - exported, f"not exported by streams/metrics.py: {sorted(used - exported)}"
+    recorded = {r["record"] for r in _rules() if "record" in r}
+    for e in exprs:  # what is left after the metrics: recording rules, PromQL functions and builtins
+        for name in re.findall(r"\b([a-z_:][a-z0-9_:]*)\b(?!\s*\()", METRIC.sub("", e)):
+            if ":" in name:
+                assert name in recorded, f"{name} is no recording rule"
+
+
+def test_the_exporter_check_catches_a_misspelt_metric() -> None:
+    exported = set(REGISTRY._names_to_collectors)
+    assert "ampere_dlq_message_total" not in exported and "ampere_dlq_messages_total" in exported
+
+
+def test_compose_mounts_the_files_and_the_chart_ships_identical_copies() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounts = [v.split(":")[0] for s in ("prometheus", "grafana") for v in compose["services"][s]["volumes"]]
+    for m in mounts:
+        if m.startswith("./"):
+            assert (ROOT / m).exists(), m
+    assert {"./deploy/prometheus/ampere-rules.yml", "./deploy/grafana/dashboards"} <= set(mounts)
+    assert (CHART / "files" / RULES.name).read_bytes() == RULES.read_bytes()
+    assert (CHART / "files" / DASHBOARD.name).read_bytes() == DASHBOARD.read_bytes()
+
+
+def test_the_chart_renders_the_dashboard_and_the_rules_as_config_maps() -> None:
+    helm = tools.go_binary(*tools.HELM)
+    out = subprocess.run([str(helm), "template", "ampere", str(CHART), "--kube-version", tools.KUBERNETES_VERSION,
+                          "-f", str(CHART / "values.yaml")], check=False, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    maps = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] == "ConfigMap"}
+    dash = maps["ampere-grafana-dashboard"]
+    assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dash["data"]["ampere-stream.json"]) == json.loads(DASHBOARD.read_text())
+    assert yaml.safe_load(maps["ampere-alert-rules"]["data"]["ampere-rules.yml"]) == yaml.safe_load(RULES.read_text())
