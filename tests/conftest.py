@@ -4,13 +4,18 @@ Each service starts only when a test asks for its fixture (unit-only runs stay f
 ports with its data in a temp folder, and stops at the end of the session. Set ``AMPERE_KAFKA_BOOTSTRAP``
 or ``AMPERE_WEAVIATE_URL`` (+ ``AMPERE_WEAVIATE_GRPC_PORT``, ``AMPERE_WEAVIATE_API_KEY``) to use running
 ones instead. ``weaviate_restart`` always starts a private server, so its restarts disturb no other
-test.
+test; ``private_kafka`` and ``private_weaviate`` are the same for a whole module (fault tests stop them).
+
+``isolated_settings`` builds the Settings of one test on those services: a unique topic prefix (so
+unique consumer groups), a unique collection prefix and a home folder of its own that shares only the
+read-only model cache.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -158,3 +163,72 @@ def weaviate_restart(tmp_path: Path) -> Iterator[ManagedWeaviate]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaService]:
+    """A real broker of this module alone, that its tests may ``stop()`` and ``start()``."""
+    service = start_kafka(tmp_path_factory.mktemp("private-kafka"))
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def private_weaviate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedWeaviate]:
+    """A real Weaviate server of this module alone, that its tests may restart or stop."""
+    server = start_weaviate(tmp_path_factory.mktemp("private-weaviate"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+#: Folders of the cache that an isolated home shares (read-mostly, large): the models and their packages.
+SHARED_HOME_FOLDERS = ("models", "wheels", "dl")
+
+
+def isolated_home(folder: Path) -> Path:
+    """A home folder of one test: its own state (counters, Faust data, logs), the shared model cache linked in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shared = _settings().home
+    for name in SHARED_HOME_FOLDERS:
+        if (shared / name).is_dir() and not (folder / name).exists():
+            (folder / name).symlink_to(shared / name, target_is_directory=True)
+    return folder
+
+
+IsolatedSettings = Callable[..., Settings]
+
+
+@pytest.fixture
+def isolated_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> IsolatedSettings:
+    """Factory of the Settings of one test on the real services: ``isolated_settings(**overrides)``."""
+    return settings_factory(request, tmp_path_factory)
+
+
+def settings_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> IsolatedSettings:
+    """``isolated_settings`` for fixtures of a wider scope (pass their own ``request``).
+
+    Each call gets a unique topic prefix (hence consumer groups), collection prefix and home, the
+    extractive summarizer and the ONNX encoder. The broker is the session's (``kafka_bootstrap``) unless
+    ``kafka=`` names a ``KafkaService``; Weaviate the session's (``weaviate_server``) unless ``weaviate=``
+    names a ``ManagedWeaviate``, or ``weaviate=False`` for a test that needs none (then it is not started).
+    """
+
+    def make(*, kafka: KafkaService | None = None, weaviate: ManagedWeaviate | bool = True, **overrides) -> Settings:
+        tag = uuid.uuid4().hex[:8]
+        fields: dict = {
+            "home": isolated_home(tmp_path_factory.mktemp(f"home-{tag}")),
+            "kafka_bootstrap": kafka.bootstrap if kafka else request.getfixturevalue("kafka_bootstrap"),
+            "topic_prefix": f"t{tag}", "collection_prefix": f"T{tag}",
+            "summarizer": "extractive", "encoder_engine": "onnx",
+        }
+        if weaviate is not False:
+            server = weaviate if isinstance(weaviate, ManagedWeaviate) else request.getfixturevalue("weaviate_server")
+            ep = server.endpoint
+            fields |= {"weaviate_url": ep.http_url, "weaviate_grpc_port": ep.grpc_port, "weaviate_api_key": ep.api_key}
+        return Settings(**(fields | overrides))
+
+    return make

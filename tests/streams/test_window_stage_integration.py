@@ -6,7 +6,6 @@ import asyncio
 import base64
 import io
 import json
-import uuid
 
 import pytest
 from aiokafka import TopicPartition
@@ -15,7 +14,6 @@ from PIL import Image
 from streams.admin import ensure_topics
 from streams.counters import LossCounters
 from streams.kafka import KafkaConfig, async_consumer, async_producer, group_lag_async
-from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import WindowStage, group_id
 from tooling.consume import follow
@@ -66,13 +64,12 @@ async def _run_until(stage: WindowStage, done) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: str, tmp_path) -> None:
-    s = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"w{uuid.uuid4().hex[:8]}", topic_partitions=2,
-                 window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=1_000, end_settle_ms=500,
-                 home=tmp_path, window_tick_ms=100)
+def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: str, isolated_settings) -> None:
+    s = isolated_settings(weaviate=False, topic_partitions=2, window_ms=10_000, hop_ms=10_000, grace_ms=1_000,
+                          idle_close_ms=1_000, end_settle_ms=500, window_tick_ms=100)
     t = TopicNames(s.topic_prefix)
     inputs = [t.asr, t.keyframes, t.events]
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), t.all(), s.topic_partitions)
+    ensure_topics(s, t.all(), s.topic_partitions)
     msgs = _messages(t, "a") + _messages(t, "b")
     want = sorted((sid, a, a + 10_000) for sid in "ab" for a in (0, 10_000, 20_000))
 
@@ -110,15 +107,14 @@ def test_stage_windows_commits_and_replays_on_the_real_broker(kafka_bootstrap: s
     assert asyncio.run(group_lag_async(KafkaConfig(kafka_bootstrap), group_id(s.topic_prefix), inputs)) == 0
 
 
-def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap: str, tmp_path) -> None:
+def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap: str, isolated_settings) -> None:
     """100 ASR chunks of 4,000 emoji each (all within the ASR limit) on one stream, a canary stream on the
     same partition: the flood's state record once outgrew the message limit and stopped every stream."""
-    s = Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=f"w{uuid.uuid4().hex[:8]}", topic_partitions=1,
-                 window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=1_000, window_sources_live="asr",
-                 home=tmp_path, window_tick_ms=100)
+    s = isolated_settings(weaviate=False, topic_partitions=1, window_ms=10_000, hop_ms=10_000, grace_ms=1_000,
+                          idle_close_ms=1_000, window_sources_live="asr", window_tick_ms=100)
     t = TopicNames(s.topic_prefix)
     inputs = [t.asr, t.keyframes, t.events]
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), t.all(), s.topic_partitions)
+    ensure_topics(s, t.all(), s.topic_partitions)
     flood = [(t.asr, b"flood", json.dumps({"stream_id": "flood", "seq": i, "start_ms": i * 200, "end_ms": i * 200 + 150,
                                            "text": "\U0001F600" * 4_000}).encode()) for i in range(100)]
     canary = [(t.asr, b"canary", json.dumps({"stream_id": "canary", "seq": i, "start_ms": i * 1_000,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,9 +10,8 @@ from fastapi.testclient import TestClient
 from streams.admin import ensure_topics
 from streams.gateway.publisher import KafkaPublisher
 from streams.gateway.server import body_limit, create_gateway
-from streams.settings import Settings
 from streams.topics import TopicNames
-from tests.conftest import READY_TIMEOUT_S, start_kafka
+from tests.conftest import READY_TIMEOUT_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -26,31 +24,30 @@ def _post(client: TestClient, ts_ms: int):
     return r, time.monotonic() - t0
 
 
-def test_broker_down_is_a_bounded_503_and_the_gateway_recovers(tmp_path) -> None:
-    broker = start_kafka(tmp_path / "kafka")
-    try:
-        s = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix=f"o{uuid.uuid4().hex[:8]}", topic_partitions=1)
-        ensure_topics(s, TopicNames(s.topic_prefix).all(), 1)
-        app = create_gateway(s, KafkaPublisher(s, max_request_bytes=body_limit(s) + 4096, timeout_s=TIMEOUT_S))
-        with TestClient(app) as client:
-            ok, _ = _post(client, 1_000)
-            assert ok.status_code == 202, ok.text
-            assert client.get("/readyz").json() == {"ready": True, "kafka": "ok"}
-            broker.stop()
-            t0 = time.monotonic()
-            ready = client.get("/readyz")
-            assert ready.status_code == 503 and ready.headers["Retry-After"] and "cannot use Kafka" in ready.json()["kafka"]
-            assert time.monotonic() - t0 < 5.0
-            answers = [_post(client, 2_000 + i) for i in range(3)]
-            for r, took in answers:
-                assert r.status_code == 503, r.text
-                assert int(r.headers["Retry-After"]) >= 1 and "acknowledge" in r.json()["error"]
-                assert took < TIMEOUT_S + 2.0, f"a request waited {took:.1f}s while the broker was down"
-            broker.start()
-            broker.wait_ready(READY_TIMEOUT_S)
-            t0 = time.monotonic()
-            while (r := _post(client, 9_000)[0]).status_code != 202:
-                assert time.monotonic() - t0 < 60, f"the gateway did not recover: {r.status_code} {r.text}"
-                time.sleep(1)
-    finally:
+def test_broker_down_is_a_bounded_503_and_the_gateway_recovers(private_kafka, isolated_settings) -> None:
+    broker = private_kafka  # a broker of this module alone: the test stops it
+    s = isolated_settings(kafka=broker, weaviate=False, topic_partitions=1)
+    ensure_topics(s, TopicNames(s.topic_prefix).all(), 1)
+    app = create_gateway(s, KafkaPublisher(s, max_request_bytes=body_limit(s) + 4096, timeout_s=TIMEOUT_S))
+    with TestClient(app) as client:
+        t0 = time.monotonic()
+        while (ok := _post(client, 1_000)[0]).status_code != 202:  # a new topic elects its leader first
+            assert time.monotonic() - t0 < 60, ok.text
+            time.sleep(1)
+        assert client.get("/readyz").json() == {"ready": True, "kafka": "ok"}
         broker.stop()
+        t0 = time.monotonic()
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["Retry-After"] and "cannot use Kafka" in ready.json()["kafka"]
+        assert time.monotonic() - t0 < 5.0
+        answers = [_post(client, 2_000 + i) for i in range(3)]
+        for r, took in answers:
+            assert r.status_code == 503, r.text
+            assert int(r.headers["Retry-After"]) >= 1 and "acknowledge" in r.json()["error"]
+            assert took < TIMEOUT_S + 2.0, f"a request waited {took:.1f}s while the broker was down"
+        broker.start()
+        broker.wait_ready(READY_TIMEOUT_S)
+        t0 = time.monotonic()
+        while (r := _post(client, 9_000)[0]).status_code != 202:
+            assert time.monotonic() - t0 < 60, f"the gateway did not recover: {r.status_code} {r.text}"
+            time.sleep(1)
