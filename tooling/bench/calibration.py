@@ -340,7 +340,7 @@ def plot(s: Scored, rule: ClaimRule, path: Path) -> None:
         ax.set_xlabel("coverage (share of in-catalog windows claimed)")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("claimed precision (junk and open-set claims count as wrong)")
+    axes[0].set_ylabel("claimed precision (junk, open-set: wrong)")
     axes[0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

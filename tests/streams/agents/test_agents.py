@@ -225,3 +225,21 @@ async def test_refine_counts_fields_of_the_wrong_kind() -> None:
     await ctx.guarded([ev("t.windows", dump_record(_window()))], refine_batch, dead_letter=False)
     assert ctx.counters["field_kind_rejected"] == 2
     assert sent.of("summaries")[0]["summary"]["rejected_fields"] == ["attributes.color", "attributes.size"]
+
+
+async def test_tag_claims_by_the_calibrated_rule_and_says_why_not(monkeypatch) -> None:
+    """A text-only window whose only hit scores 0.9 is claimed under a 0.35 override, not by a rule
+    that needs 0.95 for text windows; the tag then carries the reason."""
+    from streams import claims
+
+    live = EmbeddingRecord(object_id="o", kind="live", stream_id="s", window=(0, 10), model_version="m",
+                           vector=[0.5] * 4, indexed_at=1.0, branches={"text": [0.5] * 4})
+    strict = claims.ClaimRule({"text": claims.Thresholds(0.95, 0.0)})
+    monkeypatch.setattr(claims, "shipped_rule", lambda: strict)
+    ctx, sent = ctx_for()
+    await ctx.guarded([ev("t.emb", dump_record(live), 1)], tag_batch)
+    tag = sent.of("tags")[0]
+    assert not tag["claimed"] and "below 0.950" in tag["unclaimed_reason"]
+    ctx, sent = ctx_for(tag_min_score=0.35)
+    await ctx.guarded([ev("t.emb", dump_record(live), 1)], tag_batch)
+    assert sent.of("tags")[0]["claimed"] and sent.of("tags")[0]["unclaimed_reason"] is None
