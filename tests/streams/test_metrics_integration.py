@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import httpx
 import pytest
@@ -13,9 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from streams.kafka import KafkaConfig, async_producer, group_lag_async
+from streams.kafka import async_producer, group_lag_async
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
-from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import group_id as window_group
 from tests.streams.mini_dataset import make_mini_dataset
@@ -41,21 +39,17 @@ def total(samples: dict, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and all(dict(ls).get(k) == x for k, x in labels.items()))
 
 
-def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_server, tmp_path) -> None:
-    tag = uuid.uuid4().hex[:8]
-    ep = weaviate_server.endpoint
+def test_worker_metrics_move_and_health_reports_ready(isolated_settings, tmp_path) -> None:
     port = free_port()
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap, weaviate_url=ep.http_url, weaviate_grpc_port=ep.grpc_port,
-        topic_prefix=f"m{tag}", collection_prefix=f"M{tag}", summarizer="extractive", encoder_engine="onnx",
+    settings = isolated_settings(
         window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=3_000, topic_partitions=2,
         summary_max_lag_ms=1,  # every window waited longer than 1 ms: each summary is a counted fallback
         metrics_port=port,
     )
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data")
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
-    store = WeaviateStore(connect(ep.http_url, ep.grpc_port), settings.collection_prefix)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
+    store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
     store.ensure_collections()
     log = tmp_path / "worker.log"
     base = f"http://127.0.0.1:{port}"
@@ -68,10 +62,10 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
         before = scrape(f"{base}/metrics")
 
         async def run() -> Subscriber:
-            sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
+            sub = Subscriber(settings.kafka, topics)
             await sub.start()
-            await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
-            p = async_producer(KafkaConfig(kafka_bootstrap))
+            await send_all(settings.kafka, [product_message(ds, p, topics) for p in ds.products])
+            p = async_producer(settings.kafka)
             await p.start()
             try:
                 await p.send_and_wait(topics.asr, b"{this is not json", key=b"live-0")
@@ -81,7 +75,7 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
             while store.count("product") < len(ds.products):
                 assert time.time() - t0 < 120 and worker.poll() is None, log.read_text()[-3000:]
                 await asyncio.sleep(0.5)
-            await replay(KafkaConfig(kafka_bootstrap), merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0)
+            await replay(settings.kafka, merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)]), speed=0)
             await sub.wait_done(settle_s=4, timeout_s=300, alive=lambda: worker.poll() is None)
             await sub.stop()
             return sub
@@ -93,8 +87,8 @@ def test_worker_metrics_move_and_health_reports_ready(kafka_bootstrap, weaviate_
         t0 = time.perf_counter()
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
         readyz_s = time.perf_counter() - t0
-        lag_left = asyncio.run(group_lag_async(KafkaConfig(kafka_bootstrap), f"{settings.topic_prefix}-worker", [topics.products]))
-        lag_left += asyncio.run(group_lag_async(KafkaConfig(kafka_bootstrap), window_group(settings.topic_prefix),
+        lag_left = asyncio.run(group_lag_async(settings.kafka, f"{settings.topic_prefix}-worker", [topics.products]))
+        lag_left += asyncio.run(group_lag_async(settings.kafka, window_group(settings.topic_prefix),
                                           [topics.asr, topics.keyframes, topics.events]))
     finally:
         stop(worker)
