@@ -10,6 +10,7 @@ SIGKILLed; QUORUM writes and reads go on. Each killed node is restarted on its d
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -25,11 +27,30 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from engines.store.weaviate_store import StoredObject, WeaviateStore, connect
 from streams.admin import ensure_topics
+from streams.kafka import admin_client
+from streams.publish import stream_messages
 from streams.settings import Settings
-from tooling.infra.kafka import KafkaService, bootstrap_of, kafka_cluster
+from streams.topics import TopicNames
+from streams.window_stage import group_id as window_group
+from streams.wiring import build_store_from
+from tests.cluster_harness import (
+    Gateway,
+    Phases,
+    Sent,
+    broadcast,
+    busiest_leader,
+    latency_by_phase,
+    write_chaos_results,
+)
+from tests.streams.mini_dataset import make_mini_dataset
+from tests.streams.test_faults_integration import Workers, _committed_lag, _tally, _wait_members
+from tests.streams.test_pipeline_integration import timeline_windows
+from tooling.demo import Subscriber, settings_env
+from tooling.infra.kafka import KafkaService, bootstrap_of
+from tooling.infra.local_cluster import LocalCluster
 from tooling.infra.ports import free_ports
-from tooling.infra.service import Service, start_together, stop_together
-from tooling.infra.weaviate import WeaviateService, weaviate_cluster
+from tooling.infra.service import Service
+from tooling.infra.weaviate import WeaviateService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -56,28 +77,15 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Both clusters on free loopback ports, started together; stopped at the end whatever happens."""
-    settings = Settings()
-    root = tmp_path_factory.mktemp("cluster")
-    ports = free_ports(4 * NODES)
-    kafka = kafka_cluster(settings.home, root / "kafka", ports[0:3], ports[3:6], version=settings.kafka_version)
-    weaviate = weaviate_cluster(
-        settings.home, root / "weaviate", ports[6:9], ports[9:12],
-        internal_ports=settings.weaviate_internal_ports, version=settings.weaviate_version,
-    )
-    nodes: list[Service] = [*kafka, *weaviate]
-    for node in (kafka[0], weaviate[0]):
-        node.ensure_installed()
-    result = Cluster(kafka, weaviate)
-    started = time.monotonic()
+    local = LocalCluster(Settings(), tmp_path_factory.mktemp("cluster"), brokers=NODES, weaviate_nodes=NODES)
+    result = Cluster(local.kafka, local.weaviate)
+    local.start(READY_S)
     try:
-        start_together(nodes)
-        for node in nodes:
-            node.wait_ready(max(1.0, READY_S - (time.monotonic() - started)))
-        result.timings["start_s"] = time.monotonic() - started
-        result.timings |= {f"rss_mib_{node.name}": rss_mib(node.pid) for node in nodes}
+        result.timings["start_s"] = local.start_s
+        result.timings |= {f"rss_mib_{node.name}": rss_mib(node.pid) for node in local.nodes}
         yield result
     finally:
-        stop_together(nodes, timeout_s=15.0)
+        local.stop()
         print("\ncluster timings:", {k: round(v, 1) for k, v in result.timings.items()})
 
 
@@ -255,3 +263,178 @@ def test_weaviate_quorum_writes_and_reads_survive_a_killed_node(cluster: Cluster
     finally:
         store.drop()
         store.close()
+
+
+# --- the whole pipeline under faults --------------------------------------------------------------
+
+CHAOS_MIN_STREAMS, CHAOS_MAX_STREAMS = 20, 40
+CHAOS_STAGGER_S = 5.0  # a new broadcaster every 5 s until every fault is done (20 at least)
+CHAOS_SPEED = 1.5  # each sample stream (28 s) replayed in about 19 s: 4 to 5 streams live at once
+STEADY_S, DWELL_S = 10.0, 8.0  # traffic before the first fault; the least time each phase lasts
+CHAOS_WORKERS = 3
+JOIN_S = 300.0  # a worker loads its models before it joins: minutes on a loaded 2-core machine
+
+
+def chaos_settings(cluster: Cluster) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    first = cluster.weaviate[0]
+    return Settings(
+        kafka_bootstrap=cluster.bootstrap, kafka_brokers=NODES, topic_replication_factor=3, topic_min_insync_replicas=2,
+        weaviate_url=first.http_url, weaviate_grpc_port=first.grpc_port, weaviate_nodes=NODES,
+        weaviate_replication_factor=3, weaviate_consistency="QUORUM",
+        topic_prefix=f"c{tag}", collection_prefix=f"C{tag}", summarizer="extractive", encoder_engine="onnx",
+        window_ms=10_000, hop_ms=10_000, grace_ms=1_000, topic_partitions=6, kafka_session_timeout_ms=6_000,
+        metrics_port=0,
+    )
+
+
+def input_partitions(settings: Settings, topics: TopicNames) -> list[dict]:
+    admin = admin_client(settings, client_id="ampere-tests")
+    try:
+        return [p for t in admin.describe_topics([topics.asr, topics.keyframes, topics.events]) for p in t["partitions"]]
+    finally:
+        admin.close()
+
+
+@pytest.mark.timeout(1500)
+def test_pipeline_on_the_cluster_loses_duplicates_and_misplaces_no_window_under_faults(
+    cluster: Cluster, tmp_path: Path,
+) -> None:
+    """3 brokers, 3 Weaviate nodes, 3 workers and the gateway; broadcasters send through the gateway over
+    HTTP at a steady rate while, one at a time with recovery in between, the broker leading the most
+    input partitions is SIGKILLed and restarted, a Weaviate node is SIGKILLed and restarted, a worker
+    is SIGKILLed, a replacement joins and a worker is restarted. Every window of the no-fault result is
+    in Weaviate exactly once with its boundaries, every embedding is on the topic, no dead letter,
+    both groups committed everything."""
+    assert all(node.is_running() for node in [*cluster.kafka, *cluster.weaviate])
+    started = time.time()
+    settings = chaos_settings(cluster)
+    topics = TopicNames(settings.topic_prefix)
+    ds = make_mini_dataset(tmp_path / "data", seed=13)
+    sources = sorted(sid for sid, moments in ds.streams().items() if moments[0].domain == "live")
+    sids = [f"chaos-{i}" for i in range(CHAOS_MAX_STREAMS)]
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
+    store = build_store_from(settings)
+    store.ensure_collections()
+    workers = Workers(settings, tmp_path)
+    for _ in range(CHAOS_WORKERS):
+        workers.spawn()
+    gateway = Gateway(settings_env(settings), free_ports(1)[0], tmp_path / "gateway.log")
+    sent, phases, steps = Sent(), Phases(), {}
+    faults_done = asyncio.Event()
+    window_grp = window_group(settings.topic_prefix)
+
+    async def broadcasters() -> None:
+        tasks = []
+        async with httpx.AsyncClient(timeout=10) as client:
+            for i, sid in enumerate(sids):
+                if i >= CHAOS_MIN_STREAMS and faults_done.is_set():
+                    break
+                src = sources[i % len(sources)]
+                messages = stream_messages(ds, src, ds.streams()[src], topics, rename=sid)
+                sent.streams[sid] = messages
+                tasks.append(asyncio.create_task(
+                    broadcast(client, gateway.url, sid, messages, topics, sent, speed=CHAOS_SPEED)))
+                await asyncio.sleep(CHAOS_STAGGER_S)
+            await asyncio.gather(*tasks)
+
+    async def flowing(sub: Subscriber, since: float, what: str, timeout_s: float = 240.0) -> None:
+        """Until a window closed after ``since`` is indexed, and at least DWELL_S passed."""
+        while not any(e.get("closed_at", 0) > since for e in sub.report.embeddings) or time.time() - since < DWELL_S:
+            assert workers.alive(), workers.logs()
+            assert time.time() - since < timeout_s, f"no window indexed {timeout_s:.0f}s after {what}"
+            await asyncio.sleep(0.5)
+        steps[what] = round(time.time() - phases.marks[0][1], 1)
+
+    async def step(name: str, action) -> None:
+        phases.mark(name)
+        since = time.time()
+        await action()
+        await flowing(sub, since, name)
+
+    async def kill_broker() -> None:
+        node_id, led = busiest_leader(await asyncio.to_thread(input_partitions, settings, topics))
+        steps["broker_led_partitions"] = led
+        await asyncio.to_thread(sigkill, next(n for n in cluster.kafka if n.node_id == node_id))
+
+    async def restart_dead(nodes: list) -> None:
+        (victim,) = [n for n in nodes if not n.is_running()]
+        await asyncio.to_thread(victim.start)
+        await asyncio.to_thread(victim.wait_ready, READY_S)
+
+    async def kill_worker() -> None:
+        workers.kill(workers.procs[0])
+        await _wait_members(settings, window_grp, CHAOS_WORKERS - 1, timeout_s=JOIN_S)
+
+    async def join_worker() -> None:
+        workers.spawn()
+        await _wait_members(settings, window_grp, CHAOS_WORKERS, timeout_s=JOIN_S)
+
+    async def restart_worker() -> None:
+        (first, *_) = [p for p in workers.procs if p.poll() is None]
+        first.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(first.wait, 60)
+        workers.spawn()
+        await _wait_members(settings, window_grp, CHAOS_WORKERS, timeout_s=JOIN_S)
+
+    sub: Subscriber
+
+    async def run() -> None:
+        nonlocal sub
+        sub = Subscriber(settings, topics, streams=sids)
+        await sub.start()
+        await asyncio.to_thread(gateway.wait_ready)
+        await _wait_members(settings, window_grp, CHAOS_WORKERS, timeout_s=JOIN_S)
+        phases.mark("steady")
+        sending = asyncio.create_task(broadcasters())
+        await asyncio.sleep(STEADY_S)
+        await step("broker_killed", kill_broker)
+        await step("broker_restarted", lambda: restart_dead(cluster.kafka))
+        await step("weaviate_killed", lambda: asyncio.to_thread(sigkill, cluster.weaviate[-1]))
+        await step("weaviate_restarted", lambda: restart_dead(cluster.weaviate))
+        await step("worker_killed", kill_worker)
+        await step("worker_joined", join_worker)
+        await step("worker_restarted", restart_worker)
+        phases.mark("after")
+        faults_done.set()
+        await sending
+        steps["sent"] = round(time.time() - phases.marks[0][1], 1)
+        await sub.wait_done(settle_s=8, timeout_s=300, alive=workers.alive)
+        steps["done"] = round(time.time() - phases.marks[0][1], 1)
+        await sub.stop()
+
+    try:
+        asyncio.run(run())
+        lag = asyncio.run(_committed_lag(settings))
+    finally:
+        gateway.stop()
+        workers.stop()
+    expected = timeline_windows([(m.ts_ms, m) for msgs in sent.streams.values() for m in msgs], settings)
+    embedded = {(e["stream_id"], *e["window"]) for e in sub.report.embeddings}
+    counts = {
+        "streams": len(sent.streams),
+        **_tally(store, expected),
+        "embedded": len(embedded & expected),
+        "embeddings_missing": len(expected - embedded),
+        "dead_letters": len(sub.report.dlq),
+        "committed_lag": lag,
+        "gateway_requests": sent.accepted,
+        "gateway_retries": sent.retried,
+    }
+    result = {
+        "shape": f"{NODES} KRaft brokers (RF 3, min ISR 2), {NODES} Weaviate nodes (RF 3, QUORUM), "
+                 f"{CHAOS_WORKERS} workers, 1 gateway, {settings.topic_partitions} partitions",
+        "command": "pytest -m slow tests/test_cluster_integration.py -k faults",
+        "counts": counts, "phases": latency_by_phase(sub.report.embeddings, phases), "steps_s": steps,
+        "runtime_s": round(time.time() - started, 1),
+    }
+    print("CHAOS-RESULT " + json.dumps(result))
+    if os.environ.get("AMPERE_CHAOS_RESULTS"):
+        write_chaos_results(result, Path(os.environ["AMPERE_CHAOS_RESULTS"]))
+    store.drop()
+    store.close()
+    assert counts["streams"] >= CHAOS_MIN_STREAMS
+    assert (counts["lost"], counts["duplicated"], counts["wrong"]) == (0, 0, 0), counts
+    assert counts["embeddings_missing"] == 0, counts
+    assert counts["dead_letters"] == 0, [d.get("reason") for d in sub.report.dlq]
+    assert lag == 0, counts
