@@ -26,11 +26,11 @@ from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
 from streams.ingest import apply_message, window_config
-from streams.kafka import KafkaConfig
 from streams.publish import Outgoing, product_message, send_all, stream_messages
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.windowing import close_all
+from tests.conftest import settings_factory
 from tests.streams.gateway.video_maker import make_video
 from tests.streams.mini_dataset import make_mini_dataset
 from tooling.consume import spawn_worker
@@ -73,19 +73,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def pipeline(kafka_bootstrap, weaviate_server, tmp_path_factory):
+def pipeline(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gateway")
-    tag = uuid.uuid4().hex[:8]
-    ep = weaviate_server.endpoint
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap, weaviate_url=ep.http_url, weaviate_grpc_port=ep.grpc_port,
-        topic_prefix=f"g{tag}", collection_prefix=f"G{tag}", summarizer="extractive", encoder_engine="onnx",
+    settings = settings_factory(request, tmp_path_factory)(
         window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=4_000, topic_partitions=2,
         ingest_api_key=API_KEY,
     )
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp / "data")
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
     store.ensure_collections()
     log = tmp / "worker.log"
@@ -98,7 +94,7 @@ def pipeline(kafka_bootstrap, weaviate_server, tmp_path_factory):
         )
     p = Pipeline(settings, topics, ds, store, worker, f"http://127.0.0.1:{port}", log)
     try:
-        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, prod, topics) for prod in ds.products]))
+        asyncio.run(send_all(settings.kafka, [product_message(ds, prod, topics) for prod in ds.products]))
         t0 = time.time()
         while store.count("product") < len(ds.products) or not _healthy(p.gateway_url):
             assert p.alive(), log.read_text()[-3000:]
