@@ -38,7 +38,8 @@ from encoders.metrics import (
 from encoders.scoring import Branches, similarity, with_attributes
 from engines.encode.base import EncodeItem
 from engines.summarize.schema import Summary
-from tooling.evaluate import _Images, encode_all, pick_keyframes
+from tooling.bench import calibration
+from tooling.evaluate import _Images, pick_keyframes
 from tooling.summaries import load_or_summarize, read_summaries, summaries_path
 
 CANDIDATES = ("transcript", "summary", "average", "appended", "fields query")
@@ -74,14 +75,14 @@ def measure(ds: Dataset, encoder, engine: str, summarize: bool = False, max_keyf
     images = _Images(ds)
     products = ds.products
     pids = [p.product_id for p in products]
-    prod = encode_all(encoder, [EncodeItem("product", [images(r) for r in p.images], p.text) for p in products], 32, "products", None)
+    prod = calibration._cached([EncodeItem("product", [images(r) for r in p.images], p.text) for p in products], encoder)
     frames = [[images(r) for r in pick_keyframes(m, max_keyframes)] for m in moments]
     truth = [m.product_id for m in moments]
     usable = [not summaries[m.moment_id].is_empty and not summaries[m.moment_id].is_fallback for m in moments]
     sent = [summaries[m.moment_id].sentence if u else None for m, u in zip(moments, usable)]
 
     def enc(texts: list[str | None]) -> Branches:
-        return encode_all(encoder, [EncodeItem("live", f, t) for f, t in zip(frames, texts)], 32, "moments", None)
+        return calibration._cached([EncodeItem("live", f, t) for f, t in zip(frames, texts)], encoder)
 
     values = [attribute_values(p.attributes) for p in products]
     spoken = [set(terms(m.asr_text)) for m in moments]
@@ -134,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--encoder", default="onnx")
     parser.add_argument("--summarize", action="store_true", help="Summarize moments missing from the cache.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/refinement"))
+    parser.add_argument("--cache", type=Path, help="Keep encodings here between runs.")
     args = parser.parse_args(argv)
+    calibration.CACHE = args.cache
     from engines.encode import load_encoder
 
     res = measure(Dataset.load(args.dataset), load_encoder(args.encoder, None), args.engine, args.summarize)
