@@ -56,7 +56,11 @@ def _keep_summaries_if_same_moments(old: Path, new: Path) -> None:
 def simulate_cmd(
     out: Annotated[Path | None, typer.Option(help="Output dataset folder (default: $AMPERE_HOME/data/sample).")] = None,
     seed: Annotated[int, typer.Option(help="Seed; the same seed writes the same bytes.")] = 7,
-    streams: Annotated[int | None, typer.Option(help="Keep only the first N live streams (a small demo set).")] = None,
+    streams: Annotated[
+        int | None,
+        typer.Option("--stream-count", "--streams", min=1,
+                     help="Keep only the first N live streams, a small demo set (--streams N is the older spelling)."),
+    ] = None,
     live_per_product: Annotated[int, typer.Option(help="Live segments per product.")] = 2,
     video_per_product: Annotated[int, typer.Option(help="Short videos per product.")] = 1,
     source: Annotated[str, typer.Option(help="Catalog source to simulate from.")] = "vendure",

@@ -35,7 +35,7 @@ def quiet_clients() -> None:
 
 def ensure_sample(dataset: Path | None) -> Path:
     """The dataset to use: the given one, or the bundled demo sample (fetched and simulated on first use,
-    the same as `ampere simulate --streams 6 --out $AMPERE_HOME/data/demo`)."""
+    the same as `ampere simulate --stream-count 6 --out $AMPERE_HOME/data/demo`)."""
     if dataset is not None:
         return dataset
     out = _sample_dir()

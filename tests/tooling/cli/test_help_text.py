@@ -48,3 +48,9 @@ def test_streams_means_stream_ids_wherever_it_is_a_list_and_demo_says_it_counts(
     assert "stream_count" in demo and "--stream-count" in demo["stream_count"].opts
     res = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
     assert "--stream-count" in res.output
+    for path, cmd in COMMANDS:  # wherever --streams counts, --stream-count says so (benchmarks: concurrency levels)
+        if path[:1] == ("bench",):
+            continue
+        for p in cmd.params:
+            if "--streams" in getattr(p, "opts", []) and p.bare_type() == "int":
+                assert "--stream-count" in p.opts, f"{' '.join(path)}: --streams N without --stream-count"
