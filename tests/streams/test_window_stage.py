@@ -473,3 +473,20 @@ def test_a_slow_image_host_delays_only_its_own_partition(tmp_path) -> None:
     finally:
         slow.shutdown()
         fast.shutdown()
+
+
+def test_the_state_record_is_the_same_json_value_as_before_in_utf8(tmp_path) -> None:
+    """encode_state (pydantic-core) writes what json.dumps wrote: the same value, non-ASCII as UTF-8 bytes;
+    a state written either way restores to the same state."""
+    from streams.window_stage import encode_state
+    from streams.windowing import StreamState
+
+    st = stage(tmp_path)
+    chunk = {"stream_id": "s", "seq": 0, "start_ms": 0, "end_ms": 500, "text": "café 价格 ✓"}
+    asyncio.run(st._process({ASR: [SimpleNamespace(offset=0, timestamp=0, key=b"s", value=json.dumps(chunk).encode())]}))
+    state = st.states[0]["s"]
+    new = encode_state(state)
+    old = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert json.loads(new) == json.loads(old)
+    assert "café 价格 ✓".encode() in new and b"\\u" not in new
+    assert StreamState.from_dict(json.loads(old)).to_dict() == StreamState.from_dict(json.loads(new)).to_dict()

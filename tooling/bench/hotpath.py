@@ -71,8 +71,44 @@ def frames_at(datas: Sequence[bytes], size: tuple[int, int] | None) -> list[byte
     return out
 
 
-def run_hotpath(frame_files: Sequence[Path], out_dir: Path, console) -> list[dict]:
-    """Old vs new keyframe path on the sample frames as they are and at 1280x720; writes hotpath.json/.md."""
+def old_encode_state(st) -> bytes:
+    """The changelog value as ``json.dumps`` wrote it (the path before)."""
+    return json.dumps(st.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def state_row(states: Sequence) -> dict:
+    """Old vs new changelog encode over the same states (every state a stream passes through)."""
+    from streams.window_stage import encode_state
+
+    t_old = best_ms(lambda: [old_encode_state(s) for s in states], len(states))
+    t_new = best_ms(lambda: [encode_state(s) for s in states], len(states))
+    mean_kib = statistics.mean(len(encode_state(s)) for s in states) / 1024
+    return {"what": "state encode", "n": len(states), "old_ms": t_old, "new_ms": t_new, "ratio": t_new / t_old,
+            "mean_state_kib": mean_kib, "load_avg_1m": os.getloadavg()[0]}
+
+
+def replayed_states(ds, max_streams: int = 8) -> list:
+    """The states the sample's first live streams pass through, record by record, as the stage builds them."""
+    from streams.ingest import apply_message, window_config
+    from streams.publish import stream_messages
+    from streams.settings import Settings
+    from streams.topics import TopicNames
+    from streams.windowing import StreamState
+
+    settings, topics = Settings(), TopicNames("bench")
+    cfg, streams = window_config(settings), ds.streams()
+    out = []
+    for sid in sorted(k for k, v in streams.items() if v and v[0].domain == "live")[:max_streams]:
+        st = None
+        for i, m in enumerate(sorted(stream_messages(ds, sid, streams[sid], topics), key=lambda m: m.ts_ms)):
+            st, _, _ = apply_message(m.topic, m.value, st, 0.0, settings, cfg, topics, offset=i)
+            out.append(StreamState.from_dict(st.to_dict()))
+    return out
+
+
+def run_hotpath(frame_files: Sequence[Path], out_dir: Path, console, ds=None) -> list[dict]:
+    """Old vs new keyframe path on the sample frames as they are and at 1280x720, and old vs new state
+    encode over replayed states; writes hotpath.json/.md."""
     raw = [p.read_bytes() for p in frame_files]
     rows = []
     for label, size in (("sample frames", None), ("1280x720", (1280, 720))):
@@ -88,14 +124,19 @@ def run_hotpath(frame_files: Sequence[Path], out_dir: Path, console) -> list[dic
         t_new = best_ms(lambda datas=datas: [new_keyframe(i, d) for i, d in enumerate(datas)], len(datas))
         rows.append({"frames": label, "n": len(datas), "old_ms": t_old, "new_ms": t_new, "ratio": t_new / t_old,
                      "sharper_of_pair_agrees": rank_same, "hist_tv_mean": hist_tv, "load_avg_1m": os.getloadavg()[0]})
+    state = state_row(replayed_states(ds)) if ds is not None else None
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "hotpath.json").write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+    (out_dir / "hotpath.json").write_text(json.dumps({"rows": rows, "state": state}, indent=2) + "\n")
     lines = [("Keyframe path of the window stage (decode, thumbnail, JPEG, scores), old vs new in one run, "
              "best of 5, ms per frame."), "",
              "| frames | n | old ms | new ms | new / old | sharper-of-pair agrees | histogram TV (mean) | load (1 min) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {r['frames']} | {r['n']} | {r['old_ms']:.2f} | {r['new_ms']:.2f} | {r['ratio']:.2f} | "
               f"{100 * r['sharper_of_pair_agrees']:.0f} % | {r['hist_tv_mean']:.3f} | {r['load_avg_1m']:.1f} |" for r in rows]
+    if state:
+        lines += ["", (f"Window state encode (changelog value), {state['n']} states of replayed sample streams "
+                       f"(mean {state['mean_state_kib']:.1f} KiB): json.dumps {state['old_ms']:.3f} ms, pydantic-core "
+                       f"{state['new_ms']:.3f} ms, new / old {state['ratio']:.2f} (load {state['load_avg_1m']:.1f}).")]
     (out_dir / "hotpath.md").write_text("\n".join(lines) + "\n")
     console.print("\n".join(lines))
     return rows
