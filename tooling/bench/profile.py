@@ -188,8 +188,9 @@ class WorkerSampler:
     def _record(self, pid: int) -> None:
         common = ["record", "--pid", str(pid), "--rate", str(self.rate_hz), "--threads", "--idle", "--nonblocking"]
         for fmt, name in (("raw", "worker.collapsed.txt"), ("flamegraph", "worker.svg")):
-            self.procs.append(subprocess.Popen([self.py_spy, *common, "--format", fmt, "-o", str(self.out_dir / name)],
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.procs.append(subprocess.Popen(  # argv[0] plain "py-spy": the SVG title shows the command line
+                ["py-spy", *common, "--format", fmt, "-o", str(self.out_dir / name)], executable=self.py_spy,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def stop(self) -> None:
         """py-spy stops by itself when the worker exits; wait for it to write its files."""
