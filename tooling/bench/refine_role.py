@@ -25,6 +25,7 @@ from rich.console import Console
 from encoders.dataset import Dataset
 from streams.roles import plan_cpu_share
 from streams.settings import Settings
+from tooling.infra.ports import free_port
 
 #: Ages (seconds from close to the refined revision being queryable) the coverage is reported at.
 AGE_BUCKETS_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0)
@@ -127,7 +128,8 @@ def run_refine_roles(
     store.close()
     rows = []
     for i, (name, cfg) in enumerate(configs):
-        cfg = cfg.model_copy(update={"topic_prefix": f"{settings.topic_prefix}-rr{stamp}{i}"})  # fresh topics and groups
+        cfg = cfg.model_copy(update={  # fresh topics and groups; a port of its own (another worker may hold the default)
+            "topic_prefix": f"{settings.topic_prefix}-rr{stamp}{i}", "metrics_port": free_port()})
         console.rule(f"{name}: {stream_count} streams at {speed:g}x")
         log_dir = settings.home / "logs"
         refine = _spawn_refine(cfg, log_dir / "worker-refine-bench.log") if cfg.worker_role == "provisional" else None

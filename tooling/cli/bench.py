@@ -54,3 +54,18 @@ def scaling(
     quiet_clients()
     counts = [int(n) for n in workers.split(",") if n.strip()]
     run_scaling(get_settings(), Dataset.load(ensure_sample(None)), streams, speed, counts, churn_rounds, Console(), out)
+
+
+@bench_app.command("hotpath")
+def hotpath(
+    out: Path = typer.Option(Path("bench/results/hotpath"), help="Folder for hotpath.json and hotpath.md."),
+) -> None:
+    """The window stage's keyframe path and state encode, old vs new over the same sample in one run (ratios)."""
+    from rich.console import Console
+
+    from encoders.dataset import Dataset
+    from tooling.bench.hotpath import run_hotpath
+    from tooling.cli.pipeline import ensure_sample
+
+    root = ensure_sample(None)
+    run_hotpath(sorted((root / "images" / "moments").glob("*/*.jpg")), out, Console(), Dataset.load(root))
