@@ -312,7 +312,7 @@ def run_scaling(settings: Settings, ds: Dataset, streams: int, speed: float, wor
         settings = cluster.client_settings(settings)
     log_dir = settings.home / "logs" / "scaling"
     log_dir.mkdir(parents=True, exist_ok=True)
-    rows, pauses = [], []
+    rows, pauses, error = [], [], None
     try:
         for n in worker_counts:
             console.rule(f"{n} worker(s), {streams} streams at {speed:g}x")
@@ -328,6 +328,9 @@ def run_scaling(settings: Settings, ds: Dataset, streams: int, speed: float, wor
                 pauses = asyncio.run(churn(run, ds, ids, speed, "churn", churn_rounds, console))
             finally:
                 run.stop()
+    except Exception as exc:  # noqa: BLE001 - the rows measured so far are written, with why the run stopped
+        error = f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]stopped: {error}[/]")
     finally:
         if cluster is not None:
             cluster.stop()
@@ -337,7 +340,7 @@ def run_scaling(settings: Settings, ds: Dataset, streams: int, speed: float, wor
                  f"{settings.weaviate_replication_factor}, {settings.weaviate_consistency}), {PARTITIONS} partitions",
         "engines": {"summarizer": settings.summarizer, "encoder": settings.encoder_engine,
                     "two_phase": getattr(settings, "two_phase", None)},
-        "cores": os.cpu_count(), "rows": rows, "rebalance": pauses,
+        "cores": os.cpu_count(), "rows": rows, "rebalance": pauses, "stopped": error,
     }
     write_results(result, out_dir)
     console.print((out_dir / "scaling.md").read_text())
@@ -375,5 +378,6 @@ def write_results(result: dict, out_dir: Path) -> None:
         *[f"| {p['change']} | {p['moved_partitions']} | {_f(p['window_stage_pause_s'])} | {_f(p['queryable_pause_s'])} "
           f"| {_f(p['usual_gap_s'])} |" for p in result["rebalance"]],
         "",
+        *([f"The run stopped early: {result['stopped']}", ""] if result.get("stopped") else []),
     ]
     (out_dir / "scaling.md").write_text("\n".join(lines))

@@ -66,3 +66,10 @@ def test_results_table_holds_every_row(tmp_path) -> None:
     assert "| 2 | 24 | 2x | 96 | 3.20 |" in md and "| 2.40 |" in md  # 96/30 windows/s, 96/40 per busy core
     assert "| join | [2, 5] | 3.20 | - | 1.00 |" in md
     assert (tmp_path / "scaling.json").exists()
+
+
+def test_a_run_that_stopped_early_says_why_beside_its_rows(tmp_path) -> None:
+    result = {"shape": "3 brokers", "engines": {}, "cores": 2, "rows": [], "rebalance": [],
+              "stopped": "RuntimeError: group never had 2 stable members"}
+    write_results(result, tmp_path)
+    assert "The run stopped early: RuntimeError: group never had 2 stable members" in (tmp_path / "scaling.md").read_text()
