@@ -16,8 +16,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import pytest
@@ -26,6 +28,7 @@ from streams.settings import Settings
 from tooling.infra import KafkaService, ServiceError, WeaviateService, free_ports
 
 READY_TIMEOUT_S = 180.0
+Service = TypeVar("Service", KafkaService, "ManagedWeaviate")
 START_ATTEMPTS = 3
 
 
@@ -115,6 +118,15 @@ def start_weaviate(data_dir: Path, api_key: str | None = None) -> ManagedWeaviat
     return _with_port_retries(start, data_dir)
 
 
+@contextmanager
+def running(service: Service) -> Iterator[Service]:
+    """A started service, stopped at the end whatever the test did to it."""
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``host:port`` of a real Kafka broker (started here unless AMPERE_KAFKA_BOOTSTRAP is set)."""
@@ -122,11 +134,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    service = start_kafka(tmp_path_factory.mktemp("kafka"))
-    try:
+    with running(start_kafka(tmp_path_factory.mktemp("kafka"))) as service:
         yield service.bootstrap
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="session")
@@ -142,11 +151,8 @@ def weaviate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manage
         )
         yield ManagedWeaviate(endpoint, None)
         return
-    server = start_weaviate(tmp_path_factory.mktemp("weaviate"))
-    try:
+    with running(start_weaviate(tmp_path_factory.mktemp("weaviate"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -158,31 +164,22 @@ def weaviate_endpoint(weaviate_server: ManagedWeaviate) -> WeaviateEndpoint:
 @pytest.fixture
 def weaviate_restart(tmp_path: Path) -> Iterator[ManagedWeaviate]:
     """A private Weaviate server that the test may ``restart()`` (the shared one is never disturbed)."""
-    server = start_weaviate(tmp_path / "weaviate")
-    try:
+    with running(start_weaviate(tmp_path / "weaviate")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaService]:
     """A real broker of this module alone, that its tests may ``stop()`` and ``start()``."""
-    service = start_kafka(tmp_path_factory.mktemp("private-kafka"))
-    try:
+    with running(start_kafka(tmp_path_factory.mktemp("private-kafka"))) as service:
         yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")
 def private_weaviate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedWeaviate]:
     """A real Weaviate server of this module alone, that its tests may restart or stop."""
-    server = start_weaviate(tmp_path_factory.mktemp("private-weaviate"))
-    try:
+    with running(start_weaviate(tmp_path_factory.mktemp("private-weaviate"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 #: Folders of the cache that an isolated home shares (read-mostly, large): the models and their packages.

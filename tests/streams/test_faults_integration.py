@@ -3,7 +3,8 @@
 Each test replays four live streams, injects one fault half-way and counts the objects in Weaviate
 against the windows computed from the timelines with the same pure functions (the no-fault result):
 expected, indexed, lost, duplicated, wrong; then checks that both consumer groups committed everything.
-The broker and Weaviate of this module are private, since the faults stop them.
+The broker and Weaviate of this module are private (conftest's ``private_kafka`` / ``private_weaviate``),
+since the faults stop them; each test's settings come from ``isolated_settings``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.window_stage import counters_path
 from streams.window_stage import group_id as window_group
-from tests.conftest import ManagedWeaviate, start_kafka, start_weaviate
+from tests.conftest import IsolatedSettings, ManagedWeaviate
 from tests.streams.mini_dataset import make_mini_dataset
 from tests.streams.test_pipeline_integration import timeline_windows
 from tooling.consume import spawn_worker
@@ -44,32 +43,10 @@ COPIES = 2  # each sample stream twice under another id: 4 streams over 4 partit
 REPLAY_S = 12.0
 
 
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaService]:
-    service = start_kafka(tmp_path_factory.mktemp("fault-kafka"))
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture(scope="module")
-def weaviate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedWeaviate]:
-    server = start_weaviate(tmp_path_factory.mktemp("fault-weaviate"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _settings(kafka: KafkaService, weaviate: ManagedWeaviate) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    ep = weaviate.endpoint
-    return Settings(
-        kafka_bootstrap=kafka.bootstrap, weaviate_url=ep.http_url, weaviate_grpc_port=ep.grpc_port,
-        topic_prefix=f"f{tag}", collection_prefix=f"F{tag}", summarizer="extractive", encoder_engine="onnx",
-        window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=4_000, topic_partitions=4,
-        kafka_session_timeout_ms=6_000,
+def _settings(isolated_settings: IsolatedSettings, kafka: KafkaService, weaviate: ManagedWeaviate) -> Settings:
+    return isolated_settings(
+        kafka=kafka, weaviate=weaviate, window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=4_000,
+        topic_partitions=4, kafka_session_timeout_ms=6_000,
     )
 
 
@@ -190,9 +167,12 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_fault_loses_splits_and_duplicates_no_window(fault: str, kafka, weaviate, tmp_path: Path) -> None:
+def test_fault_loses_splits_and_duplicates_no_window(
+    fault: str, private_kafka, private_weaviate, isolated_settings, tmp_path: Path
+) -> None:
     t_start = time.time()
-    settings = _settings(kafka, weaviate)
+    kafka, weaviate = private_kafka, private_weaviate
+    settings = _settings(isolated_settings, kafka, weaviate)
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=13)
     timeline = _timeline(ds, topics)
@@ -304,15 +284,18 @@ async def _wait_committed(sub: Subscriber, settings: Settings, settle_s: float, 
         await asyncio.sleep(1.0)
 
 
-def test_sigterm_while_weaviate_down_commits_no_unindexed_window(kafka, weaviate, tmp_path: Path) -> None:
+def test_sigterm_while_weaviate_down_commits_no_unindexed_window(
+    private_kafka, private_weaviate, isolated_settings, tmp_path: Path
+) -> None:
     """Windows flow, Weaviate stops, every window closes and waits for the store, the worker gets SIGTERM
     and exits; Weaviate comes back and a new worker indexes every window exactly once: no stage
     committed a window it had not finished. The broadcaster events are left out: under CPU load the
     window stage may read a product switch after the content it splits (a late switch, a separate
     issue), and this test counts what the store lost, not where windows were cut."""
+    kafka, weaviate = private_kafka, private_weaviate
     assert weaviate.service is not None
     t_start = time.time()
-    settings = _settings(kafka, weaviate)
+    settings = _settings(isolated_settings, kafka, weaviate)
     topics = TopicNames(settings.topic_prefix)
     timeline = [(t, m) for t, m in _timeline(make_mini_dataset(tmp_path / "data", seed=13), topics) if m.topic != topics.events]
     expected = timeline_windows(timeline, settings)
