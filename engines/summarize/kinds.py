@@ -7,7 +7,7 @@ units, currencies, promo phrases and materials), in the languages the prompt sup
 
 - colour: every word is a colour word, a shade modifier or a connector, and one is a colour;
 - size: every word is a letter size, a size word, a number, a unit or a connector, and one is not
-  a connector (``"s m l xl xxl"``, ``"28 cm"``, ``"eu 42"``, ``"large"``, ``"二十八厘米"``);
+  a connector; a bare number (no unit) only below 100, as clothing and shoe sizes are (``"s m l xl xxl"``, ``"28 cm"``, ``"eu 42"``, ``"large"``, ``"二十八厘米"``);
 - price: a number with a currency, or a promo phrase (``"$30"``, ``"ten percent off"``, ``"包邮"``);
 - material: a material term, and at least half of the words are material terms or modifiers.
 """
@@ -122,7 +122,11 @@ def is_size(value: str) -> bool:
     meaningful = False
     for w in words:
         m = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]*)", w)
-        if m and (not m.group(2) or m.group(2) in UNITS or m.group(2) in LETTER_SIZES or m.group(2) == "x") or re.fullmatch(r"\d+(?:\.\d+)?(?:x\d+(?:\.\d+)?)+[a-z]*", w) or w in LETTER_SIZES or w in SIZE_WORDS:
+        if m and not m.group(2) and float(m.group(1)) >= 100:
+            return False  # a bare number of three digits or more is no clothing or shoe size (a price, a count)
+        number_size = m and (not m.group(2) or m.group(2) in UNITS or m.group(2) in LETTER_SIZES or m.group(2) == "x")
+        dimensions = re.fullmatch(r"\d+(?:\.\d+)?(?:x\d+(?:\.\d+)?)+[a-z]*", w)
+        if number_size or dimensions or w in LETTER_SIZES or w in SIZE_WORDS:
             meaningful = True
         elif w in NUMBER_WORDS:
             continue  # a spoken number counts only with a unit or a size word
