@@ -436,7 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     rule = fit(val, args.target)
     rule = ClaimRule(rule.thresholds, source={"chosen_on": "validation half (hash of product group)",
                                               "target_precision": args.target, "sets": sorted({w.set for w in val.windows}),
-                                              "command": "python -m tooling.bench.calibration"})
+                                              "command": "python -m tooling.bench.calibration",
+                                              "model_version": str(getattr(encoder, "model_version", ""))})
     args.rule_out.write_text(rule.to_json(), encoding="utf-8")
     old = ClaimRule.fixed(OLD_MIN_SCORE)
     vt = val.features
