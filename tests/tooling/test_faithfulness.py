@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from tests.streams.mini_dataset import make_mini_dataset
 from engines.summarize.quality import Truth
 from engines.summarize.schema import Attributes, Summary, SummaryRequest
+from tests.streams.mini_dataset import make_mini_dataset
 from tooling.bench.faithfulness import ZH_WINDOWS, field_rows, llm_stages, markdown, run
 
 
