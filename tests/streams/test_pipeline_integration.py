@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from streams.publish import merge_streams, product_message, replay, send_all, st
 from streams.settings import Settings
 from streams.topics import TopicNames
 from streams.windowing import close_all
+from tests.conftest import IsolatedSettings
 from tests.streams.mini_dataset import make_mini_dataset
 from tooling.consume import spawn_worker
 from tooling.demo import Subscriber, settings_env
@@ -30,17 +30,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 STREAMS = ["live-0", "live-1"]
 
 
-def _settings(kafka_bootstrap: str, weaviate_server, summarizer: str) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    ep = weaviate_server.endpoint
-    return Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        weaviate_url=ep.http_url,
-        weaviate_grpc_port=ep.grpc_port,
-        topic_prefix=f"t{tag}",
-        collection_prefix=f"T{tag}",
+def _settings(isolated_settings: IsolatedSettings, summarizer: str) -> Settings:
+    return isolated_settings(
         summarizer=summarizer,
-        encoder_engine="onnx",
         window_ms=10_000,
         hop_ms=10_000,
         grace_ms=1_000,
@@ -81,8 +73,8 @@ def _stored_windows(store: WeaviateStore, kind: str = "live") -> list[tuple[str,
     return [(o.properties["stream_id"], o.properties["start_ms"], o.properties["end_ms"]) for o in coll.iterator()]
 
 
-async def _send_raw(bootstrap: str, items: list[tuple[str, bytes, bytes]]) -> None:
-    p = async_producer(KafkaConfig(bootstrap))
+async def _send_raw(kafka: KafkaConfig, items: list[tuple[str, bytes, bytes]]) -> None:
+    p = async_producer(kafka)
     await p.start()
     try:
         for topic, key, value in items:
@@ -108,23 +100,23 @@ async def _wait_products(store: WeaviateStore, n: int, worker, log: Path, timeou
         await asyncio.sleep(1)
 
 
-def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstrap, weaviate_server, tmp_path) -> None:
-    settings = _settings(kafka_bootstrap, weaviate_server, "llamacpp")
+def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(isolated_settings, tmp_path) -> None:
+    settings = _settings(isolated_settings, "llamacpp")
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data")
     expected = expected_windows(ds, settings)
     expected_video = expected_windows(ds, settings, ["video-0"])
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = _store(settings)
     worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
 
     async def run() -> Subscriber:
-        sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
+        sub = Subscriber(settings.kafka, topics)
         await sub.start()
-        await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
+        await send_all(settings.kafka, [product_message(ds, p, topics) for p in ds.products])
         await _wait_products(store, len(ds.products), worker, tmp_path / "worker.log")
         await _send_raw(
-            kafka_bootstrap,
+            settings.kafka,
             [
                 (topics.asr, b"live-0", b"{this is not json"),
                 (topics.keyframes, b"live-0", b'{"stream_id": "live-0", "ts_ms": 5, "image_b64": "bm90IGFuIGltYWdl"}'),
@@ -132,7 +124,7 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
             ],
         )
         timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in [*STREAMS, "video-0"]])
-        await replay(KafkaConfig(kafka_bootstrap), timeline, speed=0)
+        await replay(settings.kafka, timeline, speed=0)
         await sub.wait_done(settle_s=8, timeout_s=900, alive=lambda: worker.poll() is None)
         await sub.stop()
         return sub
@@ -171,25 +163,25 @@ def test_streams_are_indexed_tagged_and_bad_input_goes_to_the_dlq(kafka_bootstra
     store.close()
 
 
-def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(kafka_bootstrap, weaviate_server, tmp_path) -> None:
-    settings = _settings(kafka_bootstrap, weaviate_server, "extractive")
+def test_sigkill_mid_stream_loses_no_window_and_duplicates_no_object(isolated_settings, tmp_path) -> None:
+    settings = _settings(isolated_settings, "extractive")
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=11)
     expected = expected_windows(ds, settings)
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = _store(settings)
     log = tmp_path / "worker.log"
     worker = spawn_worker(settings_env(settings), log)
 
     async def run() -> None:
         nonlocal worker
-        sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
+        sub = Subscriber(settings.kafka, topics)
         await sub.start()
-        await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
+        await send_all(settings.kafka, [product_message(ds, p, topics) for p in ds.products])
         await _wait_products(store, len(ds.products), worker, log)
         timeline = merge_streams([stream_messages(ds, s, ds.streams()[s], topics) for s in STREAMS])
         span_s = timeline[-1][0] / 1000
-        sending = asyncio.create_task(replay(KafkaConfig(kafka_bootstrap), timeline, speed=span_s / 12))  # ~12 s of replay
+        sending = asyncio.create_task(replay(settings.kafka, timeline, speed=span_s / 12))  # ~12 s of replay
         t0 = time.time()
         while not sub.report.embeddings:
             assert time.time() - t0 < 300, "no window was indexed before the kill"
