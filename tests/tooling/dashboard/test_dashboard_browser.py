@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,9 +19,7 @@ import pytest
 from encoders.dataset import MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
 from streams.admin import ensure_topics
-from streams.kafka import KafkaConfig
 from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
-from streams.settings import Settings
 from streams.topics import TopicNames
 from tests.streams.mini_dataset import PRODUCTS, make_mini_dataset
 from tooling.consume import spawn_worker
@@ -115,25 +112,21 @@ def _card_problems(stream_id: str, cards: list[dict], clock: re.Pattern) -> list
     return out
 
 
-def test_replayed_streams_appear_live_and_after_a_restart_in_the_browser(kafka_bootstrap, weaviate_server, tmp_path) -> None:
+def test_replayed_streams_appear_live_and_after_a_restart_in_the_browser(isolated_settings, tmp_path) -> None:
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    tag = uuid.uuid4().hex[:8]
-    ep = weaviate_server.endpoint
     metrics_port, dash_port, dash_port2 = free_ports(3)
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap, weaviate_url=ep.http_url, weaviate_grpc_port=ep.grpc_port,
-        topic_prefix=f"d{tag}", collection_prefix=f"D{tag}", summarizer="extractive", encoder_engine="onnx",
+    settings = isolated_settings(
         window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=3_000, topic_partitions=2,
         metrics_port=metrics_port,
     )
     topics = TopicNames(settings.topic_prefix)
-    kafka = KafkaConfig(kafka_bootstrap)
+    kafka = settings.kafka
     ds = make_mini_dataset(tmp_path / "data")
-    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), topics.all(), settings.topic_partitions)
-    store = WeaviateStore(connect(ep.http_url, ep.grpc_port), settings.collection_prefix)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
+    store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port), settings.collection_prefix)
     store.ensure_collections()
     env = settings_env(settings)
     worker = spawn_worker(env, tmp_path / "worker.log")
