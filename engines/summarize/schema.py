@@ -52,11 +52,6 @@ class Summary(BaseModel):
     fallback_reason: str | None = Field(
         None, description="Why an LLM engine fell back to the extractive summary (None = no fallback)."
     )
-    rejected_fields: list[str] = Field(
-        default_factory=list,
-        description="Fact fields the gate blanked because their value was not of the field's kind "
-        "(a colour that is no colour word, a size that is no size, ...).",
-    )
     fallback_class: FallbackClass | None = Field(
         None, description="The bounded class of the fallback, from the failure's type (metrics label)."
     )
