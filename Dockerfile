@@ -44,5 +44,5 @@ ENTRYPOINT ["python", "-m", "tooling", "dashboard"]
 FROM runtime AS worker
 EXPOSE 9464
 # /livez of the worker's metrics port (AMPERE_METRICS_PORT); compose waits on /readyz instead
-HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 CMD ["python", "-m", "streams.probe", "live"]
+HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 CMD ["python", "-m", "streams.ops.probe", "live"]
 ENTRYPOINT ["python", "-m", "streams.worker"]

@@ -18,9 +18,9 @@ import sqlite3
 from pathlib import Path
 
 from streams.kafka import KafkaSource
+from streams.kafka.topics import TopicNames
+from streams.sdk.subscribe import Update, follow
 from streams.settings import get_settings
-from streams.subscribe import Update, follow
-from streams.topics import TopicNames
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (

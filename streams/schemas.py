@@ -302,7 +302,7 @@ class TagRecord(_Record):
     stream_id: str
     window: tuple[int, int]
     products: list[dict[str, Any]] = Field(description="[{product_id, title, score}] best first.")
-    claimed: bool = Field(description="True when the calibrated claim rule (streams/claims.py) is sure of the first product.")
+    claimed: bool = Field(description="True when the calibrated claim rule (streams/worker/claims.py) is sure of the first product.")
     unclaimed_reason: str | None = Field(None, description="Why the first product is not claimed (None when claimed).")
     tagged_at: float
     revision: int = Field(1, ge=1, description="Revision of the moment these tags were computed from.")

@@ -175,7 +175,7 @@ class Settings(BaseSettings):
         "transcript",
         description="Text branch of a window refined by the LLM (revision 2): the transcript (revision 1's vectors, "
         "the LLM adds only the structured facts), the summary sentence, or the sentence appended to the transcript "
-        "(streams/revision_text.py; measured in docs/RESULTS.md, \"Revision 2's text branch\").",
+        "(streams/worker/revision_text.py; measured in docs/RESULTS.md, \"Revision 2's text branch\").",
     )
     refine_max_lag_ms: int = Field(
         120_000, ge=0, le=86_400_000, description="Refinements of windows that waited longer than this are shed (counted); 0 = never."
@@ -218,7 +218,7 @@ class Settings(BaseSettings):
     # --- tagging -----------------------------------------------------------------------------
     tag_top_k: int = Field(3, ge=1, le=100, description="Catalog products returned per live window.")
     tag_min_score: float = Field(
-        0.0, ge=0.0, le=1.0, description="Override of the calibrated claim rule (streams/claims.json): when > 0, a tag is "
+        0.0, ge=0.0, le=1.0, description="Override of the calibrated claim rule (streams/worker/claims.json): when > 0, a tag is "
         "claimed whenever its top score (mean cosine over shared branches) reaches this floor, whatever its margin."
     )
 

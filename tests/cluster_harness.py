@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from streams.publish import Outgoing
-from streams.topics import TopicNames
+from streams.kafka.topics import TopicNames
+from streams.sdk.publish import Outgoing
 from tooling.demo import percentile
 
 ROOT = Path(__file__).resolve().parents[1]

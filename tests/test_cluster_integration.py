@@ -26,13 +26,12 @@ from aiokafka.errors import KafkaError
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from engines.store.weaviate_store import StoredObject, WeaviateStore, connect
-from streams.admin import ensure_topics
 from streams.kafka import admin_client
-from streams.publish import stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames, window_group
+from streams.sdk.publish import stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
-from streams.window_stage import group_id as window_group
-from streams.wiring import build_store_from
+from streams.worker.wiring import build_store_from
 from tests.cluster_harness import (
     Gateway,
     Phases,

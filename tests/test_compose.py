@@ -261,16 +261,16 @@ def test_images_and_entry_points(compose: dict) -> None:
 
 
 def test_health_checks_call_each_service(compose: dict) -> None:
-    from streams.probe import probe_url
+    from streams.ops.probe import probe_url
 
     services = compose["services"]
     worker = services["worker"]
-    assert worker["healthcheck"]["test"] == ["CMD", "python", "-m", "streams.probe", "ready"]
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "-m", "streams.ops.probe", "ready"]
     settings = _settings(worker)
     assert settings.metrics_port in _published(worker) and settings.metrics_host == "0.0.0.0"
     assert probe_url(settings, "ready") == f"http://127.0.0.1:{settings.metrics_port}/readyz"
     stages = _dockerfile_stages()
-    assert 'CMD ["python", "-m", "streams.probe", "live"]' in stages["worker"]
+    assert 'CMD ["python", "-m", "streams.ops.probe", "live"]' in stages["worker"]
 
     gateway = _settings(services["gateway"])
     assert services["gateway"]["healthcheck"]["test"] == ["CMD", "python", "-m", "streams.gateway", "ready"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from streams.kafka.topics import window_group as group_id
 from streams.settings import Settings
-from streams.window_stage import group_id
 from tests.conftest import SHARED_HOME_FOLDERS
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,5 @@
 """Tooling side: read output topics (embeddings, tags, dlq) from now on or from the beginning, without a
-consumer group (demo, benchmarks, tests). Subscribers use the public SDK, ``streams.subscribe.follow``."""
+consumer group (demo, benchmarks, tests). Subscribers use the public SDK, ``streams.sdk.subscribe.follow``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from streams.kafka import KafkaSource
-from streams.subscribe import follow as subscribe
+from streams.sdk.subscribe import follow as subscribe
 
 
 async def follow(

@@ -21,15 +21,14 @@ from rich.console import Console
 
 from encoders.dataset import Dataset, MomentRecord
 from engines.store.weaviate_store import WeaviateStore
-from streams.admin import ensure_topics
-from streams.counters import read_all as read_counters
 from streams.kafka import KafkaSource, group_lag_async
-from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames, window_group
+from streams.ops.counters import read_all as read_counters
+from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
-from streams.window_stage import counters_path
-from streams.window_stage import group_id as window_group
-from streams.wiring import build_store_from
+from streams.worker.window_stage import counters_path
+from streams.worker.wiring import build_store_from
 from tooling.consume import follow, spawn_worker
 from tooling.dashboard.launch import spawn_dashboard, wait_http
 from tooling.dashboard.launch import stop as stop_process
@@ -85,7 +84,7 @@ class RunReport:
     refined_lag_s: list[float] = field(default_factory=list)
     felt_lag_s: list[float] = field(default_factory=list)  # last record sent by the broadcaster → first queryable
     wall_s: float = 0.0
-    loss: dict[str, int] = field(default_factory=dict)  # the worker's loss counters (streams.counters)
+    loss: dict[str, int] = field(default_factory=dict)  # the worker's loss counters (streams.ops.counters)
 
 
 class Subscriber:
@@ -261,7 +260,7 @@ def start_afresh_if_another_model(store: WeaviateStore, console: Console) -> Non
     """The demo's local index may hold vectors of an earlier model (another dimension), which Weaviate
     would refuse to mix: drop those collections (the demo re-indexes the catalog) and say so."""
     from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
-    from streams.wiring import IndexMismatch, check_index_matches
+    from streams.worker.wiring import IndexMismatch, check_index_matches
 
     try:
         check_index_matches(store, AmpereConfig.load(SHIPPED_MODEL_DIR).branch_dims())

@@ -12,7 +12,7 @@ from engines.summarize.base import Summarizer
 from engines.summarize.quality import Truth, inject_hostile, leak_rate, score
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.settings import Settings, get_settings
-from streams.wiring import build_summarizer_from, summarizer_fingerprint
+from streams.worker.wiring import build_summarizer_from, summarizer_fingerprint
 
 Progress = Callable[[int], None]
 
@@ -25,7 +25,7 @@ def moment_request(moment: MomentRecord, text: str | None = None) -> SummaryRequ
 
 def summaries_path(root: Path, engine: str, settings: Settings | None = None) -> Path:
     """``DIR/summaries/<engine>-<fingerprint>.jsonl``: one file per engine, model and prompt version
-    (``streams.wiring.summarizer_fingerprint``), so a model or prompt change never reuses old summaries."""
+    (``streams.worker.wiring.summarizer_fingerprint``), so a model or prompt change never reuses old summaries."""
     return Path(root) / "summaries" / f"{engine}-{summarizer_fingerprint(settings or get_settings(), engine)}.jsonl"
 
 

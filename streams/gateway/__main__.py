@@ -32,14 +32,14 @@ def probe(what: str) -> int:
 def main() -> int:
     import uvicorn
 
-    from streams.admin import ensure_topics
     from streams.errors import KafkaUnavailable
     from streams.gateway.publisher import KafkaPublisher
     from streams.gateway.server import body_limit, create_gateway
     from streams.kafka import check_reachable
-    from streams.logs import logging_config
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.topics import TopicNames
+    from streams.ops.logs import logging_config
     from streams.settings import get_settings
-    from streams.topics import TopicNames
 
     s = get_settings()
     logging.config.dictConfig(logging_config(s.log_level, s.log_format))

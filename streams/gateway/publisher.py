@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 
 from streams.kafka import KafkaSource, async_producer
 from streams.kafka.config import as_config
-from streams.logs import Throttled
+from streams.ops.logs import Throttled
 
 log = logging.getLogger("ampere.gateway")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
+from streams.kafka.topics import TopicNames
 from streams.keyframes import decode_image
 from streams.schemas import (
     AsrChunkRecord,
@@ -26,7 +27,6 @@ from streams.schemas import (
     parse_record,
 )
 from streams.settings import Settings
-from streams.topics import TopicNames
 
 PUBLIC_EVENT_TYPES = ("start", "end", "product_switch")
 IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}

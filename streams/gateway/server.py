@@ -31,8 +31,8 @@ from streams.gateway import records
 from streams.gateway.limits import EVENT_BODY_BYTES, RateLimiter, asr_body_limit, body_limit
 from streams.gateway.publisher import Publisher, PublishError
 from streams.gateway.records import ClientError, Outbound
+from streams.kafka.topics import TopicNames
 from streams.settings import Settings
-from streams.topics import TopicNames
 
 __all__ = ["Gateway", "body_limit", "create_gateway"]
 

@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from streams.gateway.transcript import Cue
-from streams.publish import Outgoing
+from streams.kafka.topics import TopicNames
 from streams.schemas import AsrChunkRecord, KeyframeRecord, StreamEventRecord, dump_record
-from streams.topics import TopicNames
+from streams.sdk.publish import Outgoing
 
 HIST_BINS = 16
 #: Container formats that hold one still image, not a video (FFmpeg's image demuxers).

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from streams.kafka.topics import TopicNames
 from streams.settings import Settings
-from streams.topics import TopicNames
 from tests.deploy import k8s_tools as tools
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "ampere-stream"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.metrics import REGISTRY
+from streams.ops.metrics import REGISTRY
 from tests.deploy import k8s_tools as tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_every_metric_of_the_rules_and_the_dashboard_is_exported() -> None:
     exprs = [r["expr"] for r in _rules()] + _dashboard_exprs()
     used = {m for e in exprs for m in METRIC.findall(e)}
     assert len(used) >= 10
-    assert not used - exported, f"not exported by streams/metrics.py: {sorted(used - exported)}"
+    assert not used - exported, f"not exported by streams/ops/metrics.py: {sorted(used - exported)}"
     recorded = {r["record"] for r in _rules() if "record" in r}
     for e in exprs:  # what is left after the metrics: recording rules, PromQL functions and builtins
         for name in re.findall(r"\b([a-z_:][a-z0-9_:]*)\b(?!\s*\()", METRIC.sub("", e)):

@@ -67,7 +67,7 @@ def test_any_text_gives_terms_and_a_bounded_term_list() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from streams.stages import MAX_SPOKEN_TERMS, spoken_terms
+    from streams.worker.stages import MAX_SPOKEN_TERMS, spoken_terms
 
     @settings(max_examples=300, deadline=None)
     @given(st.text(max_size=2000))

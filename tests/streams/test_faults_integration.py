@@ -21,14 +21,13 @@ from pathlib import Path
 import pytest
 
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics
-from streams.counters import read_all
 from streams.kafka import KafkaConfig, admin_client, group_lag_async
-from streams.publish import merge_streams, replay, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames, window_group
+from streams.ops.counters import read_all
+from streams.sdk.publish import merge_streams, replay, stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
-from streams.window_stage import counters_path
-from streams.window_stage import group_id as window_group
+from streams.worker.window_stage import counters_path
 from tests.conftest import IsolatedSettings, ManagedWeaviate
 from tests.streams.mini_dataset import make_mini_dataset
 from tests.streams.test_pipeline_integration import timeline_windows

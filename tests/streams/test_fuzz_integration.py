@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from streams.admin import ensure_topics
 from streams.kafka import KafkaConfig, async_producer
-from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
 from streams.schemas import (
     AsrChunkRecord,
     BadRecord,
@@ -31,7 +31,7 @@ from streams.schemas import (
     StreamEventRecord,
     parse_record,
 )
-from streams.topics import TopicNames
+from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
 from tests.streams.mini_dataset import make_mini_dataset
 from tests.streams.test_pipeline_integration import (
     _settings,

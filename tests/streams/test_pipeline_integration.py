@@ -13,13 +13,13 @@ import pytest
 from encoders.config import SHIPPED_MODEL_DIR, AmpereConfig
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics
-from streams.ingest import apply_message, window_config
 from streams.kafka import KafkaConfig, async_producer
-from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
+from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
-from streams.windowing import close_all
+from streams.worker.ingest import apply_message, window_config
+from streams.worker.windowing import close_all
 from tests.conftest import IsolatedSettings
 from tests.streams.mini_dataset import make_mini_dataset
 from tooling.consume import spawn_worker

@@ -15,11 +15,11 @@ from PIL import Image
 
 from engines.summarize import build_summarizer
 from engines.summarize.schema import SummaryRequest
-from streams.admin import ensure_topics
 from streams.kafka import KafkaConfig, group_lag_async
-from streams.publish import Outgoing, send_all
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
 from streams.schemas import SummaryRecordMsg, WindowRecord, dump_record
-from streams.topics import TopicNames
+from streams.sdk.publish import Outgoing, send_all
 from tests.streams.test_pipeline_integration import _settings, _stop, _store
 from tooling.consume import spawn_worker
 from tooling.demo import settings_env

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.admin import topic_configs
 from streams.kafka import kafka_config
+from streams.kafka.admin import topic_configs
 from streams.settings import Settings
 
 

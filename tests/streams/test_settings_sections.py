@@ -70,7 +70,7 @@ def test_summarizer_options_come_from_the_engine_section() -> None:
 
 
 def test_the_summary_fingerprint_follows_engine_model_and_prompt() -> None:
-    from streams.wiring import summarizer_fingerprint
+    from streams.worker.wiring import summarizer_fingerprint
 
     base = Settings(summarizer="openai", openai_model="a")
     assert summarizer_fingerprint(base) == summarizer_fingerprint(Settings(summarizer="openai", openai_model="a"))

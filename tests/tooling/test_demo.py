@@ -85,7 +85,7 @@ def test_subscriber_counts_only_the_streams_of_its_run() -> None:
     import base64
 
     from streams.kafka import KafkaConfig
-    from streams.topics import TopicNames
+    from streams.kafka.topics import TopicNames
     from tooling.demo import Subscriber
 
     topics = TopicNames("ampere")

@@ -55,8 +55,8 @@ def _validator(name: str):
 
 def test_what_producers_send_validates_against_the_published_schemas(tmp_path: Path) -> None:
     """A client in any language can check its messages with the files in docs/schemas."""
-    from streams.publish import product_message, stream_messages
-    from streams.topics import TopicNames
+    from streams.kafka.topics import TopicNames
+    from streams.sdk.publish import product_message, stream_messages
     from tests.streams.mini_dataset import make_mini_dataset
 
     topics = TopicNames("x")

@@ -1,4 +1,4 @@
-"""Calibrate when a tag is claimed (``streams.claims``): precision against coverage.
+"""Calibrate when a tag is claimed (``streams.worker.claims``): precision against coverage.
 
 Query sets (each window searched against a catalog by the tag agent's rule, ``encoders.scoring``):
 
@@ -17,7 +17,7 @@ Every set is cut by a hash of the product group (junk by seed) into a **validati
 the rule's thresholds are chosen, and a **test** half, on which they are reported.
 
 Run: ``python -m tooling.bench.calibration --sample DIR --renderings DIR`` (writes
-``streams/claims.json``, ``bench/results/calibration.{json,md}`` and the plot).
+``streams/worker/claims.json``, ``bench/results/calibration.{json,md}`` and the plot).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from encoders.dataset import Dataset, ProductRecord
 from encoders.scoring import Branches, similarity, with_attributes
 from engines.encode.base import EncodeItem, Encoder
 from engines.summarize.schema import SummaryRequest
-from streams.claims import MODALITIES, ClaimFeatures, ClaimRule, Thresholds, decide
+from streams.worker.claims import MODALITIES, ClaimFeatures, ClaimRule, Thresholds, decide
 from tooling.evaluate import _Images, encode_all, pick_keyframes
 from tooling.sim.speech import BANTER, NAMES, PROMOS
 
@@ -364,7 +364,7 @@ def by_set(s: Scored, rule: ClaimRule) -> dict[str, dict]:
 def markdown(report: dict) -> str:
     rule = report["rule"]
     lines = ["## Calibrated claims", "",
-             (f"Rule (`streams/claims.json`, chosen on the validation half at precision ≥ {report['target']}"
+             (f"Rule (`streams/worker/claims.json`, chosen on the validation half at precision ≥ {report['target']}"
              " with no junk window claimed; a modality never claims when no threshold reaches it):"), "",
              "| window | top-1 ≥ | margin over top-2 ≥ |", "| --- | ---: | ---: |"]
     lines += [f"| {m} | {t['min_top1']:.3f} | {t['min_margin']:.3f} |" for m, t in rule["thresholds"].items()]
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--encoder", default="onnx")
     parser.add_argument("--junk", type=int, default=60, help="Junk windows of each kind group per split.")
     parser.add_argument("--target", type=float, default=TARGET_PRECISION)
-    parser.add_argument("--rule-out", type=Path, default=Path("streams/claims.json"))
+    parser.add_argument("--rule-out", type=Path, default=Path("streams/worker/claims.json"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/calibration"))
     parser.add_argument("--plot", type=Path, default=Path("docs/claims.png"))
     parser.add_argument("--cache", type=Path, help="Keep encodings here between runs.")

@@ -24,7 +24,7 @@ from engines.summarize.output import InvalidOutput, parse_llm_output
 from engines.summarize.quality import Truth, score, tokens
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.settings import get_settings
-from streams.wiring import build_summarizer_from
+from streams.worker.wiring import build_summarizer_from
 from tooling.evaluate import subset
 from tooling.summaries import truths
 

@@ -171,7 +171,7 @@ def check_vllm(n_windows: int = 16) -> dict[str, Any]:
     from encoders.dataset import Dataset
     from engines.summarize.quality import score
     from streams.settings import get_settings
-    from streams.wiring import build_summarizer_from
+    from streams.worker.wiring import build_summarizer_from
     from tooling.bench.summarizer_compare import pick_windows
     from tooling.summaries import moment_request, truths
 

@@ -44,7 +44,7 @@ def old_keyframe(ts_ms: int, data: bytes) -> FrameCandidate:
 
 
 def new_keyframe(ts_ms: int, data: bytes) -> FrameCandidate:
-    """What the window stage does now (``streams.ingest``): decode shrunk, one box-filtered score copy."""
+    """What the window stage does now (``streams.worker.ingest``): decode shrunk, one box-filtered score copy."""
     return make_candidate(ts_ms, decode_image(data, shrink_to=THUMB_SIDE))
 
 
@@ -78,7 +78,7 @@ def old_encode_state(st) -> bytes:
 
 def state_row(states: Sequence) -> dict:
     """Old vs new changelog encode over the same states (every state a stream passes through)."""
-    from streams.window_stage import encode_state
+    from streams.worker.window_stage import encode_state
 
     t_old = best_ms(lambda: [old_encode_state(s) for s in states], len(states))
     t_new = best_ms(lambda: [encode_state(s) for s in states], len(states))
@@ -89,11 +89,11 @@ def state_row(states: Sequence) -> dict:
 
 def replayed_states(ds, max_streams: int = 8) -> list:
     """The states the sample's first live streams pass through, record by record, as the stage builds them."""
-    from streams.ingest import apply_message, window_config
-    from streams.publish import stream_messages
+    from streams.kafka.topics import TopicNames
+    from streams.sdk.publish import stream_messages
     from streams.settings import Settings
-    from streams.topics import TopicNames
-    from streams.windowing import StreamState
+    from streams.worker.ingest import apply_message, window_config
+    from streams.worker.windowing import StreamState
 
     settings, topics = Settings(), TopicNames("bench")
     cfg, streams = window_config(settings), ds.streams()

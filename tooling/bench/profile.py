@@ -35,7 +35,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("base64", r"\(base64\.py:"),
     ("JSON encode", r"\(json/encoder\.py:|" + _FN + r"(dump_record|encode_state|to_dict|model_dump_json|model_dump) \("),
     ("JSON parse", r"\(json/decoder\.py:|" + _FN + r"(parse_record|parse_input|from_dict|model_validate|model_validate_json) \("),
-    ("window state machine", r"\(streams/(windowing|ingest)\.py:"),
+    ("window state machine", r"\(streams/(worker/)?(windowing|ingest)\.py:"),
     ("Kafka produce/consume", r"\((aiokafka|kafka|faust|mode)/"),
     ("Weaviate client", r"\((weaviate|grpc|httpx|httpcore)/"),
 )

@@ -23,8 +23,8 @@ from pathlib import Path
 from rich.console import Console
 
 from encoders.dataset import Dataset
-from streams.roles import plan_cpu_share
 from streams.settings import Settings
+from streams.worker.roles import plan_cpu_share
 from tooling.infra.ports import free_port
 
 #: Ages (seconds from close to the refined revision being queryable) the coverage is reported at.
@@ -121,7 +121,7 @@ def run_refine_roles(
          f"llama.cpp threads {share.threads}/{share.decode_threads})"),
          settings.model_copy(update={"worker_role": "provisional"})),
     ]
-    from streams.wiring import build_store_from
+    from streams.worker.wiring import build_store_from
 
     store = build_store_from(settings)
     catalog_loaded = store.count("product") >= len(ds.products)  # an earlier run indexed it: not again, not timed

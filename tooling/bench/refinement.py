@@ -11,7 +11,7 @@ summary. Candidates for revision 2's text branch, each scored by the tag agent's
 - ``fields query``: the transcript query and a second query from the summary's fields (name,
   brand, category, attribute values), their score matrices averaged.
 
-Rule (``streams.revision_text``): revision 2 uses a candidate only when its R@1 gain over the
+Rule (``streams.worker.revision_text``): revision 2 uses a candidate only when its R@1 gain over the
 transcript has a 95 % paired-bootstrap interval above 0; otherwise it keeps the transcript.
 Windows whose summary is empty or fell back keep the transcript in every candidate.
 

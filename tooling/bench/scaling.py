@@ -29,13 +29,12 @@ from aiokafka.partitioner import murmur2
 from rich.console import Console
 
 from encoders.dataset import Dataset
-from streams.admin import ensure_topics
 from streams.kafka import admin_client
-from streams.publish import Outgoing, merge_streams, replay, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames, window_group
+from streams.sdk.publish import Outgoing, merge_streams, replay, stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
-from streams.window_stage import group_id as window_group
-from streams.wiring import build_store_from
+from streams.worker.wiring import build_store_from
 from tooling.consume import spawn_worker
 from tooling.demo import Subscriber, percentile, settings_env
 from tooling.infra.local_cluster import LocalCluster

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from streams.logs import setup_cli_logging
+from streams.ops.logs import setup_cli_logging
 from streams.settings import get_settings
 
 # before the commands import third-party clients: their import-time warnings go to the log, not the screen

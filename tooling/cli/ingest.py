@@ -25,10 +25,10 @@ def serve(
     """Run the HTTP / WebSocket ingest gateway until stopped."""
     import uvicorn
 
-    from streams.admin import ensure_topics
     from streams.gateway.publisher import KafkaPublisher
     from streams.gateway.server import body_limit, create_gateway
-    from streams.topics import TopicNames
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.topics import TopicNames
 
     s = get_settings()
     host, port = host or s.ingest_host, port or s.ingest_port
@@ -67,11 +67,11 @@ def video(
 ) -> None:
     """Publish a video file as a `video` domain stream: keyframes, the transcript as ASR chunks, and a
     product switch at every chapter, marker (--markers) or hard cut (--scene-switches)."""
-    from streams.admin import ensure_topics
     from streams.gateway.transcript import TranscriptError, read_transcript
     from streams.gateway.video import NotAVideo, PickConfig, SwitchConfig, analyze, video_messages
-    from streams.publish import send_all
-    from streams.topics import TopicNames
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.topics import TopicNames
+    from streams.sdk.publish import send_all
 
     if mode not in ("scene", "rate"):
         raise typer.BadParameter("choose scene or rate", param_hint="--mode")

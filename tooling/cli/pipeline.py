@@ -66,9 +66,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the stream worker until stopped: all agents, or one role (docs/OPERATIONS.md, worker roles)."""
         from streams.errors import KafkaUnavailable
-        from streams.roles import ROLES, RoleMismatch
-        from streams.wiring import IndexMismatch
-        from streams.worker import run_worker
+        from streams.worker.main import run_worker
+        from streams.worker.roles import ROLES, RoleMismatch
+        from streams.worker.wiring import IndexMismatch
 
         settings = get_settings()
         if role is not None:
@@ -96,16 +96,16 @@ def register(app: typer.Typer) -> None:
         """Replay sample live streams (or the catalog) into the input topics."""
         quiet_clients()
         from encoders.dataset import Dataset
-        from streams.admin import ensure_topics
         from streams.kafka import check_reachable
-        from streams.publish import (
+        from streams.kafka.admin import ensure_topics
+        from streams.kafka.topics import TopicNames
+        from streams.sdk.publish import (
             merge_streams,
             product_message,
             replay,
             send_all,
             stream_messages,
         )
-        from streams.topics import TopicNames
 
         s = get_settings()
         check_reachable(s)
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print an output topic as JSON lines (vectors shortened)."""
         quiet_clients()
-        from streams.topics import TopicNames
+        from streams.kafka.topics import TopicNames
         from tooling.consume import follow, tail_line
 
         s = get_settings()
@@ -172,8 +172,8 @@ def register(app: typer.Typer) -> None:
         from PIL import Image
 
         from engines.encode.base import EncodeItem
-        from streams.stages import query_vectors, search_index, spoken_terms
-        from streams.wiring import build_encoder_from, build_store_from
+        from streams.worker.stages import query_vectors, search_index, spoken_terms
+        from streams.worker.wiring import build_encoder_from, build_store_from
 
         if text is None and image is None:
             raise typer.BadParameter("give --text and/or --image")

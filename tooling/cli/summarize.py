@@ -24,7 +24,7 @@ def _progress() -> Progress:
 
 def _build(engine: str):
     from engines.registry import UnknownEngine
-    from streams.wiring import build_summarizer_from
+    from streams.worker.wiring import build_summarizer_from
 
     try:  # the pinned llama.cpp model is assembled with progress lines on first use
         return build_summarizer_from(get_settings(), engine, log=lambda m: console.print(m))

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from streams.kafka import KafkaSource
-from streams.subscribe import follow
-from streams.topics import TopicNames
+from streams.kafka.topics import TopicNames
+from streams.sdk.subscribe import follow
 from tooling.dashboard.state import DashboardState
 
 log = logging.getLogger("ampere.dashboard")

@@ -18,10 +18,10 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from streams.image_source import decode_b64
+from streams.kafka.topics import TopicNames
 from streams.keyframes import decode_image
 from streams.settings import Settings
-from streams.topics import TopicNames
+from streams.worker.image_source import decode_b64
 from tooling.dashboard.feed import Feed
 from tooling.dashboard.state import DashboardState
 
@@ -42,7 +42,7 @@ class Searcher:
     async def _engines(self):
         async with self._lock:
             if self._encoder is None:
-                from streams.wiring import build_encoder_from, build_store_from
+                from streams.worker.wiring import build_encoder_from, build_store_from
 
                 self._encoder = await asyncio.to_thread(build_encoder_from, self.settings)
                 self._store = await asyncio.to_thread(build_store_from, self.settings)
@@ -50,7 +50,7 @@ class Searcher:
 
     async def search(self, text: str | None, image: Image.Image | None, limit: int = 5) -> dict[str, list[dict]]:
         from engines.encode.base import EncodeItem
-        from streams.stages import query_vectors, search_index, spoken_terms
+        from streams.worker.stages import query_vectors, search_index, spoken_terms
 
         encoder, store = await self._engines()
         item = EncodeItem(domain="product", images=[image] if image is not None else [], text=text or None)

@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from streams.topics import TopicNames
+from streams.kafka.topics import TopicNames
 
 WindowKey = tuple[str, int, int]
 #: Topic name endings of the inputs (broadcasters and the catalog), whatever the prefix.

@@ -10,7 +10,7 @@ import pytest
 
 from engines.errors import PermanentError
 from engines.store.weaviate_store import StoredObject, StoreError, WeaviateStore, connect
-from streams.retry import call_with_retries
+from streams.worker.retry import call_with_retries
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -48,8 +48,8 @@ def test_search_products_ranks_like_eval_with_spoken_attribute_values(weaviate_e
     ``with_attributes(similarity(...))`` over the same products."""
     from encoders.attributes import said_matrix, terms
     from encoders.scoring import with_attributes
-    from streams import stages
     from streams.schemas import EmbeddingRecord
+    from streams.worker import stages
 
     rng = np.random.default_rng(7)
     n, dim = 30, 16

@@ -24,12 +24,12 @@ from websockets.sync.client import connect as ws_connect
 
 from encoders.dataset import Dataset
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics
-from streams.ingest import apply_message, window_config
-from streams.publish import Outgoing, product_message, send_all, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
+from streams.sdk.publish import Outgoing, product_message, send_all, stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
-from streams.windowing import close_all
+from streams.worker.ingest import apply_message, window_config
+from streams.worker.windowing import close_all
 from tests.conftest import settings_factory
 from tests.streams.gateway.video_maker import make_video
 from tests.streams.mini_dataset import make_mini_dataset

@@ -7,10 +7,10 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from streams.admin import ensure_topics
 from streams.gateway.publisher import KafkaPublisher
 from streams.gateway.server import body_limit, create_gateway
-from streams.topics import TopicNames
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
 from tests.conftest import READY_TIMEOUT_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from streams.gateway.limits import RateLimiter
 from streams.gateway.server import create_gateway
+from streams.kafka.topics import TopicNames
 from streams.schemas import KeyframeRecord, parse_record
 from streams.settings import Settings
-from streams.topics import TopicNames
 from tests.streams.gateway.fakes import MemoryPublisher, png
 
 KEY = "s3cret"

@@ -16,8 +16,8 @@ from streams.gateway.video import (
     pick,
     video_messages,
 )
+from streams.kafka.topics import TopicNames
 from streams.schemas import AsrChunkRecord, KeyframeRecord, StreamEventRecord, parse_record
-from streams.topics import TopicNames
 from tests.streams.gateway.video_maker import frame_image, make_video
 
 RED, BLUE, GREEN = (200, 30, 30), (30, 60, 200), (40, 160, 60)
@@ -70,9 +70,9 @@ THREE_PRODUCTS = [(4.0, RED, "ellipse"), (4.0, BLUE, "rectangle"), (3.8, GREEN, 
 
 def _moments(msgs: list) -> list:
     """The windows the worker's state machine closes for these messages, in order."""
-    from streams.ingest import apply_message, window_config
     from streams.settings import Settings
-    from streams.windowing import close_idle
+    from streams.worker.ingest import apply_message, window_config
+    from streams.worker.windowing import close_idle
 
     settings = Settings()
     cfg, topics, st, closed = window_config(settings), TopicNames(settings.topic_prefix), None, []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.claims import ClaimFeatures, ClaimRule, Thresholds
+from streams.worker.claims import ClaimFeatures, ClaimRule, Thresholds
 from tooling.bench.calibration import (
     Scored,
     Window,

@@ -10,10 +10,10 @@ MAIN = "thread (100): MainThread"
 POOL = "thread (101): asyncio_0"
 LINES = [
     f"{MAIN};<module> (streams/__main__.py:5);run (asyncio/base_events.py:640);select (selectors.py:468) 30",
-    (f"{MAIN};<module> (streams/__main__.py:5);index_and_publish (streams/agents/index.py:70);"
+    (f"{MAIN};<module> (streams/__main__.py:5);index_and_publish (streams/worker/agents/index.py:70);"
     "upsert (engines/store/weaviate_store.py:150);dumps (json/__init__.py:231);encode (json/encoder.py:200) 10"),
-    f"{POOL};_worker (concurrent/futures/thread.py:83);moment_item (streams/stages.py:190);b64decode (base64.py:88) 6",
-    (f"{POOL};_worker (concurrent/futures/thread.py:83);moment_item (streams/stages.py:190);"
+    f"{POOL};_worker (concurrent/futures/thread.py:83);moment_item (streams/worker/stages.py:190);b64decode (base64.py:88) 6",
+    (f"{POOL};_worker (concurrent/futures/thread.py:83);moment_item (streams/worker/stages.py:190);"
     "decode_image (streams/keyframes.py:100);load (PIL/ImageFile.py:300) 4"),
     f"{POOL};_worker (concurrent/futures/thread.py:80);get (queue.py:171);wait (threading.py:320) 50",
     f"{MAIN};<module> (streams/__main__.py:5);something (streams/other.py:1) 5",
@@ -32,16 +32,16 @@ def test_parse_collapsed_splits_thread_label_and_count():
     ("frames", "want"),
     [
         (("upsert (engines/store/weaviate_store.py:150)", "encode (json/encoder.py:200)"), "Weaviate upsert"),
-        (("moment_item (streams/stages.py:190)", "b64decode (base64.py:88)"), "base64"),
-        (("_apply (streams/window_stage.py:1)", "decode_image (streams/keyframes.py:100)"), "image decode"),
-        (("embed_batch (streams/agents/index.py:1)", "image_tokens (engines/encode/runner.py:1)",
+        (("moment_item (streams/worker/stages.py:190)", "b64decode (base64.py:88)"), "base64"),
+        (("_apply (streams/worker/window_stage.py:1)", "decode_image (streams/keyframes.py:100)"), "image decode"),
+        (("embed_batch (streams/worker/agents/index.py:1)", "image_tokens (engines/encode/runner.py:1)",
           "run (onnxruntime/capi/session.py:1)"), "ONNX image encode"),
         (("parse_record (streams/schemas.py:1)", "loads (json/__init__.py:1)", "decode (json/decoder.py:1)"),
          "JSON parse"),
         (("_send (aiokafka/producer/producer.py:1)",), "Kafka produce/consume"),
-        (("WindowStage._apply (streams/window_stage.py:1)", "make_candidate (streams/keyframes.py:1)"),
+        (("WindowStage._apply (streams/worker/window_stage.py:1)", "make_candidate (streams/keyframes.py:1)"),
          "keyframe choice"),
-        (("index_and_publish (streams/agents/index.py:1)", "InstrumentedStore.upsert (streams/instrumented.py:1)",
+        (("index_and_publish (streams/worker/agents/index.py:1)", "InstrumentedStore.upsert (streams/worker/instrumented.py:1)",
           "WeaviateStore.upsert (engines/store/weaviate_store.py:150)"), "Weaviate upsert"),
         (("f (x.py:1)",), OTHER),
     ],

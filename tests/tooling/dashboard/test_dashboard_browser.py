@@ -18,9 +18,9 @@ import pytest
 
 from encoders.dataset import MomentRecord
 from engines.store.weaviate_store import WeaviateStore, connect
-from streams.admin import ensure_topics
-from streams.publish import merge_streams, product_message, replay, send_all, stream_messages
-from streams.topics import TopicNames
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
+from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
 from tests.streams.mini_dataset import PRODUCTS, make_mini_dataset
 from tooling.consume import spawn_worker
 from tooling.dashboard.launch import spawn_dashboard, stop, wait_http

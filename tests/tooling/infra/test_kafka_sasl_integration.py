@@ -16,12 +16,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from streams.admin import ensure_topics
 from streams.errors import KafkaUnavailable
 from streams.kafka import KafkaConfig, check_reachable
-from streams.publish import product_message, send_all, stream_messages
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import TopicNames
+from streams.sdk.publish import product_message, send_all, stream_messages
 from streams.settings import Settings
-from streams.topics import TopicNames
 from tests.conftest import _start_ready
 from tests.streams.gateway.test_gateway_integration import _expected, _send_http, _shifted
 from tests.streams.mini_dataset import make_mini_dataset

@@ -1,0 +1,1 @@
+"""Operating the worker: metrics, counters, health and readiness, logs, the container probe."""

@@ -1,0 +1,1 @@
+"""The client side: publish a broadcaster's records, follow the topics a subscriber reads."""

@@ -1,0 +1,1 @@
+"""The worker: the window stage, the agents and the plain functions they call."""

@@ -1,0 +1,61 @@
+"""Unit tests of the replay timeline built from a dataset."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from encoders.dataset import AsrChunk, Dataset, Keyframe, MomentRecord, ProductRecord
+from streams.kafka.topics import TopicNames
+from streams.sdk.publish import merge_streams, product_message, stream_messages
+
+T = TopicNames("x")
+
+
+def _dataset(tmp_path) -> Dataset:
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "images" / "a.jpg")
+    moments = [
+        MomentRecord("m1", "live", "s1", "p1", [AsrChunk(0, 900, "hello"), AsrChunk(1000, 1900, "shirt")], [Keyframe(500, "images/a.jpg")]),
+        MomentRecord("m2", "live", "s1", "p2", [AsrChunk(2000, 2900, "bag")], [Keyframe(2500, "images/a.jpg")]),
+    ]
+    return Dataset(tmp_path, [ProductRecord("p1", "Shirt", images=["images/a.jpg"])], moments)
+
+
+def test_stream_messages_order_and_markers(tmp_path) -> None:
+    ds = _dataset(tmp_path)
+    msgs = stream_messages(ds, "s1", ds.streams()["s1"], T)
+    kinds = [(m.topic, json.loads(m.value).get("type")) for m in msgs]
+    assert kinds[0] == (T.events, "start") and kinds[-1] == (T.events, "end")
+    assert (T.events, "product_switch") in kinds
+    seqs = [json.loads(m.value)["seq"] for m in msgs if m.topic == T.asr]
+    assert seqs == [0, 1, 2]
+    assert all(m.key == b"s1" for m in msgs)
+    assert [m.ts_ms for m in msgs] == sorted(m.ts_ms for m in msgs)
+    switch = next(json.loads(m.value) for m in msgs if m.topic == T.events and json.loads(m.value)["type"] == "product_switch")
+    assert switch["product_hint"] is None  # ground truth never leaks into the stream
+
+
+def test_rename_and_merge(tmp_path) -> None:
+    ds = _dataset(tmp_path)
+    a = stream_messages(ds, "s1", ds.streams()["s1"], T, rename="s1#0")
+    b = stream_messages(ds, "s1", ds.streams()["s1"], T, rename="s1#1")
+    merged = merge_streams([a, b])
+    assert len(merged) == len(a) + len(b)
+    assert [t for t, _ in merged] == sorted(t for t, _ in merged)
+    assert {m.key for _, m in merged} == {b"s1#0", b"s1#1"}
+
+
+def test_product_message_inlines_photos(tmp_path) -> None:
+    ds = _dataset(tmp_path)
+    m = product_message(ds, ds.products[0], T)
+    body = json.loads(m.value)
+    assert m.key == b"p1" and len(body["images_b64"]) == 1 and body["title"] == "Shirt"
+
+
+def test_start_marker_carries_the_domain(tmp_path) -> None:
+    ds = _dataset(tmp_path)
+    video = [MomentRecord("v1", "video", "vid", "p1", [AsrChunk(0, 900, "tote")], [Keyframe(100, "images/a.jpg")])]
+    start = json.loads(stream_messages(ds, "vid", video, T)[0].value)
+    assert start["type"] == "start" and start["domain"] == "video"

@@ -1,0 +1,71 @@
+"""The claim rule: calibrated per-modality thresholds on the top score and its margin."""
+
+from __future__ import annotations
+
+from engines.store.weaviate_store import Hit
+from streams.schemas import EmbeddingRecord
+from streams.settings import Settings
+from streams.worker import claims, stages
+from streams.worker.claims import ClaimFeatures, ClaimRule, Thresholds, decide, features_of
+
+RULE = ClaimRule({"visual+text": Thresholds(0.6, 0.05), "visual": Thresholds(0.7, 0.1)})
+
+
+def test_a_clear_winner_is_claimed() -> None:
+    assert decide(ClaimFeatures((0.8, 0.6, 0.5), True, True), RULE) == (True, None)
+
+
+def test_a_high_score_without_margin_is_not_claimed() -> None:
+    claimed, reason = decide(ClaimFeatures((0.8, 0.78, 0.7), True, True), RULE)
+    assert not claimed and "above the next product" in reason
+
+
+def test_low_score_no_hits_and_uncalibrated_modality() -> None:
+    assert decide(ClaimFeatures((0.55, 0.1), True, True), RULE)[1].startswith("top score 0.550 below 0.600")
+    assert decide(ClaimFeatures((), True, True), RULE) == (False, "no catalog product found")
+    assert decide(ClaimFeatures((0.99, 0.1), False, True), RULE) == (False, "no calibrated rule for a text window")
+
+
+def test_thresholds_depend_on_the_modality() -> None:
+    f = (0.65, 0.55)
+    assert decide(ClaimFeatures(f, True, True), RULE)[0]
+    assert not decide(ClaimFeatures(f, True, False), RULE)[0]
+
+
+def test_summary_without_product_blocks_when_required() -> None:
+    rule = ClaimRule(RULE.thresholds, require_has_product=True)
+    assert not decide(ClaimFeatures((0.9, 0.1), True, True, has_product=False), rule)[0]
+    assert decide(ClaimFeatures((0.9, 0.1), True, True, has_product=None), rule)[0]
+
+
+def test_features_of_a_tag() -> None:
+    f = features_of([0.7, 0.6], ["visual"], {"has_product": False})
+    assert (f.modality, round(f.margin, 6), f.has_product) == ("visual", 0.1, False)
+    assert features_of([0.4], [], None).margin == 0.4
+
+
+def test_the_fixed_override_is_the_former_rule() -> None:
+    rule = claims.rule_for(0.35)
+    assert decide(ClaimFeatures((0.36, 0.359), False, True), rule)[0]
+    assert not decide(ClaimFeatures((0.34, 0.0), True, True), rule)[0]
+    assert claims.rule_for(0.0) is claims.shipped_rule()
+
+
+def test_the_shipped_rule_round_trips_and_covers_every_modality() -> None:
+    rule = claims.shipped_rule()
+    assert set(rule.thresholds) == set(claims.MODALITIES)
+    assert ClaimRule.from_json(rule.to_json()).thresholds == rule.thresholds
+
+
+def _rec(branches: list[str]) -> EmbeddingRecord:
+    return EmbeddingRecord(object_id="o", kind="live", stream_id="s", window=(0, 1), model_version="m", vector=[1.0],
+                           indexed_at=1.0, branches={b: [1.0] for b in branches})
+
+
+def test_a_flat_junk_search_is_not_claimed_by_default() -> None:
+    """300 x "spam" found a camera at 0.53 with others just below: the former 0.35 floor claimed it."""
+    hits = [Hit("a", 0.53, {"product_id": "p1", "title": "Camera"}), Hit("b", 0.525, {"product_id": "p2", "title": "Tripod"}),
+            Hit("c", 0.52, {"product_id": "p3", "title": "Lens"})]
+    out = stages.tag_record(_rec(["text"]), hits, claims.rule_for(Settings().tag_min_score), 2.0)
+    assert not out.claimed and out.unclaimed_reason
+    assert out.products[0]["product_id"] == "p1"
