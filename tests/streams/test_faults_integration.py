@@ -34,6 +34,7 @@ from tests.streams.test_pipeline_integration import timeline_windows
 from tooling.consume import spawn_worker
 from tooling.demo import Subscriber, settings_env
 from tooling.infra import KafkaService
+from tooling.infra.process import stop_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -77,14 +78,7 @@ class Workers:
         return "\n".join(f.read_text()[-2000:] for f in sorted(self.folder.glob("worker-*.log")))
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(self.procs, wait_s=30)
 
 
 async def _members(kafka: KafkaConfig, group: str) -> int:

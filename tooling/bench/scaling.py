@@ -38,6 +38,7 @@ from streams.worker.wiring import build_store_from
 from tooling.consume import spawn_worker
 from tooling.demo import Subscriber, percentile, settings_env
 from tooling.infra.local_cluster import LocalCluster
+from tooling.infra.process import stop_all
 
 PARTITIONS = 6  # divisible by 1, 2 and 3 workers
 
@@ -192,14 +193,7 @@ class Run:
             await asyncio.sleep(0.1)
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(self.procs, wait_s=60)
 
 
 def timeline(ds: Dataset, topics: TopicNames, stream_ids: Sequence[str], tag: str,

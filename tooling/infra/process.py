@@ -103,3 +103,16 @@ def tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(procs: Sequence[subprocess.Popen], wait_s: float = 30.0) -> None:
+    """SIGTERM every child that still runs, then wait for each (``wait_s``); a straggler is SIGKILLed and reaped."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)

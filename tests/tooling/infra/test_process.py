@@ -2,7 +2,7 @@ import sys
 import time
 from pathlib import Path
 
-from tooling.infra.process import pid_alive, spawn, stop_pid, tail
+from tooling.infra.process import pid_alive, spawn, stop_all, stop_pid, tail
 
 SLEEPER = "import time; print('up', flush=True); time.sleep(60)"
 STUBBORN = (
@@ -35,6 +35,16 @@ def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
     started = time.monotonic()
     stop_pid(proc.pid, timeout_s=0.5)
     assert not pid_alive(proc.pid)
+    assert time.monotonic() - started < 5
+
+
+def test_stop_all_terminates_children_and_kills_the_stubborn(tmp_path: Path) -> None:
+    procs = [spawn([sys.executable, "-c", code], tmp_path / f"{i}.out") for i, code in enumerate((SLEEPER, STUBBORN))]
+    for i in range(2):
+        _wait_for_output(tmp_path / f"{i}.out", "up")
+    started = time.monotonic()
+    stop_all(procs, wait_s=0.5)
+    assert [p.poll() for p in procs] == [-15, -9]  # SIGTERM ended one, SIGKILL the other
     assert time.monotonic() - started < 5
 
 
