@@ -141,7 +141,8 @@ class StreamState:
     max_seq: int = -1
     last_clock: float = 0.0
     lang: str = "en"
-    product_hint: str | None = None
+    product_hint: str | None = None  # the newest segment's
+    hints: dict[int, str | None] = field(default_factory=dict)  # segment origin -> its product hint
     domain: str = "live"
     windows: dict[int, OpenWindow] = field(default_factory=dict)
     retained: dict[int, OpenWindow] = field(default_factory=dict)
@@ -169,6 +170,7 @@ class StreamState:
             "last_clock": self.last_clock,
             "lang": self.lang,
             "product_hint": self.product_hint,
+            "hints": [[origin, hint] for origin, hint in sorted(self.hints.items())],
             "domain": self.domain,
             "windows": [_window_dict(w) for w in self.windows.values()],
             "retained": [_window_dict(w) for w in self.retained.values()],
@@ -196,6 +198,7 @@ class StreamState:
             last_clock=d["last_clock"],
             lang=d.get("lang", "en"),
             product_hint=d.get("product_hint"),
+            hints={int(origin): hint for origin, hint in d.get("hints", [])},
             domain=d.get("domain", "live"),
             offsets=dict(d.get("offsets", {})),
             seqs=[list(r) for r in d.get("seqs", [])],
@@ -302,9 +305,18 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
         lang=lang,
         keyframes=select_keyframes(w.frames, cfg.max_keyframes),
         reason=reason,
-        product_hint=st.product_hint,
+        product_hint=segment_hint(st, w.start_ms),
         domain=st.domain,
     )
+
+
+def segment_hint(st: StreamState, start_ms: int) -> str | None:
+    """The product hint of the segment a window starting at ``start_ms`` belongs to (a state written
+    before hints were kept per segment falls back to the newest one)."""
+    if not st.hints:
+        return st.product_hint
+    i = bisect.bisect_right(st.origins, start_ms) - 1
+    return st.hints.get(st.origins[i]) if i >= 0 else None
 
 
 def _close_passed(st: StreamState, cfg: WindowConfig, reason: CloseReason) -> list[ClosedWindow]:
@@ -483,6 +495,9 @@ def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: Window
     before content past ``ts`` + grace, or make ``events`` an expected source of the domain).
     """
     if ts in st.origins:
+        if ts not in st.hints and hint is not None:  # the stream's first segment opened before its marker
+            st.hints[ts] = hint
+            st.product_hint = hint if ts == st.origins[-1] else st.product_hint
         return Applied(duplicate=True)
     if ts < st.closed_until_ms:
         return Applied(
@@ -499,6 +514,7 @@ def apply_product_switch(st: StreamState, ts: int, hint: str | None, cfg: Window
     st.windows.clear()
     bisect.insort(st.origins, ts)
     st.product_hint = hint
+    st.hints[ts] = hint
     for c in chunks.values():
         for w in _windows_for(st, c["start_ms"], cfg) or []:
             w.add_chunk(c)
@@ -513,6 +529,8 @@ def _forget_segments(st: StreamState) -> None:
     """Drop the origins of segments that lie wholly before every window the stream still holds."""
     keep_from = min([*st.windows, *st.retained, max(st.closed_until_ms, st.origins[0])])
     i = max(0, bisect.bisect_right(st.origins, keep_from) - 1)
+    for origin in st.origins[:i]:
+        st.hints.pop(origin, None)
     del st.origins[:i]
 
 

@@ -91,6 +91,19 @@ def test_product_switch_starts_a_new_segment_and_grid() -> None:
     assert out[0].text == "bag more" and out[0].product_hint == "p2"
 
 
+def test_each_segment_keeps_its_own_product_hint() -> None:
+    """Chapters "a", "b", "c": the windows of a segment carry its hint, also once later switches
+    came in before they closed (every window used to carry the newest hint) and after a restore."""
+    st = new_state("s", 0, CFG)
+    for ts, hint in ((0, "a"), (3_000, "b"), (6_000, "c")):
+        apply_product_switch(st, ts, hint, CFG, 0.0)
+    out = [c for ts in (500, 3_500) for c in apply_chunk(st, chunk(ts, ts), CFG, 0.0).closed]
+    st = StreamState.from_dict(st.to_dict())
+    out += [c for ts in (6_500, 8_500) for c in apply_chunk(st, chunk(ts, ts), CFG, 0.0).closed]
+    out += close_all(st, "stream_end", CFG)
+    assert [(c.start_ms, c.product_hint) for c in out] == [(0, "a"), (3_000, "b"), (6_000, "c")]
+
+
 def test_window_waits_for_the_slowest_source() -> None:
     st = new_state("s", 0, AV)
     apply_frame(st, frame(500), AV, 0.0)
