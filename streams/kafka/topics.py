@@ -59,6 +59,11 @@ class TopicNames:
         return [*self.inputs(), self.windows, self.summaries, self.embeddings, self.tags, self.dlq]
 
 
+def agents_group(prefix: str, role: str = "all") -> str:
+    """Consumer group (and Faust app id) of the agents: the refine role reads in a group of its own."""
+    return f"{prefix}-refine" if role == "refine" else f"{prefix}-worker"
+
+
 def window_group(prefix: str) -> str:
     """Consumer group of the window stage (apart from the Faust agents' group)."""
     return f"{prefix}-window"

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.kafka import KafkaSource, group_lag
 from streams.kafka.clients import reachable
+from streams.kafka.topics import TopicNames, agents_group, window_group
 from streams.ops import metrics, progress
 
 log = logging.getLogger("ampere.health")
@@ -165,32 +166,36 @@ class HealthServer:
         self.httpd.server_close()
 
 
+def lag_groups(settings) -> list[tuple[str, list[str]]]:
+    """The consumer groups a worker of ``AMPERE_WORKER_ROLE`` reads in, each with its topics: the window
+    stage's group and the agents' group, or only the refine group for a refine-role process."""
+    prefix, topics = settings.topic_prefix, TopicNames(settings.topic_prefix)
+    if settings.worker_role == "refine":
+        return [(agents_group(prefix, "refine"), [topics.windows])]
+    return [
+        # the window stage reads the stream inputs in its own group; the Faust agents read the rest
+        (window_group(prefix), [topics.asr, topics.keyframes, topics.events]),
+        (agents_group(prefix), [topics.products, topics.windows, topics.summaries, topics.embeddings]),
+    ]
+
+
 def start_for_worker(settings, status: WorkerStatus) -> HealthServer | None:
     """The worker's server on ``AMPERE_METRICS_HOST:AMPERE_METRICS_PORT`` (port 0 = off).
 
-    A port already taken is logged as an error and the worker runs on without the endpoints.
+    A port already taken is logged as an error and the worker runs on without the endpoints. Lag and
+    readiness are those of the groups the worker's role reads in; a refine process uses no store.
     """
-    from streams.kafka.topics import TopicNames
-
     if settings.metrics_port <= 0:
         return None
-    from streams.kafka.topics import window_group
-
-    topics = TopicNames(settings.topic_prefix)
-    # the window stage reads the stream inputs in its own group; the Faust agents read the rest
-    window_probe = KafkaProbe(settings, window_group(settings.topic_prefix), [topics.asr, topics.keyframes, topics.events])
-    probe = KafkaProbe(
-        settings, f"{settings.topic_prefix}-worker", [topics.products, topics.windows, topics.summaries, topics.embeddings]
-    )
+    probes = [KafkaProbe(settings, group, topics) for group, topics in lag_groups(settings)]
 
     def lag() -> dict[tuple[str, int], int]:
-        return {**window_probe.lag(), **probe.lag()}
+        return {k: v for p in probes for k, v in p.lag().items()}
 
-    checks: dict[str, Check] = {
-        "kafka": probe.problem,
-        "weaviate": lambda: weaviate_problem(settings.weaviate_url, settings.weaviate_api_key),
-        "worker": status.loop_problem,
-    }
+    checks: dict[str, Check] = {"kafka": probes[-1].problem}
+    if settings.worker_role != "refine":
+        checks["weaviate"] = lambda: weaviate_problem(settings.weaviate_url, settings.weaviate_api_key)
+    checks["worker"] = status.loop_problem
     try:
         server = HealthServer(settings.metrics_host, settings.metrics_port, status, checks, lag)
     except OSError as exc:

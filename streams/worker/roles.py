@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+from streams.kafka.topics import agents_group
+
 Role = Literal["all", "provisional", "refine"]
 ROLES: tuple[Role, ...] = ("all", "provisional", "refine")
 
@@ -29,7 +31,7 @@ class RoleMismatch(ValueError):
 
 def app_id(topic_prefix: str, role: Role) -> str:
     """The Faust app id, which is also the agents' consumer group: the refine role has its own."""
-    return f"{topic_prefix}-refine" if role == "refine" else f"{topic_prefix}-worker"
+    return agents_group(topic_prefix, role)
 
 
 def agents_for(role: Role, two_phase: bool) -> tuple[str, ...]:

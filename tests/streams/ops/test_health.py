@@ -117,3 +117,14 @@ def test_a_client_that_gives_up_leaves_no_traceback(capfd) -> None:
         srv.stop()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err, err
+
+
+def test_a_refine_process_reports_its_own_group_not_the_provisional_workers() -> None:
+    """A refine-role worker read lag (and readiness) of the window and agents groups it never joins."""
+    from streams.ops.health import lag_groups
+    from streams.settings import Settings
+
+    refine = lag_groups(Settings(topic_prefix="t", worker_role="refine"))
+    assert refine == [("t-refine", ["t.windows"])]
+    groups = [g for g, _ in lag_groups(Settings(topic_prefix="t", worker_role="provisional"))]
+    assert groups == ["t-window", "t-worker"]
