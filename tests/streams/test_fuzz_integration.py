@@ -32,6 +32,7 @@ from streams.schemas import (
     parse_record,
 )
 from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
+from tests.conftest import IsolatedSettings
 from tests.streams.mini_dataset import make_mini_dataset
 from tests.streams.test_pipeline_integration import (
     _settings,
@@ -200,8 +201,9 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def test_poison_messages_never_stop_the_worker(kafka_bootstrap, weaviate_server, tmp_path) -> None:
-    settings = _settings(kafka_bootstrap, weaviate_server, "extractive")
+def test_poison_messages_never_stop_the_worker(isolated_settings: IsolatedSettings, tmp_path) -> None:
+    settings = _settings(isolated_settings, "extractive")
+    kafka = settings.kafka
     topics = TopicNames(settings.topic_prefix)
     ds = make_mini_dataset(tmp_path / "data", seed=3)
     expected = expected_windows(ds, settings, ["live-0"])
@@ -213,20 +215,20 @@ def test_poison_messages_never_stop_the_worker(kafka_bootstrap, weaviate_server,
     random.Random(5).shuffle(shots)
 
     async def run() -> list[dict]:
-        sub = Subscriber(KafkaConfig(kafka_bootstrap), topics)
+        sub = Subscriber(kafka, topics)
         await sub.start()
-        await send_all(KafkaConfig(kafka_bootstrap), [product_message(ds, p, topics) for p in ds.products])
+        await send_all(kafka, [product_message(ds, p, topics) for p in ds.products])
         await _wait_products(store, len(ds.products), worker, log)
         timeline = merge_streams([stream_messages(ds, "live-0", ds.streams()["live-0"], topics)])
         span_s = timeline[-1][0] / 1000
-        valid = asyncio.create_task(replay(KafkaConfig(kafka_bootstrap), timeline, speed=span_s / 10))
+        valid = asyncio.create_task(replay(kafka, timeline, speed=span_s / 10))
         t0 = time.time()
-        await _send(KafkaConfig(kafka_bootstrap), shots)
+        await _send(kafka, shots)
         sent_s = time.time() - t0
         await valid
         await sub.wait_done(settle_s=8, timeout_s=600, alive=lambda: worker.poll() is None)
         await sub.stop()
-        dlq = [r async for r in follow(KafkaConfig(kafka_bootstrap), topics.dlq, from_beginning=True, idle_timeout_s=3)]
+        dlq = [r async for r in follow(kafka, topics.dlq, from_beginning=True, idle_timeout_s=3)]
         print(f"sent {len(shots)} attack messages in {sent_s:.1f}s")
         return dlq
 

@@ -20,6 +20,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.topics import TopicNames
 from streams.schemas import SummaryRecordMsg, WindowRecord, dump_record
 from streams.sdk.publish import Outgoing, send_all
+from tests.conftest import IsolatedSettings
 from tests.streams.test_pipeline_integration import _settings, _stop, _store
 from tooling.consume import spawn_worker
 from tooling.demo import settings_env
@@ -65,8 +66,9 @@ def _wait(pred, worker, log, timeout_s: float = 420) -> None:
         time.sleep(0.5)
 
 
-def test_revisions_only_move_forward(kafka_bootstrap, weaviate_server, tmp_path) -> None:
-    settings = _settings(kafka_bootstrap, weaviate_server, "extractive")
+def test_revisions_only_move_forward(isolated_settings: IsolatedSettings, tmp_path) -> None:
+    settings = _settings(isolated_settings, "extractive")
+    kafka = settings.kafka
     topics = TopicNames(settings.topic_prefix)
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = _store(settings)
@@ -79,9 +81,9 @@ def test_revisions_only_move_forward(kafka_bootstrap, weaviate_server, tmp_path)
 
     try:
         # window A in order (1 then 2), window B out of order (2 then 1)
-        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [prov_a, ref_a, ref_b, prov_b]))
+        asyncio.run(send_all(kafka, [prov_a, ref_a, ref_b, prov_b]))
         _wait(lambda: len(_stored(store)) == 2 and all(v[0] == 2 for v in _stored(store).values()), worker, log)
-        _wait(lambda: _drained(KafkaConfig(kafka_bootstrap), topics), worker, log)  # the late provisional B too
+        _wait(lambda: _drained(kafka, topics), worker, log)  # the late provisional B too
         first = _stored(store)
         assert {k: v[0] for k, v in first.items()} == {0: 2, 10_000: 2}
         refined_b = json.loads(ref_b.value)["summary"]["sentence"]
@@ -90,9 +92,9 @@ def test_revisions_only_move_forward(kafka_bootstrap, weaviate_server, tmp_path)
         # a replay of both provisional versions, across a worker restart
         _stop(worker)
         worker = spawn_worker(settings_env(settings), log)
-        asyncio.run(send_all(KafkaConfig(kafka_bootstrap), [prov_a, prov_b]))
+        asyncio.run(send_all(kafka, [prov_a, prov_b]))
         time.sleep(1)
-        _wait(lambda: _drained(KafkaConfig(kafka_bootstrap), topics), worker, log)
+        _wait(lambda: _drained(kafka, topics), worker, log)
         assert worker.poll() is None, log.read_text()[-3000:]
         after = _stored(store)
         assert {k: v[0] for k, v in after.items()} == {0: 2, 10_000: 2}
