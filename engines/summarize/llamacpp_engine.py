@@ -9,7 +9,9 @@ in the KV cache, so each window costs only its own transcript and the answer.
 
 from __future__ import annotations
 
+import atexit
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,19 @@ from engines.summarize.guarded import Completion, GuardedLlmSummarizer
 from engines.summarize.jump_forward import key_tree
 from engines.summarize.llamacpp_batch import BatchDecoder
 from engines.summarize.prompt import Message
+
+
+def _close_llama_null_files() -> None:
+    """llama-cpp-python opens two ``/dev/null`` files when imported and never closes them, which prints
+    ``ResourceWarning: unclosed file`` at exit; they serve only model loading, long over by then."""
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        f = getattr(utils, name, None)
+        if f is not None and not f.closed:
+            f.close()
+
+
+atexit.register(_close_llama_null_files)
 
 
 class _Deadline(TimeoutError):

@@ -44,3 +44,16 @@ def test_same_transcript_is_served_from_the_cache(engine):
 def test_tokenizer_counts_real_tokens(engine):
     assert 0 < engine.count_tokens("电动牙刷 toothbrush") < 12
     assert engine.llm.n_ctx() >= engine.token_budget + engine.max_tokens
+
+
+def test_no_unclosed_file_warning_at_exit_after_llama_cpp_is_imported() -> None:
+    """llama-cpp-python leaves two /dev/null files open; the worker printed two ResourceWarnings at stop."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("llama_cpp")
+    code = "import engines.summarize.llamacpp_engine, llama_cpp"
+    done = subprocess.run([sys.executable, "-W", "always::ResourceWarning", "-c", code],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr
