@@ -302,7 +302,9 @@ def format_tag(rec: dict, truth: str | None) -> str:
     start, end = rec["window"]
     top = rec["products"][0] if rec["products"] else None
     if not rec["claimed"] or top is None:
-        verdict = "[dim]no product above threshold[/dim]"
+        why = rec.get("unclaimed_reason") or "no product above threshold"
+        guess = f" (best guess {top['title']} {top['score']:.2f})" if top else ""
+        verdict = f"[dim]not claimed: {why}{guess}[/dim]"
     else:
         ok = "[green]✓[/green]" if truth == top["product_id"] else f"[red]✗[/red] (truth {truth})"
         verdict = f"[bold]{top['title']}[/bold] [cyan]{top['score']:.2f}[/cyan] {ok}"

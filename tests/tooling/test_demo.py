@@ -101,3 +101,16 @@ def test_subscriber_counts_only_the_streams_of_its_run() -> None:
     assert [t["stream_id"] for t in sub.report.tags] == ["live-000#run-0-0"]
     assert len(sub.report.embeddings) == 1 and len(sub.report.dlq) == 1
     assert sub.closed == {("live-000#run-0-0", 0, 10)}
+
+
+def test_an_unclaimed_tag_line_says_why_and_the_best_guess() -> None:
+    """The demo said "no product above threshold" for every unclaimed tag, also under the calibrated rule."""
+    from tooling.demo import format_tag
+
+    rec = {"window": [0, 15_700], "stream_id": "live-1", "claimed": False, "revision": 1,
+           "unclaimed_reason": "top score 0.700 below 0.781 (visual+text window)",
+           "products": [{"product_id": "p1", "title": "Instant Camera", "score": 0.7}]}
+    line = format_tag(rec, "p1")
+    assert "not claimed: top score 0.700 below 0.781" in line and "best guess Instant Camera 0.70" in line
+    claimed = format_tag({**rec, "claimed": True, "unclaimed_reason": None}, "p1")
+    assert "Instant Camera" in claimed and "✓" in claimed and "not claimed" not in claimed

@@ -274,7 +274,7 @@ register_bench()
 def _print_summary(res: dict) -> None:
     t = Table(title="demo summary", show_header=False)
     t.add_row("windows indexed", str(res["windows"]))
-    t.add_row("tags published", f"{res['tags']} ({res['claimed']} above threshold)")
+    t.add_row("tags published", f"{res['tags']} ({res['claimed']} claimed)")
     t.add_row("top-1 correct (of claimed)", f"{res['top1_correct_of_claimed']}/{res['claimed']}")
     t.add_row("truth in top-3", f"{res['top3_hit']}/{res['tags']}")
     t.add_row("close → first queryable p50 / p99", f"{res['queryable_p50_s']:.2f}s / {res['queryable_p99_s']:.2f}s")
