@@ -35,7 +35,11 @@ __all__ = ["KIND_COLLECTION", "VECTOR_NAMES", "Hit", "StoreError", "StoredObject
 log = logging.getLogger("ampere.store")
 
 _OUTAGE_TYPES = (WeaviateConnectionError, WeaviateGRPCUnavailableError, WeaviateTimeoutError, WeaviateClosedClientError)
-_OUTAGE_TEXT = ("StatusCode.UNAVAILABLE", "Connection refused", "failed to connect to all addresses", "Socket closed")
+_OUTAGE_TEXT = (
+    "StatusCode.UNAVAILABLE", "Connection refused", "failed to connect to all addresses", "Socket closed",
+    # a replica the coordinating node was writing to died mid-call (per-object batch errors of a cluster)
+    "the client connection is closing", "code = Unavailable",
+)
 
 
 def is_outage(exc: BaseException | str) -> bool:

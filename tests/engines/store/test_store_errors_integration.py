@@ -84,5 +84,7 @@ def test_outage_errors_are_told_from_refusals() -> None:
     down = "failed after 5 retries. Details: status = StatusCode.UNAVAILABLE, connect: Connection refused (111)"
     assert is_outage(WeaviateQueryError(down, "GRPC search"))
     assert is_outage("failed to connect to all addresses")
+    # a replica killed while the coordinating node wrote to it (seen in the 3-node quorum test)
+    assert is_outage("failed to execute query: rpc error: code = Canceled desc = grpc: the client connection is closing")
     assert not is_outage(WeaviateQueryError("vector lengths don't match: 5 vs 8", "GRPC search"))
     assert not is_outage(ValueError("Connection refused"))  # only the client's own errors are classified
