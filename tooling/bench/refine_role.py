@@ -15,7 +15,6 @@ import asyncio
 import json
 import math
 import os
-import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from encoders.dataset import Dataset
 from streams.settings import Settings
 from streams.worker.roles import plan_cpu_share
 from tooling.infra.ports import free_port
+from tooling.infra.process import stop_all
 
 #: Ages (seconds from close to the refined revision being queryable) the coverage is reported at.
 AGE_BUCKETS_S: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0)
@@ -95,15 +95,6 @@ def _spawn_refine(settings: Settings, log: Path):
     return spawn_worker(settings_env(settings.model_copy(update={"worker_role": "refine", "metrics_port": 0})), log)
 
 
-def _stop(proc) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except Exception:  # noqa: BLE001
-            proc.kill()
-
-
 def run_refine_roles(
     settings: Settings, ds: Dataset, stream_count: int, speed: float, console: Console, out_dir: Path,
 ) -> list[dict]:
@@ -138,7 +129,7 @@ def run_refine_roles(
                                          load_catalog=i == 0 and not catalog_loaded, live_lines=False, run_tag=f"{stamp}{i}-"))
         finally:
             if refine is not None:
-                _stop(refine)
+                stop_all([refine], wait_s=30)
         res = summarize_report(rep)
         res.update(configuration=name, streams=stream_count, speed=speed, load_avg_1m_end=os.getloadavg()[0],
                    coverage=refined_coverage(rep.embeddings))
