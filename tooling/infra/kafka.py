@@ -29,8 +29,15 @@ TOOLS = {  # the main class behind each of Kafka's bin/kafka-*.sh scripts (Kafka
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as `kafka-storage random-uuid`)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as `kafka-storage random-uuid`).
+
+    Like Kafka's own ``Uuid.randomUuid``, an id starting with ``-`` is drawn again: the storage tool's
+    argument parser reads ``-t -abc…`` as a missing value followed by an unknown option (1 draw in 64).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def durability(brokers: int) -> tuple[int, int]:
@@ -302,7 +309,7 @@ class KafkaService(Service):
         if (log_dirs / "meta.properties").exists():
             return
         cmd = self._java(
-            "kafka.tools.StorageTool", "format", "-t", self.cluster_id or new_cluster_id(),
+            "kafka.tools.StorageTool", "format", f"--cluster-id={self.cluster_id or new_cluster_id()}",
             "-c", str(self.config_dir / "server.properties"), "--ignore-formatted",
             *[arg for user, pw in self.scram_users.items()
               for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={pw}]")],

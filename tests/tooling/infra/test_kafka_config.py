@@ -1,4 +1,5 @@
 import base64
+import uuid
 from pathlib import Path
 
 from tooling.infra.kafka import KafkaService, log4j_properties, new_cluster_id, server_properties
@@ -68,3 +69,12 @@ def test_message_size_limit_and_scram_listener(tmp_path: Path) -> None:
     assert "message.max.bytes=5000000\n" in props and "replica.fetch.max.bytes=5000000\n" in props
     assert "SASL_PLAINTEXT://127.0.0.1:9094" in props and "sasl.enabled.mechanisms=SCRAM-SHA-512\n" in props
     assert "SASL" not in server_properties(1, 9092, 9093, tmp_path)
+
+
+def test_cluster_id_never_starts_with_a_dash(monkeypatch) -> None:
+    """The storage tool would read ``-t -abc…`` as an option: such a draw is thrown away."""
+    dash = uuid.UUID(bytes=base64.urlsafe_b64decode("-AbCdEfGhIjKlMnOpQrStQ=="))
+    fine = uuid.UUID(bytes=base64.urlsafe_b64decode("AAbCdEfGhIjKlMnOpQrStQ=="))
+    draws = iter([dash, dash, fine])
+    monkeypatch.setattr("tooling.infra.kafka.uuid.uuid4", lambda: next(draws))
+    assert new_cluster_id() == "AAbCdEfGhIjKlMnOpQrStQ"

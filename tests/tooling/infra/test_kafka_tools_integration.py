@@ -46,3 +46,14 @@ def test_unknown_tool_is_refused(tmp_path) -> None:
     with pytest.raises(ServiceError):
         KafkaService(tmp_path, 1, 2).tool_command("kafka-server-start")
     assert set(TOOLS) >= {"consumer-groups", "console-consumer", "console-producer"}
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path) -> None:
+    """A stored cluster id starting with ``-`` (one draw in 64 before ids were redrawn) still formats."""
+    s = Settings()
+    kafka = KafkaService(s.home, 0, 0, tmp_path / "data", version=s.kafka_version,
+                         cluster_id="-AbCdEfGhIjKlMnOpQrStQ")
+    kafka.ensure_installed()
+    kafka.prepare()
+    meta = (tmp_path / "data" / "kraft" / "meta.properties").read_text()
+    assert "cluster.id=-AbCdEfGhIjKlMnOpQrStQ" in meta
