@@ -39,6 +39,7 @@ return [...document.querySelectorAll('.window-card[data-stream="' + arguments[0]
       title: p.querySelector('.title').textContent, score: p.querySelector('.score').textContent,
       img_width: (p.querySelector('img') || {naturalWidth: 0}).naturalWidth})),
     kf_width: (c.querySelector('img.kf') || {naturalWidth: 0}).naturalWidth,
+    settled: [...c.querySelectorAll('img')].every((i) => i.complete),
     time: t ? t.textContent : '', time_lines: t ? Math.round(t.getBoundingClientRect().height
       / parseFloat(getComputedStyle(t).lineHeight)) : 0,
     sentence: c.querySelector('.sentence').textContent};
@@ -151,7 +152,10 @@ def test_replayed_streams_appear_live_and_after_a_restart_in_the_browser(isolate
         def tagged(stream_id: str):
             def done(_) -> list[dict] | bool:
                 now = cards(stream_id)
-                return now if len(now) >= 2 and all(c["products"] and c["kf_width"] > 0 for c in now) else False
+                # every picture settled (loaded or failed): a card re-rendered by a late update loads its
+                # catalog photos afresh, and one read mid-load would look like a broken picture
+                return now if len(now) >= 2 and all(c["products"] and c["kf_width"] > 0 and c["settled"]
+                                                    for c in now) else False
             return done
 
         # a stream on its own clock (from 0) and a short video, then a stream on the epoch-ms clock
