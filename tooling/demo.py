@@ -29,6 +29,7 @@ from streams.sdk.publish import merge_streams, product_message, replay, send_all
 from streams.settings import Settings
 from streams.worker.window_stage import counters_path
 from streams.worker.wiring import build_store_from
+from tooling.bench import cpu
 from tooling.consume import follow, spawn_worker
 from tooling.dashboard.launch import spawn_dashboard, wait_http
 from tooling.dashboard.launch import stop as stop_process
@@ -85,6 +86,7 @@ class RunReport:
     felt_lag_s: list[float] = field(default_factory=list)  # last record sent by the broadcaster → first queryable
     wall_s: float = 0.0
     loss: dict[str, int] = field(default_factory=dict)  # the worker's loss counters (streams.ops.counters)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds by process role over the replay
 
 
 class Subscriber:
@@ -367,6 +369,7 @@ async def run_replay(
             for i, sid in enumerate(stream_ids)
         ]
         t0 = sub.last_event = sub.last_window = time.time()  # quiet counts from the replay, not the worker's start
+        cpu_before = cpu.snapshot()
         console.print(f"replaying {len(timelines)} stream(s) at {speed:g}x ...")
         sent: dict[str, list[tuple[int, float]]] = {}
 
@@ -380,6 +383,7 @@ async def run_replay(
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; see {worker_log}") from exc
         sub.report.wall_s = max(sub.last_event, sub.last_window) - t0
+        sub.report.cpu_s = cpu.by_role(cpu_before, cpu.snapshot())  # before the worker stops: it must still be seen
     finally:
         await sub.stop()
         if worker.poll() is None:
@@ -428,6 +432,8 @@ def summarize_report(rep: RunReport) -> dict:
         "visible_p95_s": percentile(rep.visible_lag_s, 95),
         "visible_p99_s": percentile(rep.visible_lag_s, 99),
         "windows_per_s": rep.windows / rep.wall_s if rep.wall_s > 0 else float("nan"),
+        "cpu_s": rep.cpu_s,
+        "cores_used": {k: round(v / rep.wall_s, 2) for k, v in rep.cpu_s.items()} if rep.wall_s > 0 else {},
         "summary_sources": dict(
             Counter((e.get("summary") or {}).get("source", "?") for e in rep.embeddings if e.get("kind") == "live")
         ),

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from encoders.dataset import Dataset
 from streams.settings import Settings
+from tooling.bench import cpu
 from tooling.bench.refine_role import refined_coverage
 from tooling.demo import run_replay, summarize_report
 from tooling.infra.ports import free_port
@@ -36,6 +37,13 @@ def knee_row(rows: list[dict], p99_s: float = KNEE_P99_S) -> dict | None:
     """The row of the highest offered load held at first-queryable p99 ≤ ``p99_s`` (None if none is)."""
     ok = [r for r in rows if r["batched"] and r["queryable_p99_s"] <= p99_s]
     return max(ok, key=lambda r: r["realtime_streams"]) if ok else None
+
+
+def cores_text(cores: dict[str, float]) -> str:
+    """Cores each process role kept busy over a row (CPU seconds / wall seconds), in a fixed order."""
+    if not cores:
+        return "-"
+    return " / ".join(f"{cores.get(role, 0.0):.2f}" for role in ("worker", "kafka", "weaviate", cpu.BENCH, cpu.OTHER))
 
 
 def run_freshness(
@@ -101,9 +109,10 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
         "",
         (
             "| streams | real-time streams | batching | windows | windows/s | close→first queryable p50 / p99 s | "
-            "last record sent→queryable p50 / p99 s | close→refined p50 / p99 s (n) | encode s (mean) | load 1 / 5 min |"
+            "last record sent→queryable p50 / p99 s | close→refined p50 / p99 s (n) | encode s (mean) | load 1 / 5 min | "
+            "cores used: worker / kafka / weaviate / bench / other |"
         ),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
@@ -111,7 +120,8 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
             f"{_fmt(r['windows_per_s'])} | {_fmt(r['queryable_p50_s'])} / {_fmt(r['queryable_p99_s'])} | "
             f"{_fmt(r.get('felt_p50_s'))} / {_fmt(r.get('felt_p99_s'))} | "
             f"{_fmt(r.get('refined_p50_s'))} / {_fmt(r.get('refined_p99_s'))} ({r.get('refined', 0)}) | "
-            f"{_fmt(r['mean_stage_s']['encode'])} | {_fmt(r.get('load_avg_1m_end'))} / {_fmt(r.get('load_avg_5m_end'))} |"
+            f"{_fmt(r['mean_stage_s']['encode'])} | {_fmt(r.get('load_avg_1m_end'))} / {_fmt(r.get('load_avg_5m_end'))} | "
+            f"{cores_text(r.get('cores_used') or {})} |"
         )
     knee_text = (f"{k:g} real-time streams, {kr['windows_per_s']:.2f} windows/s (p99 {kr['queryable_p99_s']:.2f} s)"
                  if kr else "none (no row held it)")

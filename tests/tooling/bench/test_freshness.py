@@ -26,3 +26,12 @@ def test_the_knee_row_is_the_highest_load_within_the_bound_and_is_written(tmp_pa
     md = (tmp_path / "freshness.md").read_text()
     assert "200 real-time streams, 6.40 windows/s (p99 1.90 s)" in md
     assert "| 3.50 / 4.50 |" in md  # the load of the 100-stream row
+
+
+def test_each_row_shows_the_cores_every_process_role_kept_busy(tmp_path) -> None:
+    busy = row(100, 12.9, 6.3, 3.5) | {"cores_used": {"worker": 1.31, "weaviate": 0.42, "kafka": 0.1}}
+    with open(tmp_path / "log", "w") as log:
+        write_results(Settings(), [row(10, 1.3, 0.7, 1.5), busy], 4.0, tmp_path, Console(file=log))
+    lines = (tmp_path / "freshness.md").read_text().splitlines()
+    assert lines[4].endswith("| - |")  # a row measured before the reader existed says so, not 0
+    assert lines[5].endswith("| 1.31 / 0.10 / 0.42 / 0.00 / 0.00 |")
