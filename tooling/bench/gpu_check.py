@@ -243,13 +243,13 @@ def write_results(result: dict[str, Any], out_dir: Path) -> list[Path]:
     return paths
 
 
-def main(argv: Sequence[str] | None = None, detect=detect_cuda, checks: dict | None = None) -> int:
+def main(argv: Sequence[str] | None = None, detect=None, checks: dict | None = None) -> int:
     """Exit 0 when every check passed, 1 when one failed, :data:`NO_CUDA_EXIT` without a CUDA device."""
     p = argparse.ArgumentParser(prog="python -m tooling.bench.gpu_check", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("bench/results"))
     p.add_argument("--only", action="append", choices=sorted(CHECKS), help="Run only this check (repeat).")
     a = p.parse_args(argv)
-    device, why = detect()
+    device, why = (detect or detect_cuda)()
     if device is None:
         print(f"gpu-check: {why}; nothing run, nothing written", file=sys.stderr)
         return NO_CUDA_EXIT

@@ -69,3 +69,38 @@ def hotpath(
 
     root = ensure_sample(None)
     run_hotpath(sorted((root / "images" / "moments").glob("*/*.jpg")), out, Console(), Dataset.load(root))
+
+
+@bench_app.command("refine-role")
+def refine_role(
+    streams: int = typer.Option(50, help="Streams replayed in each configuration (the same ones each time)."),
+    speed: float = typer.Option(4.0, help="Replay speed of every stream."),
+    out: Path = typer.Option(Path("bench/results"), help="Folder for refine-role.json and refine-role.md."),
+) -> None:
+    """One `--role all` worker vs a provisional worker beside a CPU-bounded refine worker: close → first
+    queryable and refined coverage by age (starts the local services when they are down)."""
+    from rich.console import Console
+
+    from encoders.dataset import Dataset
+    from streams.settings import get_settings
+    from tooling.bench.refine_role import run_refine_roles
+    from tooling.cli.pipeline import ensure_sample, quiet_clients
+    from tooling.infra import stack
+
+    quiet_clients()
+    console = Console()
+    s = get_settings()
+    stack.up(s, stack.build_services(s), console)
+    run_refine_roles(s, Dataset.load(ensure_sample(None)), streams, speed, console, out)
+
+
+@bench_app.command("gpu-check")
+def gpu_check(
+    out: Path = typer.Option(Path("bench/results"), help="Folder for gpu-check.json and gpu-check.md."),
+    only: list[str] = typer.Option([], help="Run only this check (repeat the option); default: every check."),
+) -> None:
+    """TensorRT parity and throughput vs torch fp16, the vLLM summarizer on the bench windows; without a
+    CUDA device it says so, writes nothing and exits 3 (as `make gpu-check`)."""
+    from tooling.bench.gpu_check import main
+
+    raise typer.Exit(main(["--out", str(out), *[a for name in only for a in ("--only", name)]]))

@@ -9,7 +9,8 @@ from tooling.cli import app
 
 runner = CliRunner()
 
-COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"]]
+COMMANDS = [[], ["worker"], ["publish"], ["tail"], ["search"], ["demo"], ["bench", "freshness"],
+            ["bench", "refine-role"], ["bench", "gpu-check"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "ampere")
@@ -38,3 +39,13 @@ def test_schema_export_never_creates_docs_in_the_working_folder(tmp_path, monkey
     res = runner.invoke(app, ["schema", "export", "--check"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "docs").exists()
+
+
+def test_bench_gpu_check_without_cuda_says_so_writes_nothing_and_exits_3(tmp_path, monkeypatch) -> None:
+    """`make gpu-check` had no `ampere bench` verb; the verb must keep its distinct no-CUDA exit."""
+    from tooling.bench import gpu_check
+
+    monkeypatch.setattr(gpu_check, "detect_cuda", lambda: (None, "no CUDA device (test)"))
+    res = runner.invoke(app, ["bench", "gpu-check", "--out", str(tmp_path), "--only", "encoder_throughput"])
+    assert res.exit_code == gpu_check.NO_CUDA_EXIT, res.output
+    assert list(tmp_path.iterdir()) == []
