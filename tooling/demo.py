@@ -72,6 +72,12 @@ def truth_for(moments: Sequence[MomentRecord], start_ms: int, end_ms: int) -> st
     return best
 
 
+def stagger_starts(n: int, span_ms: int) -> list[int]:
+    """Start offsets (stream time) of ``n`` streams spread evenly over ``span_ms``: stream ``i`` starts
+    ``i * span_ms / n`` later, so window closes are spread over the span instead of coinciding."""
+    return [i * span_ms // n for i in range(n)] if n else []
+
+
 @dataclass
 class RunReport:
     """What one replay produced, as seen by a subscriber."""
@@ -327,8 +333,12 @@ async def run_replay(
     live_lines: bool = True,
     run_tag: str = "",
     dashboard_port: int | None = None,
+    stagger: bool = False,
 ) -> RunReport:
-    """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker."""
+    """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker.
+
+    With ``stagger``, the streams start spread evenly over one window hop instead of together, so their
+    windows close spread over time as independent broadcasts' do, not all in the same instant."""
     topics = TopicNames(settings.topic_prefix)
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = build_store_from(settings)
@@ -376,7 +386,8 @@ async def run_replay(
         def on_sent(m) -> None:
             sent.setdefault(m.key.decode(), []).append((m.ts_ms, time.time()))
 
-        await replay(settings, merge_streams(timelines), speed=speed, on_sent=on_sent)
+        starts = stagger_starts(len(timelines), settings.hop_ms) if stagger else None
+        await replay(settings, merge_streams(timelines, starts), speed=speed, on_sent=on_sent)
         settle = settings.end_settle_ms / 1000 + 5
         try:
             await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: worker.poll() is None, lag_grace_s=60)

@@ -88,9 +88,14 @@ def product_message(ds: Dataset, p: ProductRecord, topics: TopicNames, max_image
     return Outgoing(0, 0, topics.products, p.product_id.encode(), dump_record(rec))
 
 
-def merge_streams(streams: Iterable[list[Outgoing]]) -> list[tuple[int, Outgoing]]:
-    """Interleave several streams' messages by stream time (all streams start together)."""
-    tagged = [[(m.ts_ms - (s[0].ts_ms if s else 0), i, m) for m in s] for i, s in enumerate(streams)]
+def merge_streams(streams: Iterable[list[Outgoing]], starts_ms: Sequence[int] | None = None) -> list[tuple[int, Outgoing]]:
+    """Interleave several streams' messages by stream time. All streams start together, or stream ``i``
+    ``starts_ms[i]`` later (its send time only: the event times in the records stay as they are)."""
+    streams = list(streams)
+    starts = list(starts_ms) if starts_ms is not None else [0] * len(streams)
+    if len(starts) != len(streams):
+        raise ValueError(f"{len(starts)} start offsets for {len(streams)} streams")
+    tagged = [[(m.ts_ms - (s[0].ts_ms if s else 0) + starts[i], i, m) for m in s] for i, s in enumerate(streams)]
     return [(t, m) for t, _, m in heapq.merge(*tagged, key=lambda x: (x[0], x[1], x[2].order))]
 
 

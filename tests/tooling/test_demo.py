@@ -114,3 +114,10 @@ def test_an_unclaimed_tag_line_says_why_and_the_best_guess() -> None:
     assert "not claimed: top score 0.700 below 0.781" in line and "best guess Instant Camera 0.70" in line
     claimed = format_tag({**rec, "claimed": True, "unclaimed_reason": None}, "p1")
     assert "Instant Camera" in claimed and "✓" in claimed and "not claimed" not in claimed
+
+
+def test_staggered_starts_spread_evenly_over_the_span() -> None:
+    from tooling.demo import stagger_starts
+
+    assert stagger_starts(4, 30_000) == [0, 7_500, 15_000, 22_500]
+    assert stagger_starts(1, 30_000) == [0] and stagger_starts(0, 30_000) == []

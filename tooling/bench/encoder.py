@@ -110,3 +110,42 @@ def markdown_table(result: dict) -> str:
         lines += ["", "int8 vs fp32 ONNX cosine (16 live items): " +
                   ", ".join(f"{k} mean {v['mean']} min {v['min']}" for k, v in c.items())]
     return "\n".join(lines) + "\n"
+
+
+def run_image_chunks(engine: str = "onnx", chunks: Sequence[int] = (1, 2, 4, 8, 16, 32), n_images: int = 32,
+                     threads: int = 2, rounds: int = 5, report: Report | None = None) -> dict:
+    """Frame tokens of the same ``n_images`` images (a full worker batch: 8 windows x 4 frames) run in
+    chunks of each size, interleaved over ``rounds``, best round kept; ms per image and the ratio to
+    the largest chunk, plus the largest difference of the tokens (chunking must not change them)."""
+    enc = load_encoder(engine, threads=threads)
+    images = bench_images(n_images)
+    load = os.getloadavg()[0]
+    ref_chunk = max(chunks)
+    tokens: dict[int, np.ndarray] = {}
+    best: dict[int, float] = {}
+    for r in range(rounds):
+        for chunk in chunks:
+            enc.image_batch = chunk
+            if r == 0:
+                tokens[chunk] = enc.image_tokens(images)  # warm-up: the first call at a new shape allocates
+            t0 = time.perf_counter()
+            enc.image_tokens(images)
+            ms = 1000 * (time.perf_counter() - t0) / n_images
+            best[chunk] = min(best.get(chunk, ms), ms)
+            if report:
+                report(f"round {r + 1}/{rounds} chunk {chunk}: {ms:.2f} ms / image (best {best[chunk]:.2f})")
+    rows = [{"chunk": c, "ms_per_image": round(best[c], 3), "vs_largest": round(best[c] / best[ref_chunk], 3),
+             "max_abs_token_diff": float(np.abs(tokens[c] - tokens[ref_chunk]).max())} for c in chunks]
+    return {"engine": engine, "model_version": enc.model_version, "threads": threads, "n_images": n_images,
+            "rounds": rounds, "loadavg_1m_at_start": load, "loadavg_1m_at_end": os.getloadavg()[0], "rows": rows}
+
+
+def chunks_markdown(result: dict) -> str:
+    """The chunk comparison as a markdown table."""
+    lines = [(f"Image encode by chunk size, {result['engine']} ({result['model_version']}), {result['threads']} threads, "
+              f"the same {result['n_images']} images each time, best of {result['rounds']} interleaved rounds "
+              f"(1-min load {result['loadavg_1m_at_start']:.2f} at start, {result['loadavg_1m_at_end']:.2f} at end)."), "",
+             "| images per run | ms / image | vs the largest chunk | max token difference |", "| ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['chunk']} | {r['ms_per_image']:.2f} | {r['vs_largest']:.2f} | {r['max_abs_token_diff']:.1e} |"
+              for r in result["rows"]]
+    return "\n".join(lines) + "\n"

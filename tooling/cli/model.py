@@ -146,9 +146,26 @@ def bench_encoder_cmd(
     min_items: int = typer.Option(64, help="Items timed per engine, batch size and modality."),
     rounds: int = typer.Option(3, help="Interleaved rounds; each point keeps its best."),
     out: Path = typer.Option(Path("bench/results"), help="Folder of encoder.json and encoder.md."),
+    image_chunks: str = typer.Option("", help="Instead: image encode of one 32-image batch in chunks of these sizes "
+                                              "(comma-separated) on the first engine; writes encoder-chunks.json/.md."),
 ) -> None:
     """Images/s and texts/s at each batch size for each engine, as ratios vs torch (JSON + markdown)."""
-    from tooling.bench.encoder import markdown_table, run_benchmark
+    from tooling.bench.encoder import (
+        chunks_markdown,
+        markdown_table,
+        run_benchmark,
+        run_image_chunks,
+    )
+
+    if image_chunks:
+        engine = next(e.strip() for e in engines.split(",") if e.strip())
+        res = run_image_chunks(engine, [int(c) for c in image_chunks.split(",")], threads=threads,
+                               rounds=max(rounds, 5), report=console.print)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "encoder-chunks.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+        (out / "encoder-chunks.md").write_text(chunks_markdown(res), encoding="utf-8")
+        print(chunks_markdown(res))
+        return
 
     result = run_benchmark([e.strip() for e in engines.split(",") if e.strip()],
                            [int(b) for b in batches.split(",")], threads, min_items, rounds, report=console.print)

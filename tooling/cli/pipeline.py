@@ -255,6 +255,8 @@ def register_bench() -> None:
         dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: the bundled sample).")] = None,
         out: Annotated[Path, typer.Option(help="Folder for freshness.json / freshness.md.")] = Path("bench/results"),
         compare_batching: Annotated[bool, typer.Option(help="Also run every count with batching off.")] = False,
+        stagger: Annotated[bool, typer.Option(help="Start the streams spread over one window hop (independent "
+                                                   "broadcasts) instead of together (every window closes at once).")] = False,
     ) -> None:
         """Close → first queryable / refined, last record sent → queryable, and the knee (p99 ≤ 2 s)."""
         quiet_clients()
@@ -265,7 +267,7 @@ def register_bench() -> None:
         s = get_settings()
         stack.up(s, stack.build_services(s), console)
         ds = Dataset.load(ensure_sample(dataset))
-        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out, compare_batching)
+        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out, compare_batching, stagger)
 
 
 register_bench()

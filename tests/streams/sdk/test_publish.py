@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from encoders.dataset import AsrChunk, Dataset, Keyframe, MomentRecord, ProductRecord
@@ -59,3 +60,17 @@ def test_start_marker_carries_the_domain(tmp_path) -> None:
     video = [MomentRecord("v1", "video", "vid", "p1", [AsrChunk(0, 900, "tote")], [Keyframe(100, "images/a.jpg")])]
     start = json.loads(stream_messages(ds, "vid", video, T)[0].value)
     assert start["type"] == "start" and start["domain"] == "video"
+
+
+def test_a_stream_started_later_keeps_its_event_times_and_only_moves_in_the_timeline(tmp_path) -> None:
+    ds = _dataset(tmp_path)
+    a = stream_messages(ds, "s1", ds.streams()["s1"], T)
+    b = stream_messages(ds, "s1", ds.streams()["s1"], T, rename="s2")
+    together = merge_streams([a, b])
+    later = merge_streams([a, b], starts_ms=[0, 1500])
+    assert next(t for t, m in together if m.key == b"s2") == 0
+    assert [t for t, m in later if m.key == b"s2"] == [t + 1500 for t, m in together if m.key == b"s2"]
+    assert [t for t, _ in later] == sorted(t for t, _ in later)
+    assert {m.value for _, m in later} == {m.value for _, m in together}  # the records themselves are unchanged
+    with pytest.raises(ValueError, match="1 start offsets for 2 streams"):
+        merge_streams([a, b], starts_ms=[0])
