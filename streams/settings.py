@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     encoder_engine: str = Field(
         "onnx", description="Runtime of the AMPere encoder (engines.encode.ENCODERS: torch, onnx, onnx-int8, tensorrt)."
     )
+    encoder_threads: int = Field(
+        0, ge=0, le=256,
+        description="Intra-op threads of a CPU encoder runtime (0 = every core); with N workers on one machine, cores / N.",
+    )
     summarizer: str = Field(
         "llamacpp",
         description="Engine that summarizes ASR windows (engines.summarize.SUMMARIZERS: llamacpp, openai, vllm, extractive).",
@@ -342,7 +346,8 @@ SECTIONS: dict[str, SectionSpec] = {
         "max_image_bytes", "max_image_pixels", "max_batch_pixels", "max_text_chars", "image_uri_allow",
         "image_fetch_timeout_s", "image_fetch_concurrency", "dlq_max_value_bytes")),
     "encode": SectionSpec("The encoder runtime and the batches the agents form.", {
-        "engine": "encoder_engine", "batch_size": "batch_size", "batch_wait_ms": "batch_wait_ms"}),
+        "engine": "encoder_engine", "threads": "encoder_threads", "batch_size": "batch_size",
+        "batch_wait_ms": "batch_wait_ms"}),
     "summarize": SectionSpec("Which summarizer, and how the two phases (extractive now, LLM later) share the work.", {
         "engine": "summarizer", "two_phase": "two_phase", "extractive_text": "extractive_text",
         "refined_text": "refined_text", "max_lag_ms": "summary_max_lag_ms", "refine_max_lag_ms": "refine_max_lag_ms"}),

@@ -33,7 +33,7 @@ from tooling.bench import cpu
 from tooling.consume import follow, spawn_worker
 from tooling.dashboard.launch import spawn_dashboard, wait_http
 from tooling.dashboard.launch import stop as stop_process
-from tooling.infra.ports import port_is_open
+from tooling.infra.ports import free_port, port_is_open
 
 log = logging.getLogger("ampere.demo")
 
@@ -334,11 +334,14 @@ async def run_replay(
     run_tag: str = "",
     dashboard_port: int | None = None,
     stagger: bool = False,
+    workers: int = 1,
 ) -> RunReport:
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker.
 
     With ``stagger``, the streams start spread evenly over one window hop instead of together, so their
-    windows close spread over time as independent broadcasts' do, not all in the same instant."""
+    windows close spread over time as independent broadcasts' do, not all in the same instant. With
+    ``workers`` > 1, that many worker processes share the partitions (one consumer group), each with
+    its own metrics port and log."""
     topics = TopicNames(settings.topic_prefix)
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = build_store_from(settings)
@@ -346,12 +349,16 @@ async def run_replay(
     streams = ds.streams()
     truth = {}
     started = time.time()
-    worker = spawn_worker(settings_env(settings), worker_log)
-    console.print(f"worker started (pid {worker.pid}, log {worker_log.name})")
-    if settings.metrics_port:  # replay only once the models are loaded: a slow start is not window latency
-        ready_s = await asyncio.to_thread(
-            wait_http, f"http://127.0.0.1:{settings.metrics_port}/readyz", 600, worker)
-        console.print(f"worker ready after {ready_s:.0f}s")
+    procs = []
+    for i in range(workers):
+        own = settings if i == 0 else settings.model_copy(update={"metrics_port": free_port() if settings.metrics_port else 0})
+        log_path = worker_log if i == 0 else worker_log.with_name(f"{worker_log.stem}-{i}{worker_log.suffix}")
+        procs.append((own, spawn_worker(settings_env(own), log_path)))
+        console.print(f"worker started (pid {procs[-1][1].pid}, log {log_path.name})")
+    for own, proc in procs:
+        if own.metrics_port:  # replay only once the models are loaded: a slow start is not window latency
+            ready_s = await asyncio.to_thread(wait_http, f"http://127.0.0.1:{own.metrics_port}/readyz", 600, proc)
+            console.print(f"worker {proc.pid} ready after {ready_s:.0f}s")
     dashboard = start_dashboard(settings, dashboard_port, worker_log.parent, console) if dashboard_port else None
 
     def on_tag(rec: dict) -> None:
@@ -390,19 +397,22 @@ async def run_replay(
         await replay(settings, merge_streams(timelines, starts), speed=speed, on_sent=on_sent)
         settle = settings.end_settle_ms / 1000 + 5
         try:
-            await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: worker.poll() is None, lag_grace_s=60)
+            await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: all(p.poll() is None for _, p in procs),
+                                lag_grace_s=60)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; see {worker_log}") from exc
         sub.report.wall_s = max(sub.last_event, sub.last_window) - t0
         sub.report.cpu_s = cpu.by_role(cpu_before, cpu.snapshot())  # before the worker stops: it must still be seen
     finally:
         await sub.stop()
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in procs:
             try:
-                await asyncio.to_thread(worker.wait, 30)
+                await asyncio.to_thread(proc.wait, 30)
             except Exception:  # noqa: BLE001
-                worker.kill()
+                proc.kill()
         store.close()
         if dashboard is not None:
             stop_process(dashboard)

