@@ -208,6 +208,12 @@ class Settings(BaseSettings):
     )
     window_retain_closed: int = Field(4, ge=0, le=64, description="Windows closed on quiet kept per stream to reopen if content arrives.")
     window_tick_ms: int = Field(500, ge=10, le=60_000, description="Period of the window stage's idle check (and longest fetch wait).")
+    window_commit_ms: int = Field(
+        1000, ge=0, le=60_000,
+        description="Longest time the window stage keeps changed stream states in memory before it writes them to the "
+        "changelog and commits the input offsets (0 = after every batch); closed windows are sent at once either way, "
+        "and a crash replays at most this much input.",
+    )
     image_fetch_concurrency: int = Field(
         8, ge=1, le=64, description="Image URIs of one fetched batch fetched at once, ahead of the window stage."
     )
@@ -340,7 +346,7 @@ SECTIONS: dict[str, SectionSpec] = {
     "window": SectionSpec("Windowing of each stream (event time) in the window stage.", {
         "length_ms": "window_ms", "hop_ms": "hop_ms", "grace_ms": "grace_ms", "idle_close_ms": "idle_close_ms",
         "end_settle_ms": "end_settle_ms", "max_keyframes": "max_keyframes", "sources_live": "window_sources_live",
-        "sources_video": "window_sources_video", "retain_closed": "window_retain_closed", "tick_ms": "window_tick_ms",
+        "sources_video": "window_sources_video", "retain_closed": "window_retain_closed", "tick_ms": "window_tick_ms", "commit_ms": "window_commit_ms",
         "max_chunks": "window_max_chunks", "max_text_bytes": "window_max_text_bytes", "max_open": "window_max_open"}),
     "limits": SectionSpec("Input hardening: what a record or an image may weigh, where image URIs may point.", _same(
         "max_image_bytes", "max_image_pixels", "max_batch_pixels", "max_text_chars", "image_uri_allow",

@@ -128,6 +128,11 @@ class WindowStage:
         self.clocks: dict[int, PartitionClock] = {}
         self._gap: dict[TopicPartition, tuple[int, int]] = {}
         self._committed: dict[TopicPartition, int] = {}
+        # states changed since the last changelog write: written, then the offsets committed, at most every
+        # ``window_commit_ms`` (a stream touched by every batch is written once per interval, not per batch)
+        self._pending: dict[tuple[int, str], StreamState] = {}
+        self._flushed_at = time.monotonic()
+        self._in_batch = False  # states changed whose outputs are not all delivered yet (a batch or a tick)
         self._last_tick = time.monotonic()
         # (streams tracked, windows open) as of the last batch or tick, for the metrics sampler: it runs
         # on the event loop while a batch mutates ``states`` in a worker thread, so it must not iterate them
@@ -167,12 +172,23 @@ class WindowStage:
                         await self._process(batch)
                     await self._tick()
         finally:
+            await self._final_flush()
             for client in (self.consumer, self.reader, self.producer):
                 try:
                     await client.stop()
                 except Exception as exc:  # noqa: BLE001 - stopping a client of a dead broker
                     log.warning("stopping a Kafka client failed: %s", exc)
             self.write_counters()
+
+    async def _final_flush(self) -> None:
+        """On the way out: write what is pending and commit, if the broker lets us (a state not written
+        is not lost: its offsets were not committed, so the next owner applies those records again)."""
+        if self._in_batch or not (self._pending or self.next) or self.producer is None:
+            return  # stopped inside a batch: its outputs may be unsent, so nothing past them may be committed
+        try:
+            await asyncio.wait_for(self._flush(), timeout=10)
+        except (TimeoutError, KafkaError, OSError, asyncio.CancelledError) as exc:
+            log.warning("last state write / commit on shutdown failed (%r); the records are applied again", exc)
 
     def write_counters(self) -> None:
         """Log the loss counters and write them beside the worker's other state."""
@@ -187,6 +203,11 @@ class WindowStage:
     async def on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         """Forget the state of revoked partitions; the batch in flight finished (lock) and committed."""
         async with self.lock:
+            try:  # the next owner restores from the changelog and resumes at the commit
+                await self._flush()
+            except Exception as exc:  # noqa: BLE001 - not written, not committed: the next owner applies them again
+                log.warning("state write before a rebalance failed (%s); the new owner replays those records", exc)
+                self._pending.clear()
             for tp in revoked:
                 self.next.pop(tp, None)
                 self._gap.pop(tp, None)
@@ -249,6 +270,7 @@ class WindowStage:
     # ------------------------------------------------------------------ steps 1-5
     async def _process(self, batch: dict[TopicPartition, list]) -> None:
         assert self.consumer is not None
+        self._in_batch = True
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
         # decoding images is CPU work: off the event loop, so heartbeats and the Faust agents go on
@@ -259,7 +281,7 @@ class WindowStage:
         for tp, offset in seeks:
             self.consumer.seek(tp, offset)
         await self._persist(sends, dirty)
-        await self._commit()
+        self._in_batch = False
 
     def _count_states(self) -> None:
         self.census = (
@@ -467,19 +489,36 @@ class WindowStage:
         return Outgoing(self.topics.dlq, None, dump_record(rec))
 
     async def _persist(self, sends: list[Outgoing], dirty: dict[tuple[int, str], StreamState]) -> None:
-        """Steps 3 and 4: outputs first, then the states (a crash in between replays, never loses).
-
-        A state whose record would exceed the message limit sheds its windows first (closed early,
-        reason budget, sent with the other outputs), so the state write always fits."""
-        states = []
-        for (p, sid), st in dirty.items():
-            record, shed_windows = self._state_record(p, sid, st)
-            states.append(record)
-            sends += shed_windows
+        """Step 3 at once (closed windows and dead letters), steps 4 and 5 (states, then offsets) when
+        ``window_commit_ms`` has passed since the last write: outputs always go before the states that
+        record them, and offsets are committed only over records whose states are written, so a crash
+        anywhere replays (the same window ids, never a duplicate object) and never loses."""
+        self._pending.update(dirty)
         if sends:
             await self._deliver("send windows and dead letters", sends)
-        if states:
-            await self._deliver("write window state", states)
+        if time.monotonic() - self._flushed_at >= self.settings.window_commit_ms / 1000:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Steps 4 and 5: the pending states, then the offsets. A state whose record would exceed the
+        message limit sheds its windows first (closed early, reason budget, sent before the state), so the
+        state write always fits."""
+        pending, self._pending = self._pending, {}
+        states, shed_windows = [], []
+        for (p, sid), st in pending.items():
+            record, shed = self._state_record(p, sid, st)
+            states.append(record)
+            shed_windows += shed
+        try:
+            if shed_windows:
+                await self._deliver("send windows and dead letters", shed_windows)
+            if states:
+                await self._deliver("write window state", states)
+        except BaseException:
+            self._pending = pending | self._pending  # not written: still pending (and nothing committed)
+            raise
+        self._flushed_at = time.monotonic()
+        await self._commit()
 
     def _state_record(self, p: int, sid: str, st: StreamState) -> tuple[Outgoing, list[Outgoing]]:
         value = encode_state(st)
@@ -581,6 +620,7 @@ class WindowStage:
                     clock.prev_end = {tp.topic: ends[tp] for tp in mine}
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
+        self._in_batch = True
         for p, states in self.states.items():
             clock = self.clocks[p].now
             for sid, st in states.items():
@@ -591,8 +631,8 @@ class WindowStage:
                     if self._lag:
                         self.counters.add("idle_closes_while_lagging", len(closed))
                     sends += self._idle_windows(p, sid, closed)
-        if sends or dirty:
-            await self._persist(sends, dirty)
+        await self._persist(sends, dirty)  # also writes what earlier batches left pending, once it is due
+        self._in_batch = False
         self._count_states()
         snap = self.counters.snapshot()
         if snap != self._logged and now - self._logged_at >= COUNTERS_EVERY_S:

@@ -15,7 +15,7 @@ from streams.settings import Settings
 from streams.worker.window_stage import PartitionClock, WindowStage
 
 S = Settings(topic_prefix="t", window_ms=10_000, hop_ms=10_000, grace_ms=1_000, idle_close_ms=500,
-             window_sources_live="asr", window_tick_ms=100)
+             window_sources_live="asr", window_tick_ms=100, window_commit_ms=0)  # states + commit every batch
 ASR, EV = TopicPartition("t.asr.chunks", 0), TopicPartition("t.stream.events", 0)
 
 
@@ -490,3 +490,60 @@ def test_the_state_record_is_the_same_json_value_as_before_in_utf8(tmp_path) -> 
     assert json.loads(new) == json.loads(old)
     assert "café 价格 ✓".encode() in new and b"\\u" not in new
     assert StreamState.from_dict(json.loads(old)).to_dict() == StreamState.from_dict(json.loads(new)).to_dict()
+
+
+# --- the commit interval: states and offsets at most every window_commit_ms, windows at once ---------------
+def interval_stage(home, ms: int) -> WindowStage:
+    st = stage(home)
+    st.settings = st.settings.model_copy(update={"window_commit_ms": ms})
+    return st
+
+
+def test_states_of_many_batches_are_written_once_per_interval_and_windows_at_once(tmp_path) -> None:
+    st = interval_stage(tmp_path, 60_000)
+    st._flushed_at = time.monotonic()
+    for i in range(5):  # five batches touching the same stream within the interval
+        asyncio.run(st._process({ASR: [rec(i, i, i * 1_000)]}))
+    asyncio.run(st._process({ASR: [rec(5, 5, 12_000)]}))  # closes the first window
+    assert topics_sent(st) == ["windows"]  # the closed window went out at once; no state yet
+    assert st.consumer.commits == []  # nothing committed past states not written
+    st._flushed_at -= 61  # the interval has passed: the next tick writes the state once and commits
+    st._last_tick = 0.0
+    st.consumer.ends = {ASR: 6, EV: 0}
+    asyncio.run(st._tick())
+    assert topics_sent(st) == ["windows", "window-state"]
+    assert st.consumer.commits == [({ASR: 6}, 2)]
+
+
+def test_a_crash_before_the_interval_replays_the_records_and_loses_no_window(tmp_path) -> None:
+    st = interval_stage(tmp_path, 60_000)
+    st._flushed_at = time.monotonic()
+    batch = {ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}
+    asyncio.run(st._process(batch))
+    windows = [v for t, v, _ in st.producer.sent if t.endswith("windows")]
+    assert len(windows) == 1 and st.consumer.commits == []
+    again = stage(tmp_path)  # a new owner: no state in the changelog, resumes at the last commit (0)
+    again.settings = st.settings
+    asyncio.run(again._process(batch))
+    replayed = [v for t, v, _ in again.producer.sent if t.endswith("windows")]
+    ident = [(w["window_id"], w["start_ms"], w["end_ms"], w["text"]) for w in map(json.loads, windows)]
+    assert [(w["window_id"], w["start_ms"], w["end_ms"], w["text"]) for w in map(json.loads, replayed)] == ident
+
+
+def test_revocation_and_shutdown_write_what_is_pending_but_not_inside_a_batch(tmp_path) -> None:
+    st = interval_stage(tmp_path, 60_000)
+    st._flushed_at = time.monotonic()
+    asyncio.run(st._process({ASR: [rec(0, 0, 0)]}))
+    assert st.consumer.commits == []
+    asyncio.run(st.on_revoked([ASR, EV]))
+    assert topics_sent(st) == ["window-state"] and st.consumer.commits == [({ASR: 1}, 1)]
+
+    st = interval_stage(tmp_path, 60_000)
+    st._flushed_at = time.monotonic()
+    asyncio.run(st._process({ASR: [rec(0, 0, 0)]}))
+    st._in_batch = True  # stopped while a batch was being applied: its outputs may be unsent
+    asyncio.run(st._final_flush())
+    assert topics_sent(st) == [] and st.consumer.commits == []
+    st._in_batch = False
+    asyncio.run(st._final_flush())
+    assert topics_sent(st) == ["window-state"] and st.consumer.commits == [({ASR: 1}, 1)]
