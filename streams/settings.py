@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(8, ge=1, le=1024, description="Windows per summarize / encode / upsert batch.")
     batch_wait_ms: int = Field(250, ge=0, le=60_000, description="Longest wait to fill a batch.")
+    embed_pipeline: bool = Field(
+        True, description="The embed agent stores and publishes a batch while it encodes the next (false: one batch at a time)."
+    )
     window_sources_live: str = Field(
         "asr,keyframes", description="Sources (asr, keyframes, events) whose watermark closes a live window."
     )
@@ -353,7 +356,7 @@ SECTIONS: dict[str, SectionSpec] = {
         "image_fetch_timeout_s", "image_fetch_concurrency", "dlq_max_value_bytes")),
     "encode": SectionSpec("The encoder runtime and the batches the agents form.", {
         "engine": "encoder_engine", "threads": "encoder_threads", "batch_size": "batch_size",
-        "batch_wait_ms": "batch_wait_ms"}),
+        "batch_wait_ms": "batch_wait_ms", "pipeline": "embed_pipeline"}),
     "summarize": SectionSpec("Which summarizer, and how the two phases (extractive now, LLM later) share the work.", {
         "engine": "summarizer", "two_phase": "two_phase", "extractive_text": "extractive_text",
         "refined_text": "refined_text", "max_lag_ms": "summary_max_lag_ms", "refine_max_lag_ms": "refine_max_lag_ms"}),

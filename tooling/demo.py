@@ -460,6 +460,6 @@ def summarize_report(rep: RunReport) -> dict:
         ),
         "mean_stage_s": {
             k: statistics.fmean([e.get("timings", {}).get(k, 0.0) for e in rep.embeddings]) if rep.embeddings else float("nan")
-            for k in ("summarize", "encode")
+            for k in ("summarize", "queue", "prepare", "encode", "store")
         },
     }

@@ -26,9 +26,9 @@ from streams.kafka.topics import TopicNames
 from streams.ops import metrics, progress
 from streams.ops.counters import COUNTERS
 from streams.settings import Settings
-from streams.worker.agents.acks import FinishedAckStream, run_batches
+from streams.worker.agents.acks import FinishedAckStream, run_batches, run_pipelined
 from streams.worker.agents.context import AgentContext, Engines
-from streams.worker.agents.index import catalog_batch, embed_batch
+from streams.worker.agents.index import catalog_batch, embed_batch, embed_prepare, embed_store
 from streams.worker.agents.summarize import refine_batch, summarize_batch
 from streams.worker.agents.tag import tag_batch
 from streams.worker.roles import agents_for, app_id
@@ -37,6 +37,10 @@ from streams.worker.window_stage import WindowStage
 __all__ = ["Engines", "create_app"]
 
 log = logging.getLogger("ampere.worker")
+
+
+async def _done() -> None:
+    """Nothing to store (the batch was dead-lettered or empty)."""
 
 
 def create_app(settings: Settings, engines_factory) -> faust.App:
@@ -85,7 +89,13 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
         fut = await outputs[role].send(key=key, value=value)
         await fut
 
-    ctx = AgentContext(settings, send, engines_factory, counters=COUNTERS)  # one registry: stage and agents
+    async def send_many(role: str, records) -> None:
+        """Queue every record in order (the producer keeps that order per partition), then wait for all
+        the acknowledgements together: a batch costs one broker round trip, not one per record."""
+        futs = [await outputs[role].send(key=key, value=value) for key, value in records]
+        await asyncio.gather(*futs)
+
+    ctx = AgentContext(settings, send, engines_factory, counters=COUNTERS, send_many=send_many)  # one registry
     app.ampere_context = ctx  # type: ignore[attr-defined]
     app.ampere_counters = COUNTERS  # type: ignore[attr-defined]
     run = agents_for(settings.worker_role, ctx.two_phase)
@@ -123,7 +133,13 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
 
     @only("embed", app.agent(t_summaries))
     async def embed(stream: faust.StreamT) -> None:
-        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, embed_batch))
+        if not settings.embed_pipeline:
+            await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, embed_batch))
+            return
+        await run_pipelined(
+            stream, size, within_s, lambda events: ctx.guarded(events, embed_prepare),
+            lambda events, prepared: ctx.guarded(events, lambda c, e: embed_store(c, prepared)) if prepared else _done(),
+        )
 
     @only("catalog", app.agent(t_products))
     async def catalog(stream: faust.StreamT) -> None:

@@ -310,8 +310,11 @@ class IndexedBatch:
     records: list[EmbeddingRecord]
 
 
-def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str, timings: dict[str, float]) -> IndexedBatch:
-    """Store objects + embedding records of encoded windows (ids: uuid5 of stream, window, model)."""
+def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str, timings: dict[str, float],
+                   started_at: float | None = None) -> IndexedBatch:
+    """Store objects + embedding records of encoded windows (ids: uuid5 of stream, window, model). The
+    record's timings: close → summarized ("summarize"), summarized → its batch taken up ("queue", when
+    ``started_at`` is given) and the batch's own stages."""
     objects, records = [], []
     for i, rec in enumerate(recs):
         w = rec.window
@@ -348,7 +351,8 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 summary=rec.summary,
                 closed_at=w.closed_at,
                 indexed_at=0.0,
-                timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at)},
+                timings={**timings, "summarize": max(0.0, rec.summarized_at - w.closed_at),
+                         **({"queue": max(0.0, started_at - rec.summarized_at)} if started_at is not None else {})},
                 revision=rec.revision,
                 summary_source=summary.source,
                 branches=_branches(objects[-1].vectors),
@@ -358,13 +362,14 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
     return IndexedBatch(objects, records)
 
 
-def moment_batches(recs: Sequence[SummaryRecordMsg], emb: Embeddings, timings: dict[str, float]) -> IndexedBatch:
+def moment_batches(recs: Sequence[SummaryRecordMsg], emb: Embeddings, timings: dict[str, float],
+                   started_at: float | None = None) -> IndexedBatch:
     """Like ``moment_objects`` for a batch mixing live and short-video windows (kind = window domain)."""
     out = IndexedBatch([], [])
     for kind in ("live", "video"):
         rows = [i for i, r in enumerate(recs) if r.window.domain == kind]
         if rows:
-            part = moment_objects([recs[i] for i in rows], _take(emb, rows), kind, timings)
+            part = moment_objects([recs[i] for i in rows], _take(emb, rows), kind, timings, started_at)
             out.objects += part.objects
             out.records += part.records
     return out
@@ -410,9 +415,11 @@ def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> Indexe
     return IndexedBatch(objects, records)
 
 
-def stamp_indexed(records: Sequence[EmbeddingRecord], now: float) -> list[EmbeddingRecord]:
-    """Set the time the records became queryable."""
-    return [r.model_copy(update={"indexed_at": now}) for r in records]
+def stamp_indexed(records: Sequence[EmbeddingRecord], now: float, store_s: float | None = None) -> list[EmbeddingRecord]:
+    """Set the time the records became queryable (and the seconds the store calls took, when given)."""
+    if store_s is None:
+        return [r.model_copy(update={"indexed_at": now}) for r in records]
+    return [r.model_copy(update={"indexed_at": now, "timings": {**r.timings, "store": store_s}}) for r in records]
 
 
 def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: float) -> TagRecord:

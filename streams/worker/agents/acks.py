@@ -10,12 +10,15 @@ passed to :meth:`FinishedAckStream.finish` are acked; the others stay uncommitte
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from faust.types import EventT
+
+T = TypeVar("T")
 
 
 class FinishedAckStream(faust.Stream):
@@ -47,3 +50,37 @@ async def run_batches(
     async for events in stream.take_events(size, within_s):
         await handle(list(events))
         stream.finish(events)
+
+
+async def run_pipelined(
+    stream: faust.StreamT, size: int, within_s: float,
+    first: Callable[[list[EventT]], Awaitable[T]],
+    then: Callable[[list[EventT], T], Awaitable[None]],
+) -> None:
+    """Like :func:`run_batches` in two steps: ``then`` of batch N (store and publish: waiting on I/O)
+    runs while the next batch is taken and goes through ``first`` (parse and encode: CPU). Batches
+    complete in order, at most one ``then`` in flight, and a batch is acked only once its ``then``
+    returned; one cancelled on the way stays unacked and is read again."""
+    if not isinstance(stream, FinishedAckStream):
+        raise TypeError(f"agents need a FinishedAckStream (faust.App(Stream=...)), got {type(stream).__name__}")
+
+    async def complete(events: list[EventT], prepared: T) -> None:
+        await then(events, prepared)
+        stream.finish(events)
+        for event in events:  # take_events tried these acks when the batch was handed over, and was refused
+            await stream.ack(event)
+
+    tail: asyncio.Task | None = None
+    try:
+        async for events in stream.take_events(size, within_s):
+            batch = list(events)
+            prepared = await first(batch)
+            if tail is not None:
+                await tail
+            tail = asyncio.create_task(complete(batch, prepared))
+        if tail is not None:
+            await tail
+    except BaseException:
+        if tail is not None and not tail.done():
+            tail.cancel()
+        raise

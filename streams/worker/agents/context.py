@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,6 +62,8 @@ class AgentContext:
     send: Callable[[str, bytes | None, bytes], Awaitable[None]]
     engines_factory: Callable[[], Engines]
     counters: LossCounters = field(default_factory=LossCounters)  # the worker passes the process-wide registry
+    #: sends records in order, then waits for every acknowledgement (one wait for a batch, not one per record)
+    send_many: Callable[[str, Sequence[tuple[bytes | None, bytes]]], Awaitable[None]] | None = None
     _engines: Engines | None = None
 
     @property
@@ -74,6 +76,14 @@ class AgentContext:
     def two_phase(self) -> bool:
         """Revision 1 at once from the extractive summary, revision 2 from the LLM."""
         return self.settings.two_phase and self.settings.summarizer != "extractive"
+
+    async def send_all(self, role: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Send ``(key, value)`` records in order and return once the broker acknowledged all of them."""
+        if self.send_many is not None:
+            await self.send_many(role, records)
+            return
+        for key, value in records:
+            await self.send(role, key, value)
 
     async def to_dlq(self, event: Event, err: BaseException) -> None:
         """Dead-letter one message for ``err`` (its type decides the class, see ``dlq_reason``); never
@@ -100,13 +110,14 @@ class AgentContext:
         _throttled.clear("dlq")
 
     async def guarded(
-        self, events: list[Event], body: Callable[[AgentContext, list[Event]], Awaitable[None]], *,
+        self, events: list[Event], body: Callable[[AgentContext, list[Event]], Awaitable[Any]], *,
         dead_letter: bool = True,
-    ) -> None:
-        """Run a batch body; if it raises, dead-letter the batch's events with the reason and go on
-        (``dead_letter=False``: an optional stage, whose failure is logged and counted only)."""
+    ) -> Any:
+        """Run a batch body and return what it returns; if it raises, dead-letter the batch's events with
+        the reason, return None and go on (``dead_letter=False``: an optional stage, whose failure is
+        logged and counted only)."""
         try:
-            await body(self, events)
+            return await body(self, events)
         except Exception as exc:
             log.exception("batch of %d failed", len(events))
             self.counters.add("batch_errors")

@@ -63,6 +63,7 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
     """Upsert a batch (never an older revision over a newer one); objects the store refuses while up go
     to the DLQ one by one, the rest are published once stored."""
     store = ctx.engines.store
+    t_store = time.time()
     if any(r.kind != "product" for r in batch.records):
         stored = await ctx.store_call("revision lookup", lambda: stages.stored_revisions(store, batch))
         batch, stale = stages.drop_stale(batch, stored)
@@ -85,25 +86,38 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
             except PermanentError as one:
                 await ctx.to_dlq(events_by_oid[obj.object_id], one)
     now = time.time()
-    for rec in stages.stamp_indexed(kept, now):
-        key = (rec.stream_id or rec.product_id or "").encode()
-        await ctx.send("embeddings", key, dump_record(rec))
+    await ctx.send_all("embeddings", [((rec.stream_id or rec.product_id or "").encode(), dump_record(rec))
+                                      for rec in stages.stamp_indexed(kept, now, store_s=now - t_store)])
 
 
 async def embed_batch(ctx: AgentContext, events: list[Event]) -> None:
     """Summarized windows → moments in LiveMoment / VideoMoment and on the embeddings topic."""
+    prepared = await embed_prepare(ctx, events)
+    if prepared is not None:
+        await embed_store(ctx, prepared)
+
+
+async def embed_store(ctx: AgentContext, prepared: tuple[stages.IndexedBatch, dict[str, Event]]) -> None:
+    """The second step of ``embed_batch``: upsert and publish an encoded batch."""
+    await index_and_publish(ctx, *prepared)
+
+
+async def embed_prepare(ctx: AgentContext, events: list[Event]) -> tuple[stages.IndexedBatch, dict[str, Event]] | None:
+    """The first step of ``embed_batch``: parse, build the encoder inputs, encode (None: nothing left)."""
     text, refined = ctx.settings.extractive_text, ctx.settings.refined_text
+    t_batch = time.time()
     recs, items, evs = await items_or_dlq(
         ctx, events, lambda raw: parse_record(raw, SummaryRecordMsg),
         lambda r: stages.moment_item(r, r.window.domain, text, refined),
     )
     if not recs:
-        return
+        return None
     t0 = time.time()
     recs, emb, evs = await encode_or_dlq(ctx, recs, items, evs)
-    if recs:
-        batch = stages.moment_batches(recs, emb, {"encode": time.time() - t0})
-        await index_and_publish(ctx, batch, stages.events_by_object_id(recs, evs, emb.model_version))
+    if not recs:
+        return None
+    batch = stages.moment_batches(recs, emb, {"prepare": t0 - t_batch, "encode": time.time() - t0}, started_at=t_batch)
+    return batch, stages.events_by_object_id(recs, evs, emb.model_version)
 
 
 async def catalog_batch(ctx: AgentContext, events: list[Event]) -> None:

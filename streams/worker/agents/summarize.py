@@ -43,8 +43,8 @@ async def summarize_batch(ctx: AgentContext, events: list[Event]) -> None:
             metrics.count_engine_failure(len(group))
             summaries = await stages.fallback_summaries(ctx.engines.fallback, group, exc)
         count_rejected(ctx, summaries)
-        for rec in stages.summary_records(group, summaries, time.time(), revision=1):
-            await ctx.send("summaries", rec.window.stream_id.encode(), dump_record(rec))
+        await ctx.send_all("summaries", [(rec.window.stream_id.encode(), dump_record(rec))
+                                         for rec in stages.summary_records(group, summaries, time.time(), revision=1)])
 
 
 async def refine_batch(ctx: AgentContext, events: list[Event]) -> None:

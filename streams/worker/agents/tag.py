@@ -17,6 +17,7 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
     (``streams.worker.claims``); a search the store refuses goes to the DLQ."""
     settings = ctx.settings
     rule = claims.rule_for(settings.tag_min_score)
+    tags: list[tuple[bytes | None, bytes]] = []
     for ev in events:
         try:
             rec = parse_record(ev.value, EmbeddingRecord)
@@ -36,4 +37,5 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
             continue
         out = stages.tag_record(rec, hits, rule, time.time())
         metrics.count_tag(out.claimed)
-        await ctx.send("tags", rec.stream_id.encode() if rec.stream_id else None, dump_record(out))
+        tags.append((rec.stream_id.encode() if rec.stream_id else None, dump_record(out)))
+    await ctx.send_all("tags", tags)  # after the batch's searches: one wait for every acknowledgement
