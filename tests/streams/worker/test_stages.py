@@ -328,3 +328,16 @@ def test_a_refined_window_keeps_its_transcript_by_default() -> None:
     assert stages.moment_item(llm).text == stages.moment_item(rev1).text == "three hundred twenty nine dollars tonight"
     assert stages.moment_item(empty).text == "three hundred twenty nine dollars tonight"
     assert stages.moment_item(llm, refined="appended").text == "three hundred twenty nine dollars tonight A camera."
+
+
+def test_a_moment_record_says_where_its_time_went() -> None:
+    """Close → queryable split into summarize, queue (summarized → taken up by the embed agent), the
+    batch's own steps and the store; without the split a slow agent hid as 'latency'."""
+    w = _window().model_copy(update={"closed_at": 100.0})
+    recs = stages.summary_records([w], [Summary(has_product=False)], now=100.5)
+    batch = stages.moment_batches(recs, _emb(1, [False]), {"prepare": 0.05, "encode": 0.3}, started_at=103.5)
+    t = batch.records[0].timings
+    assert t == {"prepare": 0.05, "encode": 0.3, "summarize": 0.5, "queue": 3.0}
+    stored = stages.stamp_indexed(batch.records, 104.0, store_s=0.15)[0]
+    assert stored.indexed_at == 104.0 and stored.timings["store"] == 0.15 and stored.timings["queue"] == 3.0
+    assert "queue" not in stages.moment_batches(recs, _emb(1, [False]), {}).records[0].timings
