@@ -72,6 +72,13 @@ def truth_for(moments: Sequence[MomentRecord], start_ms: int, end_ms: int) -> st
     return best
 
 
+def quiet_needed_s(settings: Settings) -> float:
+    """How long no window may close before a run counts as done: a stream's last window closes on its end
+    marker (``end_settle_ms``) or on quiet (``idle_close_ms``), so the longer of the two plus a margin
+    (a shorter wait ended runs with windows still open in the stage, closed later by the next worker)."""
+    return max(settings.end_settle_ms, settings.idle_close_ms) / 1000 + 5
+
+
 def stagger_starts(n: int, span_ms: int) -> list[int]:
     """Start offsets (stream time) of ``n`` streams spread evenly over ``span_ms``: stream ``i`` starts
     ``i * span_ms / n`` later, so window closes are spread over the span instead of coinciding."""
@@ -395,7 +402,7 @@ async def run_replay(
 
         starts = stagger_starts(len(timelines), settings.hop_ms) if stagger else None
         await replay(settings, merge_streams(timelines, starts), speed=speed, on_sent=on_sent)
-        settle = settings.end_settle_ms / 1000 + 5
+        settle = quiet_needed_s(settings)
         try:
             await sub.wait_done(settle_s=settle, timeout_s=3600, alive=lambda: all(p.poll() is None for _, p in procs),
                                 lag_grace_s=60)

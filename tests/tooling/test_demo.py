@@ -121,3 +121,14 @@ def test_staggered_starts_spread_evenly_over_the_span() -> None:
 
     assert stagger_starts(4, 30_000) == [0, 7_500, 15_000, 22_500]
     assert stagger_starts(1, 30_000) == [0] and stagger_starts(0, 30_000) == []
+
+
+def test_a_run_waits_out_the_idle_close_before_it_counts_as_done() -> None:
+    """It waited end_settle + 5 s (6.5 s) while a stream's last window may close only after 10 s of quiet:
+    twice a 50-stream run ended with 8 windows still open (300 of 308 indexed)."""
+    from streams.settings import Settings
+    from tooling.demo import quiet_needed_s
+
+    s = Settings()
+    assert quiet_needed_s(s) > s.idle_close_ms / 1000 and quiet_needed_s(s) > s.end_settle_ms / 1000
+    assert quiet_needed_s(s.model_copy(update={"idle_close_ms": 1_000, "end_settle_ms": 30_000})) > 30
