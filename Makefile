@@ -55,4 +55,4 @@ lint: setup  ## ruff
 	$(VENV)/bin/ruff check .
 
 gpu-check: setup  ## TensorRT parity + throughput vs torch fp16, vLLM summarizer; exit 3 without a CUDA device
-	$(VENV)/bin/python -m tooling.bench.gpu_check --out bench/results
+	$(VENV)/bin/ampere bench gpu-check --out bench/results
