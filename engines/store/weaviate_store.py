@@ -39,6 +39,9 @@ _OUTAGE_TEXT = (
     "StatusCode.UNAVAILABLE", "Connection refused", "failed to connect to all addresses", "Socket closed",
     # a replica the coordinating node was writing to died mid-call (per-object batch errors of a cluster)
     "the client connection is closing", "code = Unavailable",
+    # no answer within the call's deadline (the coordinator still waiting on a replica that just died);
+    # an upsert by deterministic id is safe to repeat
+    "Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED", "code = DeadlineExceeded",
 )
 
 

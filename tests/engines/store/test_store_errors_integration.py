@@ -86,5 +86,9 @@ def test_outage_errors_are_told_from_refusals() -> None:
     assert is_outage("failed to connect to all addresses")
     # a replica killed while the coordinating node wrote to it (seen in the 3-node quorum test)
     assert is_outage("failed to execute query: rpc error: code = Canceled desc = grpc: the client connection is closing")
+    # a batch whose coordinator waited out its deadline on a replica SIGKILLed mid-call (seen once in CI)
+    from weaviate.exceptions import WeaviateBatchError
+
+    assert is_outage(WeaviateBatchError("Query call with protocol GRPC batch failed with message Deadline Exceeded."))
     assert not is_outage(WeaviateQueryError("vector lengths don't match: 5 vs 8", "GRPC search"))
     assert not is_outage(ValueError("Connection refused"))  # only the client's own errors are classified
