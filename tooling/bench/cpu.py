@@ -33,11 +33,21 @@ class ProcCpu:
     cpu_s: float
 
 
-def parse_stat(stat: str, ticks_per_s: float) -> float:
+def parse_stat(stat: str, ticks_per_s: float, children: bool = False) -> float:
     """User + system seconds from the text of ``/proc/<pid>/stat`` (the command may hold spaces and
-    parentheses, so fields are counted after the last ``)``)."""
+    parentheses, so fields are counted after the last ``)``); with ``children``, plus those of the
+    children it waited for."""
     fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / ticks_per_s  # utime, stime (fields 14 and 15 of stat)
+    # utime, stime (fields 14 and 15 of stat), then cutime, cstime (16 and 17)
+    return sum(int(x) for x in fields[11:15 if children else 13]) / ticks_per_s
+
+
+def process_cpu_s(pid: int, children: bool = False) -> float:
+    """CPU seconds of one process so far (0 once it is gone)."""
+    try:
+        return parse_stat((PROC / str(pid) / "stat").read_text(), os.sysconf("SC_CLK_TCK"), children)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def snapshot(proc: Path = PROC) -> dict[int, ProcCpu]:

@@ -35,6 +35,7 @@ from streams.kafka.topics import TopicNames, window_group
 from streams.sdk.publish import Outgoing, merge_streams, replay, stream_messages
 from streams.settings import Settings
 from streams.worker.wiring import build_store_from
+from tooling.bench import cpu
 from tooling.consume import spawn_worker
 from tooling.demo import Subscriber, percentile, settings_env
 from tooling.infra.local_cluster import LocalCluster
@@ -98,12 +99,8 @@ def usual_gap(before: float, partitions: set[int], events: Iterable[tuple[float,
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its waited-for children (/proc/<pid>/stat)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    """User + system CPU seconds of a process and its waited-for children."""
+    return cpu.process_cpu_s(pid, children=True)
 
 
 class Closes(Subscriber):

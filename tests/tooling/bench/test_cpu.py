@@ -8,6 +8,9 @@ def test_parse_stat_counts_fields_after_the_last_parenthesis() -> None:
     # a command name with a space and a ')' inside: naive splitting would shift every field
     stat = "42 (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1000 0 0"
     assert parse_stat(stat, 100.0) == 3.0
+    assert parse_stat(stat, 100.0, children=True) == 3.0  # cutime, cstime 0 here
+    waited = "42 (w) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 1 0 1000 0 0"
+    assert parse_stat(waited, 100.0) == 3.0 and parse_stat(waited, 100.0, children=True) == 3.5
 
 
 def test_roles_by_command_line() -> None:
