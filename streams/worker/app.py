@@ -39,10 +39,6 @@ __all__ = ["Engines", "create_app"]
 log = logging.getLogger("ampere.worker")
 
 
-async def _done() -> None:
-    """Nothing to store (the batch was dead-lettered or empty)."""
-
-
 def create_app(settings: Settings, engines_factory) -> faust.App:
     """The worker app of ``settings.worker_role`` (streams/worker/roles.py); ``engines_factory`` is called once,
     on first use, in the worker."""
@@ -138,7 +134,7 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
             return
         await run_pipelined(
             stream, size, within_s, lambda events: ctx.guarded(events, embed_prepare),
-            lambda events, prepared: ctx.guarded(events, lambda c, e: embed_store(c, prepared)) if prepared else _done(),
+            lambda events, prepared: ctx.guarded(events, lambda c, _: embed_store(c, prepared)),
         )
 
     @only("catalog", app.agent(t_products))

@@ -92,14 +92,13 @@ async def index_and_publish(ctx: AgentContext, batch: stages.IndexedBatch, event
 
 async def embed_batch(ctx: AgentContext, events: list[Event]) -> None:
     """Summarized windows → moments in LiveMoment / VideoMoment and on the embeddings topic."""
-    prepared = await embed_prepare(ctx, events)
+    await embed_store(ctx, await embed_prepare(ctx, events))
+
+
+async def embed_store(ctx: AgentContext, prepared: tuple[stages.IndexedBatch, dict[str, Event]] | None) -> None:
+    """The second step of ``embed_batch``: upsert and publish an encoded batch (None: nothing to store)."""
     if prepared is not None:
-        await embed_store(ctx, prepared)
-
-
-async def embed_store(ctx: AgentContext, prepared: tuple[stages.IndexedBatch, dict[str, Event]]) -> None:
-    """The second step of ``embed_batch``: upsert and publish an encoded batch."""
-    await index_and_publish(ctx, *prepared)
+        await index_and_publish(ctx, *prepared)
 
 
 async def embed_prepare(ctx: AgentContext, events: list[Event]) -> tuple[stages.IndexedBatch, dict[str, Event]] | None:
