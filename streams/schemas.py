@@ -241,6 +241,10 @@ class ProductRecordMsg(_InputRecord):
     image_uris: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list, max_length=16)
 
 
+#: Every reason the window state machine closes a window for (``streams.worker.windowing``): the one list.
+CloseReason = Literal["watermark", "idle", "stream_end", "product_switch", "budget"]
+
+
 class WindowRecord(_Record):
     """Internal `ampere.windows`: a closed window of one stream."""
 
@@ -251,7 +255,7 @@ class WindowRecord(_Record):
     text: str
     lang: str
     keyframes_b64: list[str]
-    close_reason: Literal["watermark", "idle", "stream_end", "product_switch"]
+    close_reason: CloseReason
     domain: Literal["live", "video"] = "live"
     closed_at: float = Field(description="Wall-clock UNIX time the window closed.")
     product_hint: str | None = None

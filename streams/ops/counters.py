@@ -23,7 +23,8 @@ NAMES = {
     "offsets_skipped": "input offsets never processed because the log itself has a hole there (error logged)",
     "windows_closed": "windows closed and sent to the windows topic",
     "idle_closes": "windows closed because their stream went quiet",
-    "idle_closes_while_lagging": "idle closes decided while the stage still had unread input",
+    "idle_closes_while_lagging": "idle closes decided while the stream's partition had unread input (allowed only when "
+                                 "that input was written an idle period after the stream's last record)",
     "windows_reopened": "windows closed on quiet that late content reopened (re-sent under the same id)",
     "commits_failed": "offset commits the broker refused (a rebalance; the records are replayed, never skipped)",
     "rebalances": "partition assignments received",
@@ -35,6 +36,7 @@ NAMES = {
     "refine_fallback": "refinements whose LLM call failed or overran (the provisional version stays)",
     "stale_skipped": "index writes skipped because a newer revision of the object is stored",
     "batch_errors": "agent batches that failed as a whole (their records went to the DLQ)",
+    "unexpected_errors": "records or windows dead-lettered by an internal error, not the input's fault (a bug: alerted on)",
     "field_kind_rejected": "summary fact fields blanked because the value was not of the field's kind (a colour that is no colour)",
 }
 

@@ -85,7 +85,7 @@ def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
         text=cw.text,
         lang=cw.lang,
         keyframes_b64=[k.jpeg_b64 for k in cw.keyframes],
-        close_reason=cw.reason,  # type: ignore[arg-type]
+        close_reason=cw.reason,
         closed_at=closed_at,
         product_hint=cw.product_hint,
         domain=cw.domain,  # type: ignore[arg-type]

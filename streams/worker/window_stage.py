@@ -15,7 +15,9 @@ Commit protocol, one fetched batch at a time (under a lock that rebalances wait 
 On assignment the states of the assigned partitions are read back from the changelog and fetching
 resumes at the committed offsets. Idle closes run on a per-partition clock that only advances while
 the stage owns the partition, reaches the broker and has read the partition to its end, so an outage
-or a rebalance never makes a live stream look idle.
+or a rebalance never makes a live stream look idle; and while the partition still holds unread
+records, a stream is idle only if the records read are newer (by log time) than its last one by the
+idle time, so a lagging stage never mistakes its own backlog for a quiet stream.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from streams.worker.ingest import (
     parse_input,
     window_config,
 )
-from streams.worker.windowing import Applied, StreamState, close_idle, close_passed, shed
+from streams.worker.windowing import ClosedWindow, StreamState, close_idle, close_passed, shed
 
 log = logging.getLogger("ampere.window")
 _throttled = Throttled(log)  # an outage logs once per interval with a count, not once per retry
@@ -127,6 +129,7 @@ class WindowStage:
         self.next: dict[TopicPartition, int] = {}  # next offset to process, per owned input partition
         self.clocks: dict[int, PartitionClock] = {}
         self._gap: dict[TopicPartition, tuple[int, int]] = {}
+        self._read_ts: dict[TopicPartition, int] = {}  # log time (Kafka timestamp) of the last record read
         self._committed: dict[TopicPartition, int] = {}
         # states changed since the last changelog write: written, then the offsets committed, at most every
         # ``window_commit_ms`` (a stream touched by every batch is written once per interval, not per batch)
@@ -138,7 +141,6 @@ class WindowStage:
         # on the event loop while a batch mutates ``states`` in a worker thread, so it must not iterate them
         self.census: tuple[int, int] = (0, 0)
         self._held: set[tuple[int, str]] = set()  # (partition, stream) whose watermark closes wait for events
-        self._lag = 0
         self._logged: dict[str, int] = {}
         self._logged_at = 0.0
         self.consumer: AIOKafkaConsumer | None = None
@@ -211,6 +213,7 @@ class WindowStage:
             for tp in revoked:
                 self.next.pop(tp, None)
                 self._gap.pop(tp, None)
+                self._read_ts.pop(tp, None)
                 self._committed.pop(tp, None)
             owned = {tp.partition for tp in self.next}
             for p in list(self.states):
@@ -370,7 +373,7 @@ class WindowStage:
             st.hold_closes = False
             closed = close_passed(st, self.cfg)
             if closed:
-                out += self._idle_windows(p, sid, closed)
+                out += self._window_outputs(p, sid, closed)
                 dirty[(p, sid)] = st
         return out
 
@@ -429,6 +432,7 @@ class WindowStage:
 
     def _apply(self, tp: TopicPartition, m, rec: InputRecord | BadRecord, sends: list[Outgoing], dirty: dict,
                images: dict[str, bytes | BadRecord], hold: bool = False) -> None:
+        self._read_ts[tp] = max(self._read_ts.get(tp, -1), m.timestamp or 0)
         if isinstance(rec, BadRecord):
             sends.append(self._dead_letter(tp, m, rec))
             return
@@ -439,10 +443,10 @@ class WindowStage:
                 rec, states.get(rec.stream_id), clock, self.settings, self.cfg, offset=m.offset, images=images,
                 hold_closes=hold,
             )
-            out = self._windows(applied)
         except Exception as exc:  # noqa: BLE001 - a bad record, or a poison message that must not stop the stage
             sends.append(self._dead_letter(tp, m, exc))
             return
+        out = self._window_outputs(tp.partition, stream_id, applied.closed)  # never the input's fault
         self.counters.add("records_replayed" if applied.duplicate and not applied.closed else "records_applied")
         if applied.late:
             self.counters.add(f"late_{applied.late_kind}")
@@ -454,20 +458,25 @@ class WindowStage:
         self.counters.add("budget_closes", sum(cw.reason == "budget" for cw in applied.closed))
         sends += out
         if st_new is not None:
+            if not (applied.duplicate or applied.late or applied.rejected):
+                st_new.last_log_ms = max(st_new.last_log_ms, m.timestamp or 0)
             states[stream_id] = st_new
             dirty[(tp.partition, stream_id)] = st_new
             if hold:
                 self._held.add((tp.partition, stream_id))
 
-    def _windows(self, applied: Applied) -> list[Outgoing]:
-        """The records of closed windows (raises if one cannot be written: the caller dead-letters)."""
-        now = time.time()
-        out = [
-            Outgoing(self.topics.windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now)))
-            for cw in applied.closed
-        ]
-        self.counters.add("windows_closed", len(out))
-        metrics.count_closed(applied.closed)
+    def _window_outputs(self, p: int, sid: str, closed: list[ClosedWindow]) -> list[Outgoing]:
+        """The records of closed windows. A window whose record cannot be built (a bug, never the input's
+        fault) goes to the DLQ whole, as class ``unexpected``, counted and alerted on: never away."""
+        now, out = time.time(), []
+        for cw in closed:
+            try:
+                out.append(Outgoing(self.topics.windows, cw.stream_id.encode(), dump_record(stages.window_record(cw, now))))
+            except Exception as exc:  # noqa: BLE001 - the window is kept in the dead letter
+                m = SimpleNamespace(offset=None, key=sid.encode("utf-8", "replace"), value=closed_window_json(cw))
+                out.append(self._dead_letter(TopicPartition(self.topics.windows, p), m, exc))
+        self.counters.add("windows_closed", len(closed))
+        metrics.count_closed(closed)
         return out
 
     def _dead_letter(self, tp: TopicPartition, m, err: BaseException) -> Outgoing:
@@ -475,6 +484,8 @@ class WindowStage:
         reason-only one if that fails (never raises)."""
         self.counters.add("dead_letters")
         reason, kind = dlq_reason(err)
+        if kind == "unexpected":
+            self.counters.add("unexpected_errors")
         metrics.count_dlq(tp.topic, kind)
         log.warning("DLQ %s[%s]@%s: %s", tp.topic, tp.partition, m.offset, reason[:300])
         key = m.key[: stages.DLQ_KEY_BYTES] if m.key else None
@@ -528,7 +539,7 @@ class WindowStage:
             log.error("window state of %r is %d bytes, over the limit of %d: %d windows closed early (budget)",
                       sid[:200], len(value), self.state_limit, len(closed))
             self.counters.add("state_sheds")
-            shed_windows = self._idle_windows(p, sid, closed)
+            shed_windows = self._window_outputs(p, sid, closed)
             value = encode_state(st)
         return Outgoing(self.changelog, sid.encode(), value, partition=p), shed_windows
 
@@ -611,7 +622,6 @@ class WindowStage:
             return
         ends = await self._probe()
         if ends is not None:
-            self._lag = sum(max(0, ends[tp] - off) for tp, off in self.next.items())
             if dt <= max(4 * self.settings.window_tick_ms / 1000, STALL_S):  # a stalled loop is not quiet time
                 for p, clock in self.clocks.items():
                     mine = [tp for tp in self.next if tp.partition == p]
@@ -621,16 +631,17 @@ class WindowStage:
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
         self._in_batch = True
-        for p, states in self.states.items():
+        for p, states in self.states.items() if ends is not None else ():  # no probe, no idle close
             clock = self.clocks[p].now
+            read_until = self._read_until(p, ends)
             for sid, st in states.items():
-                closed = close_idle(st, clock, self.cfg)
+                closed = close_idle(st, clock, self.cfg, read_until)
                 if closed:
                     dirty[(p, sid)] = st
                     self.counters.add("idle_closes", len(closed))
-                    if self._lag:
+                    if read_until is not None:
                         self.counters.add("idle_closes_while_lagging", len(closed))
-                    sends += self._idle_windows(p, sid, closed)
+                    sends += self._window_outputs(p, sid, closed)
         await self._persist(sends, dirty)  # also writes what earlier batches left pending, once it is due
         self._in_batch = False
         self._count_states()
@@ -639,12 +650,13 @@ class WindowStage:
             self._logged, self._logged_at = snap, now
             self.write_counters()
 
-    def _idle_windows(self, p: int, sid: str, closed: list) -> list[Outgoing]:
-        try:
-            return self._windows(Applied(closed=closed))
-        except Exception as exc:  # noqa: BLE001 - a window that cannot be written goes to the DLQ, not away
-            m = SimpleNamespace(offset=None, key=sid.encode("utf-8", "replace"), value=b"")
-            return [self._dead_letter(TopicPartition(self.topics.windows, p), m, exc)]
+    def _read_until(self, p: int, ends: dict[TopicPartition, int]) -> int | None:
+        """The log time read to on partition ``p`` while it holds unread records (the oldest last-read
+        timestamp of its lagging topics; -1 when one of them was not read since the assignment), or
+        None when every topic of the partition is read to the end of this probe."""
+        behind = [self._read_ts.get(tp, -1) for tp, off in self.next.items()
+                  if tp.partition == p and off < ends.get(tp, off)]
+        return min(behind) if behind else None
 
     async def _probe(self) -> dict[TopicPartition, int] | None:
         """End offsets of the owned input partitions, or None when the broker does not answer in time."""
@@ -705,6 +717,13 @@ async def _retry(what: str, fn, max_backoff_s: float = 5.0):
     progress.ok()
     _throttled.clear(what)
     return result
+
+
+def closed_window_json(cw: ClosedWindow) -> bytes:
+    """A closed window as JSON (its keyframes as base64 JPEG): what a dead letter keeps of a window."""
+    d = {k: v for k, v in vars(cw).items() if k != "keyframes"}
+    d["keyframes_b64"] = [k.jpeg_b64 for k in cw.keyframes]
+    return json.dumps(d, ensure_ascii=False, default=str).encode("utf-8", "replace")
 
 
 def counters_path(settings: Settings):

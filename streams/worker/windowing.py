@@ -7,8 +7,8 @@ a window; ASR chunks are also de-duplicated by ``seq``.
 
 A window closes when every *expected* source of the stream's domain (``WindowConfig.sources_*``:
 asr, keyframes, events) passed its end plus grace, or when the stream went quiet on the caller's
-clock. Content that arrives for a window closed by the watermark is reported as late (never dropped
-silently); a window closed on quiet is kept a while and reopened (same id) if its content arrives.
+clock while nothing unread can be its content. Content that arrives for a window closed by the
+watermark is reported as late (never dropped silently); a window closed on quiet is kept a while and reopened (same id) if its content arrives.
 
 State budget: one stream's state is bounded whatever it sends, so its changelog record always fits a
 Kafka message. A window holds at most ``max_window_chunks`` chunks and ``max_window_text_bytes`` of
@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 
 from streams.ids import window_id
 from streams.keyframes import FrameCandidate, select_keyframes
+from streams.schemas import CloseReason
 
 STATE_VERSION = 4
 READS_STATE_VERSIONS = (3, 4)  # a version-3 state is read as version 4 (its seq history starts at max_seq)
 SOURCES = ("asr", "keyframes", "events")
-
-CloseReason = str  # "watermark" | "idle" | "stream_end" | "product_switch" | "budget"
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,8 @@ class StreamState:
     ``watermarks`` holds the event time reached per source (asr, keyframes, events). ``retained``
     keeps windows closed on quiet (idle, stream end) so that content arriving afterwards reopens them.
     ``offsets`` is the input offset applied last per source: a record at or below it is a replay.
-    ``last_clock`` is the caller's clock (seconds) at the stream's last record. ``seqs`` are the ASR
+    ``last_clock`` is the caller's clock (seconds) at the stream's last record and ``last_log_ms`` that
+    record's log time (its Kafka timestamp), both set by the caller. ``seqs`` are the ASR
     ``seq`` numbers applied so far as sorted ``[lo, hi]`` ranges; below ``seq_floor`` the history was
     forgotten (budget), so a chunk there that is not in an open window is reported, never skipped.
     """
@@ -140,6 +140,7 @@ class StreamState:
     ended: bool = False
     max_seq: int = -1
     last_clock: float = 0.0
+    last_log_ms: int = -1  # log time (the Kafka timestamp) of the stream's newest applied record
     lang: str = "en"
     product_hint: str | None = None  # the newest segment's
     hints: dict[int, str | None] = field(default_factory=dict)  # segment origin -> its product hint
@@ -168,6 +169,7 @@ class StreamState:
             "ended": self.ended,
             "max_seq": self.max_seq,
             "last_clock": self.last_clock,
+            "last_log_ms": self.last_log_ms,
             "lang": self.lang,
             "product_hint": self.product_hint,
             "hints": [[origin, hint] for origin, hint in sorted(self.hints.items())],
@@ -196,6 +198,7 @@ class StreamState:
             ended=d.get("ended", False),
             max_seq=d["max_seq"],
             last_clock=d["last_clock"],
+            last_log_ms=d.get("last_log_ms", -1),
             lang=d.get("lang", "en"),
             product_hint=d.get("product_hint"),
             hints={int(origin): hint for origin, hint in d.get("hints", [])},
@@ -550,15 +553,22 @@ def shed(st: StreamState, cfg: WindowConfig) -> list[ClosedWindow]:
     return out
 
 
-def idle_expired(st: StreamState, clock: float, cfg: WindowConfig) -> bool:
-    """True when the stream has open windows and sent nothing for ``idle_close_ms`` of the caller's
-    clock (``end_settle_ms`` once the broadcaster said the stream ended)."""
+def idle_expired(st: StreamState, clock: float, cfg: WindowConfig, read_until_ms: int | None = None) -> bool:
+    """True when the stream has open windows, sent nothing for ``idle_close_ms`` of the caller's clock
+    (``end_settle_ms`` once the broadcaster said the stream ended), and nothing unread can be its content.
+
+    ``read_until_ms`` is the log time the caller has read to on a partition that still holds unread
+    records (None: it has read everything). While records are queued, the stream is quiet only if
+    what was read is newer than its last record by the quiet time: a lagging reader never mistakes its
+    own backlog for a quiet stream."""
     quiet_ms = cfg.end_settle_ms if st.ended else cfg.idle_close_ms
-    return bool(st.windows) and (clock - st.last_clock) * 1000 >= quiet_ms
+    if not st.windows or (clock - st.last_clock) * 1000 < quiet_ms:
+        return False
+    return read_until_ms is None or read_until_ms - st.last_log_ms >= quiet_ms
 
 
-def close_idle(st: StreamState, clock: float, cfg: WindowConfig) -> list[ClosedWindow]:
+def close_idle(st: StreamState, clock: float, cfg: WindowConfig, read_until_ms: int | None = None) -> list[ClosedWindow]:
     """Close the windows of a quiet stream (reason idle, or stream_end after an end marker)."""
-    if not idle_expired(st, clock, cfg):
+    if not idle_expired(st, clock, cfg, read_until_ms):
         return []
     return close_all(st, "stream_end" if st.ended else "idle", cfg)
