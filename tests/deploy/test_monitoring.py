@@ -108,3 +108,46 @@ def test_the_chart_renders_the_dashboard_and_the_rules_as_config_maps() -> None:
     assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dash["data"]["ampere-stream.json"]) == json.loads(DASHBOARD.read_text())
     assert yaml.safe_load(maps["ampere-alert-rules"]["data"]["ampere-rules.yml"]) == yaml.safe_load(RULES.read_text())
+
+
+LOSS_ALERT_TESTS = """
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'ampere_dlq_messages_total{{topic="c.windows",reason_class="unexpected"}}'
+        values: '0 0 1 1 1 1'
+      - series: 'ampere_dlq_messages_total{{topic="c.asr.chunks",reason_class="late"}}'
+        values: '0 5 10 15 20 25'
+      - series: 'ampere_events_total{{event="idle_closes_while_lagging"}}'
+        values: '0 0 0 2 2 2'
+      - series: 'ampere_events_total{{event="idle_closes"}}'
+        values: '0 5 10 15 20 25'
+    alert_rule_test:
+      - {{eval_time: 1m, alertname: AmpereUnexpectedDeadLetters, exp_alerts: []}}
+      - eval_time: 3m
+        alertname: AmpereUnexpectedDeadLetters
+        exp_alerts: [{{exp_labels: {{severity: critical, topic: c.windows}}}}]
+      - {{eval_time: 2m, alertname: AmpereIdleClosesWhileLagging, exp_alerts: []}}
+      - eval_time: 4m
+        alertname: AmpereIdleClosesWhileLagging
+        exp_alerts: [{{exp_labels: {{severity: warning}}}}]
+"""
+
+
+def test_unexpected_dead_letters_and_idle_closes_while_lagging_fire_their_alerts(promtool: Path, tmp_path: Path) -> None:
+    """An internal error filed as a dead letter, and an idle close decided while the partition lagged,
+    each fire an alert; late and ordinary idle closes alone fire neither (promtool's rule unit tests)."""
+    rules = yaml.safe_load(RULES.read_text())
+    for group in rules["groups"]:  # the expressions and labels are tested; the annotations are prose
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    bare = tmp_path / "rules.yml"
+    bare.write_text(yaml.safe_dump(rules))
+    tests = tmp_path / "loss-alerts.yml"
+    tests.write_text(LOSS_ALERT_TESTS.format(rules=json.dumps(str(bare))))
+    done = subprocess.run([str(promtool), "test", "rules", str(tests)], check=False, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout + done.stderr
