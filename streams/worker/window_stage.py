@@ -621,13 +621,12 @@ class WindowStage:
         if not self.next:
             return
         ends = await self._probe()
-        if ends is not None:
-            if dt <= max(4 * self.settings.window_tick_ms / 1000, STALL_S):  # a stalled loop is not quiet time
-                for p, clock in self.clocks.items():
-                    mine = [tp for tp in self.next if tp.partition == p]
-                    if all(self.next[tp] >= clock.prev_end.get(tp.topic, ends[tp]) for tp in mine):
-                        clock.now += dt
-                    clock.prev_end = {tp.topic: ends[tp] for tp in mine}
+        if ends is not None and dt <= max(4 * self.settings.window_tick_ms / 1000, STALL_S):  # a stalled loop is not quiet time
+            for p, clock in self.clocks.items():
+                mine = [tp for tp in self.next if tp.partition == p]
+                if all(self.next[tp] >= clock.prev_end.get(tp.topic, ends[tp]) for tp in mine):
+                    clock.now += dt
+                clock.prev_end = {tp.topic: ends[tp] for tp in mine}
         sends: list[Outgoing] = []
         dirty: dict[tuple[int, str], StreamState] = {}
         self._in_batch = True
