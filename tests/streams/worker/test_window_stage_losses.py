@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -82,22 +83,25 @@ def chunk(offset: int, seq: int, ts: int, log_ms: int, sid: str) -> SimpleNamesp
     return r
 
 
+async def lagging(st: WindowStage, ticks: int, log_ms: Callable[[int], int]) -> None:
+    """Each tick the stage reads one record of stream ``t`` (written at ``log_ms(i)``) while the probe
+    always finds two more: it keeps up with the previous probe, never with the log."""
+    for i in range(ticks):
+        await asyncio.sleep(0.1)  # one tick period: each tick is due and advances the clock
+        off = st.next[ASR]
+        await st._process({ASR: [chunk(off, 100 + i, 1_000, log_ms=log_ms(i), sid="t")]})
+        st.consumer.ends = {ASR: off + 2}
+        await st._tick()
+
+
 def test_a_stage_behind_its_input_never_declares_a_stream_idle_whose_records_are_queued(tmp_path) -> None:
     """Each tick the stage reads what the previous probe saw while new records keep arriving (it keeps
     up with the last probe, never with the log). Stream ``s`` sent a chunk 300 ms after its first one
     and it is still queued: however long the stage lags, ``s`` is not idle until that is read."""
     st = stage(tmp_path)
     asyncio.run(st._process({ASR: [chunk(0, 0, 0, log_ms=1_000, sid="s")]}))
-
-    async def lagging(ticks: int) -> None:
-        for i in range(ticks):
-            await asyncio.sleep(0.1)  # one tick period: each tick is due and advances the clock
-            off = st.next[ASR]
-            await st._process({ASR: [chunk(off, 100 + i, 1_000, log_ms=1_100, sid="t")]})  # written long ago
-            st.consumer.ends = {ASR: off + 2}  # more keeps arriving: s's second chunk among it
-            await st._tick()
-
-    asyncio.run(lagging(12))  # 1.2 s of partition clock, over twice the idle time
+    asyncio.run(lagging(st, 12, lambda i: 1_100))  # 1.2 s of partition clock, over twice the idle time;
+    # what is read was written long ago, and more keeps arriving: s's second chunk among it
     assert st.states[0]["s"].windows, "s was closed as idle while its records were still queued"
     assert st.counters.get("idle_closes") == 0 and st.counters.get("idle_closes_while_lagging") == 0
     off = st.next[ASR]
@@ -120,16 +124,7 @@ def test_a_lagging_stage_closes_a_stream_whose_silence_the_log_itself_shows(tmp_
     read were written an idle period after its last one: lagging delays the close, never cancels it."""
     st = stage(tmp_path)
     asyncio.run(st._process({ASR: [chunk(0, 0, 0, log_ms=1_000, sid="s")]}))
-
-    async def lagging(ticks: int) -> None:
-        for i in range(ticks):
-            await asyncio.sleep(0.1)  # one tick period: each tick is due and advances the clock
-            off = st.next[ASR]
-            await st._process({ASR: [chunk(off, 100 + i, 1_000, log_ms=1_000 + 100 * i, sid="t")]})
-            st.consumer.ends = {ASR: off + 2}
-            await st._tick()
-
-    asyncio.run(lagging(24))  # the log time read reaches 3.3 s: 2.3 s of silence from s, written in the log
+    asyncio.run(lagging(st, 24, lambda i: 1_000 + 100 * i))  # the log time read reaches 3.3 s: 2.3 s of silence from s, written in the log
     assert not st.states[0]["s"].windows
     assert st.counters.get("idle_closes") == 1 and st.counters.get("idle_closes_while_lagging") == 1
 
