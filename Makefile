@@ -13,7 +13,7 @@ SETUP_STAMP := $(VENV)/.ampere-setup-$(shell (pwd; cat pyproject.toml) | sha1sum
 STEP := bash infra/step.sh
 SETUP_LOG := $(AMPERE_HOME)/logs/setup.log
 
-.PHONY: help setup test demo infra-install infra-up infra-down infra-status lint gpu-check
+.PHONY: help setup test demo infra-install browser-install infra-up infra-down infra-status lint gpu-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ $(SETUP_STAMP): pyproject.toml
 	@rm -f $(VENV)/.ampere-setup-*
 	@touch $@
 
-test: setup infra-install  ## run the tests (they start a real Kafka broker and a real Weaviate server)
+test: setup infra-install browser-install  ## run the tests (they start a real Kafka broker and a real Weaviate server)
 	$(VENV)/bin/pytest -q
 
 demo: setup  ## run the main job on the bundled sample
@@ -41,6 +41,9 @@ demo: setup  ## run the main job on the bundled sample
 
 infra-install: setup  ## fetch/build Kafka jars and weaviate-server into the cache
 	$(AMPERE) infra install
+
+browser-install:  ## Debian's chromium + chromium-driver for the browser test (apt, once)
+	@$(STEP) "test: chromium + chromium-driver (apt, once)" $(AMPERE_HOME)/logs/setup.log bash infra/browser.sh
 
 infra-up: setup  ## start the local Kafka broker and Weaviate server
 	$(AMPERE) infra up

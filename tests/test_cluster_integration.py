@@ -31,7 +31,7 @@ from engines.store.weaviate_store import StoredObject, WeaviateStore, connect
 from streams.kafka import admin_client
 from streams.kafka.admin import ensure_topics
 from streams.kafka.topics import TopicNames, window_group
-from streams.sdk.publish import stream_messages
+from streams.sdk.publish import replay, stream_messages
 from streams.settings import Settings
 from streams.worker.wiring import build_store_from
 from tests.cluster_harness import (
@@ -43,14 +43,22 @@ from tests.cluster_harness import (
     latency_by_phase,
     write_chaos_results,
 )
+from tests.streams.harsh_scenario import harsh_scenario, unexpected_dead_letters
 from tests.streams.mini_dataset import make_mini_dataset
-from tests.streams.test_faults_integration import Workers, _committed_lag, _tally, _wait_members
+from tests.streams.test_faults_integration import (
+    Workers,
+    _committed_lag,
+    _tally,
+    _wait_closed,
+    _wait_committed,
+    _wait_members,
+)
 from tests.streams.test_pipeline_integration import timeline_windows
 from tooling.demo import Subscriber, settings_env
 from tooling.infra.kafka import KafkaService, bootstrap_of
 from tooling.infra.local_cluster import LocalCluster
 from tooling.infra.ports import free_ports
-from tooling.infra.service import Service
+from tooling.infra.service import Service, start_together, stop_together
 from tooling.infra.weaviate import WeaviateService
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -443,3 +451,119 @@ def test_pipeline_on_the_cluster_loses_duplicates_and_misplaces_no_window_under_
     assert counts["embeddings_missing"] == 0, counts
     assert counts["dead_letters"] == 0, [d.get("reason") for d in sub.report.dlq]
     assert lag == 0, counts
+
+
+# --- the harsh scenario on the cluster ------------------------------------------------------------
+
+HARSH_STREAMS = 6  # one worker, six streams: every shape of harsh_scenario, interleaved twice
+HARSH_REPLAY_S = 40.0
+
+
+async def harsh_fault(fault: str, cluster: Cluster, workers: Workers, settings: Settings, sub: Subscriber,
+                      expected: set, rest: list, speed: float, row: dict) -> None:
+    """Send the second half of the timeline and inject ``fault`` meanwhile (or after it)."""
+    if fault == "none":
+        await replay(settings, rest, speed=speed)
+    elif fault == "worker_sigterm_while_weaviate_stopped":
+        await asyncio.to_thread(stop_together, cluster.weaviate)
+        try:
+            await replay(settings, rest, speed=speed)
+            await _wait_closed(sub, expected, timeout_s=120)
+            await asyncio.sleep(3)  # summarized; the index stage waits for the store
+            t0 = time.time()
+            (worker,) = workers.procs
+            worker.send_signal(signal.SIGTERM)
+            row["exit_code"] = await asyncio.to_thread(worker.wait, 90)
+            row["exit_s"] = round(time.time() - t0, 1)
+        finally:
+            await asyncio.to_thread(start_together, cluster.weaviate)
+            for node in cluster.weaviate:
+                await asyncio.to_thread(node.wait_ready, READY_S)
+        workers.spawn()
+    elif fault == "leader_broker_sigkill":
+        sending = asyncio.create_task(replay(settings, rest, speed=speed))
+        node_id, _ = busiest_leader(await asyncio.to_thread(input_partitions, settings, TopicNames(settings.topic_prefix)))
+        await asyncio.to_thread(sigkill, next(n for n in cluster.kafka if n.node_id == node_id))
+        await sending
+        await restart_dead_node(cluster.kafka)
+    elif fault == "weaviate_node_sigkill":
+        sending = asyncio.create_task(replay(settings, rest, speed=speed))
+        await asyncio.to_thread(sigkill, cluster.weaviate[-1])
+        await sending
+        await restart_dead_node(cluster.weaviate)
+    elif fault == "worker_sigkill":
+        sending = asyncio.create_task(replay(settings, rest, speed=speed))
+        await asyncio.sleep(2)
+        workers.kill(workers.procs[0])
+        workers.spawn()
+        await sending
+    else:
+        raise ValueError(fault)
+
+
+async def restart_dead_node(nodes: list) -> None:
+    (victim,) = [n for n in nodes if not n.is_running()]
+    await asyncio.to_thread(victim.start)
+    await asyncio.to_thread(victim.wait_ready, READY_S)
+
+
+HARSH_FAULTS = ["none", "worker_sigterm_while_weaviate_stopped", "leader_broker_sigkill", "weaviate_node_sigkill",
+                "worker_sigkill"]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("fault", HARSH_FAULTS)
+def test_harsh_scenario_on_the_cluster_loses_no_window_and_dead_letters_only_bad_inputs(
+    fault: str, cluster: Cluster, tmp_path: Path,
+) -> None:
+    """One worker on 3 brokers and 3 Weaviate nodes, six streams of ``harsh_scenario`` (switches at uneven
+    times, ASR-first and keyframes-first producers, a camera that is off so the state budget closes
+    windows, keyframes near the image size limit, contract-breaking inputs); the fault is injected
+    half-way. Against the offline reference: 0 lost, duplicated or wrong; the only dead letters are the
+    bad inputs (by SHA-256); both groups committed everything."""
+    assert all(node.is_running() for node in [*cluster.kafka, *cluster.weaviate])
+    t_start = time.time()
+    settings = chaos_settings(cluster).model_copy(update={"window_max_open": 4, "idle_close_ms": 4_000})
+    topics = TopicNames(settings.topic_prefix)
+    sc = harsh_scenario(make_mini_dataset(tmp_path / "data", seed=13), topics, HARSH_STREAMS,
+                        max_image_bytes=settings.max_image_bytes, prefix=f"harsh-{fault}")
+    expected = timeline_windows(sc.good, settings)
+    ensure_topics(settings, topics.all(), settings.topic_partitions)
+    store = build_store_from(settings)
+    store.ensure_collections()
+    workers = Workers(settings, tmp_path)
+    workers.spawn()
+    timeline = sc.timeline
+    speed = timeline[-1][0] / 1000 / HARSH_REPLAY_S
+    half = len(timeline) // 2
+    rest = [(t - timeline[half][0], m) for t, m in timeline[half:]]
+    row: dict = {}
+
+    async def run() -> Subscriber:
+        sub = Subscriber(settings, topics)
+        await sub.start()
+        await _wait_members(settings, window_group(settings.topic_prefix), 1, timeout_s=JOIN_S)
+        await replay(settings, timeline[:half], speed=speed)
+        await harsh_fault(fault, cluster, workers, settings, sub, expected, rest, speed, row)
+        await _wait_committed(sub, settings, settle_s=8, timeout_s=300, alive=workers.alive)
+        await sub.stop()
+        return sub
+
+    try:
+        sub = asyncio.run(run())
+        lag = asyncio.run(_committed_lag(settings))
+    finally:
+        workers.stop()
+    unexpected = unexpected_dead_letters(sub.report.dlq, [m.value for _, m in sc.bad])
+    row = {
+        "scenario": "harsh", "fault": fault, "shape": f"{NODES} brokers, {NODES} Weaviate nodes, 1 worker",
+        **_tally(store, expected), "dead_letters": len(sub.report.dlq), "dead_letters_expected": len(sc.bad),
+        "unexpected_dead_letters": unexpected, "committed_lag": lag, **row,
+        "runtime_s": round(time.time() - t_start, 1),
+    }
+    print("HARSH-RESULT " + json.dumps(row))
+    store.drop()
+    store.close()
+    assert (row["lost"], row["duplicated"], row["wrong"]) == (0, 0, 0), row
+    assert not unexpected, row
+    assert lag == 0, row
