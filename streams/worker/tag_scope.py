@@ -37,10 +37,11 @@ def product_id(h: Hit) -> str | None:
 
 def choose_scope(
     catalog: Sequence[Hit], in_lineup: Sequence[Hit] | None, lineup: Sequence[str] | None,
-    branches: Sequence[str], summary: dict | None, rule: ClaimRule, limit: int,
+    branches: Sequence[str], summary: dict | None, rule: ClaimRule, limit: int, *, best_overall: bool = True,
 ) -> ScopedHits:
     """The tag of one window from its catalog search and, when it has a lineup, its lineup search
-    (every lineup product the catalog holds, best first)."""
+    (every lineup product the catalog holds, best first). ``best_overall=False`` drops the guard: the
+    lineup answers whenever the rule is sure among its products (measured in ``tooling.bench.lineups``)."""
     claimed, reason = decide(features_of([h.score for h in catalog], branches, summary), rule)
     if not lineup or in_lineup is None:
         return ScopedHits(list(catalog[:limit]), "catalog", claimed, reason)
@@ -49,6 +50,10 @@ def choose_scope(
     if catalog and product_id(catalog[0]) in found:  # then it also leads the lineup, by a margin at least as wide
         lineup_claimed, lineup_reason = decide(features_of([h.score for h in in_lineup], branches, summary), rule)
         return ScopedHits(list(in_lineup[:limit]), "lineup", lineup_claimed, lineup_reason, unknown)
+    if not best_overall and in_lineup and not claimed:
+        lineup_claimed, lineup_reason = decide(features_of([h.score for h in in_lineup], branches, summary), rule)
+        if lineup_claimed:
+            return ScopedHits(list(in_lineup[:limit]), "lineup", True, None, unknown)
     if not claimed and catalog:
         reason = f"{reason}; the best match is not in the stream's lineup"
     return ScopedHits(list(catalog[:limit]), "catalog", claimed, reason, unknown)

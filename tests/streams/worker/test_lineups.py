@@ -151,3 +151,13 @@ def test_the_tag_record_says_its_scope_and_the_unknown_lineup_ids() -> None:
     assert (tag.scope, tag.claimed, tag.lineup_unknown) == ("lineup", True, ["ghost"])
     plain = stages.tag_record(rec.model_copy(update={"lineup": None}), [hit("a", 0.8), hit("z", 0.75)], RULE, 2.0)
     assert (plain.scope, plain.claimed, plain.lineup_unknown) == ("catalog", False, [])
+
+
+def test_without_the_guard_the_lineup_answers_whenever_the_rule_is_sure_among_its_products() -> None:
+    catalog = [hit("x", 0.9), hit("a", 0.85), hit("b", 0.3)]
+    in_lineup = [hit("a", 0.85), hit("b", 0.3)]
+    guarded = choose_scope(catalog, in_lineup, ["a", "b"], ["visual"], None, RULE, limit=5)
+    assert (guarded.scope, guarded.claimed) == ("catalog", False)
+    trusting = choose_scope(catalog, in_lineup, ["a", "b"], ["visual"], None, RULE, limit=5, best_overall=False)
+    assert (trusting.scope, trusting.claimed, trusting.hits[0].properties["product_id"]) == ("lineup", True, "a")
+
