@@ -59,6 +59,7 @@ JSON_BYTES_PER_CHAR = 12
 JSON_ENVELOPE_BYTES = 4096
 #: Largest broadcaster event record (start / end / product_switch are a few hundred bytes).
 EVENT_MAX_BYTES = 64 * 1024
+MAX_LINEUP = 200  # products in one stream's lineup (a live room's product list holds 5-50)
 
 
 def asr_max_bytes(max_text_chars: int) -> int:
@@ -130,6 +131,13 @@ class KeyMismatch(BadRecord):
 
 class LateInput(BadRecord):
     kind = "late"
+
+
+class UnknownLineupProducts(BadRecord):
+    """A stream's lineup names product ids the catalog does not hold (reported once per lineup; the
+    known ones are still searched)."""
+
+    kind = "unknown_product"
 
 
 class OverBudget(BadRecord):
@@ -223,9 +231,20 @@ class StreamEventRecord(_InputRecord):
 
     stream_id: StreamId
     ts_ms: TimestampMs
-    type: Literal["start", "end", "product_switch", "idle_check"]
+    type: Literal["start", "end", "product_switch", "idle_check", "lineup"]
     product_hint: str | None = Field(None, max_length=500)
     domain: Literal["live", "video"] = Field("live", description="On `start`: a live stream or a short video.")
+    product_ids: list[StreamId] | None = Field(
+        None, max_length=MAX_LINEUP,
+        description="On `lineup`: the catalog products the stream shows from `ts_ms` on (the room's product list; "
+        "replaces the previous lineup, [] clears it). The tag stage searches them first.",
+    )
+
+    @model_validator(mode="after")
+    def _lineup_only_on_lineup(self) -> StreamEventRecord:
+        if (self.type == "lineup") != (self.product_ids is not None):
+            raise ValueError("product_ids is required on a 'lineup' event and only there")
+        return self
 
 
 class ProductRecordMsg(_InputRecord):
@@ -259,6 +278,9 @@ class WindowRecord(_Record):
     domain: Literal["live", "video"] = "live"
     closed_at: float = Field(description="Wall-clock UNIX time the window closed.")
     product_hint: str | None = None
+    lineup: list[str] | None = Field(
+        None, description="The stream's lineup while the window was open (every product declared in it); None: none declared."
+    )
 
 
 class SummaryRecordMsg(_Record):
@@ -297,6 +319,7 @@ class EmbeddingRecord(_Record):
         description="Distinct terms of the window's speech (moments; encoders.attributes: number words as digits, "
         "number+unit joined, size words): the search rule re-ranks products by the attribute values said.",
     )
+    lineup: list[str] | None = Field(None, description="Live moments: the stream's lineup during the window (see WindowRecord).")
 
 
 class TagRecord(_Record):
@@ -308,6 +331,13 @@ class TagRecord(_Record):
     products: list[dict[str, Any]] = Field(description="[{product_id, title, score}] best first.")
     claimed: bool = Field(description="True when the calibrated claim rule (streams/worker/claims.py) is sure of the first product.")
     unclaimed_reason: str | None = Field(None, description="Why the first product is not claimed (None when claimed).")
+    scope: Literal["lineup", "catalog"] = Field(
+        "catalog", description="Where `products` come from: the stream's lineup (searched first when it has one) or "
+        "the whole catalog (no lineup, or the lineup could not answer).",
+    )
+    lineup_unknown: list[str] = Field(
+        default_factory=list, description="Lineup product ids the catalog does not hold (reported, never matched)."
+    )
     tagged_at: float
     revision: int = Field(1, ge=1, description="Revision of the moment these tags were computed from.")
 

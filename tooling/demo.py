@@ -25,7 +25,14 @@ from streams.kafka import KafkaSource, group_lag_async
 from streams.kafka.admin import ensure_topics
 from streams.kafka.topics import TopicNames, window_group
 from streams.ops.counters import read_all as read_counters
-from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.sdk.publish import (
+    dataset_lineup,
+    merge_streams,
+    product_message,
+    replay,
+    send_all,
+    stream_messages,
+)
 from streams.settings import Settings
 from streams.worker.window_stage import counters_path
 from streams.worker.wiring import build_store_from
@@ -324,7 +331,8 @@ def format_tag(rec: dict, truth: str | None) -> str:
         ok = "[green]✓[/green]" if truth == top["product_id"] else f"[red]✗[/red] (truth {truth})"
         verdict = f"[bold]{top['title']}[/bold] [cyan]{top['score']:.2f}[/cyan] {ok}"
     phase = "↻" if rec.get("revision", 1) > 1 else " "
-    return f"{phase} {rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}"
+    scope = " [dim](lineup)[/dim]" if rec.get("scope") == "lineup" else ""
+    return f"{phase} {rec['stream_id']:<14} {start / 1000:6.1f}-{end / 1000:6.1f}s  {verdict}{scope}"
 
 
 async def run_replay(
@@ -342,13 +350,15 @@ async def run_replay(
     dashboard_port: int | None = None,
     stagger: bool = False,
     workers: int = 1,
+    lineup_size: int = 0,
 ) -> RunReport:
     """Start a worker, load the catalog, replay streams, collect what subscribers see, stop the worker.
 
     With ``stagger``, the streams start spread evenly over one window hop instead of together, so their
     windows close spread over time as independent broadcasts' do, not all in the same instant. With
     ``workers`` > 1, that many worker processes share the partitions (one consumer group), each with
-    its own metrics port and log."""
+    its own metrics port and log. With ``lineup_size`` > 0 each stream declares a lineup of that many
+    catalog products (the ones it shows, then others: ``streams.sdk.publish.dataset_lineup``)."""
     topics = TopicNames(settings.topic_prefix)
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = build_store_from(settings)
@@ -388,7 +398,8 @@ async def run_replay(
             await wait_for_products(store, n, timeout_s=900, console=console)
             console.print(f"catalog: {n} products indexed")
         timelines = [
-            stream_messages(ds, sid, streams[sid], topics, rename=renames[c, i] if renames[c, i] != sid else None)
+            stream_messages(ds, sid, streams[sid], topics, rename=renames[c, i] if renames[c, i] != sid else None,
+                            lineup=dataset_lineup(ds, streams[sid], lineup_size, seed=c * 1000 + i) if lineup_size else None)
             for c in range(copies)
             for i, sid in enumerate(stream_ids)
         ]

@@ -28,7 +28,7 @@ from streams.schemas import (
 )
 from streams.settings import Settings
 
-PUBLIC_EVENT_TYPES = ("start", "end", "product_switch")
+PUBLIC_EVENT_TYPES = ("start", "end", "product_switch", "lineup")
 IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 KINDS = ("event", "asr", "keyframe")
 #: An integer form field: ASCII digits only (``str.isdigit`` also takes "²" and other digits ``int`` refuses),
@@ -88,7 +88,7 @@ def _parse(data: dict, model: type, max_bytes: int | None = None):
 
 
 def event(payload: Any, stream_id: str, topics: TopicNames) -> Outbound:
-    """A start / end / product_switch marker."""
+    """A start / end / product_switch marker, or a lineup (``product_ids``)."""
     data = _with_stream(payload, stream_id)
     if data.get("type") not in PUBLIC_EVENT_TYPES:
         raise ClientError(422, f"type: must be one of {', '.join(PUBLIC_EVENT_TYPES)}, got {data.get('type')!r}")

@@ -37,6 +37,7 @@ NAMES = {
     "stale_skipped": "index writes skipped because a newer revision of the object is stored",
     "batch_errors": "agent batches that failed as a whole (their records went to the DLQ)",
     "unexpected_errors": "records or windows dead-lettered by an internal error, not the input's fault (a bug: alerted on)",
+    "lineup_unknown_products": "lineup product ids the catalog does not hold (each lineup reported once to the DLQ)",
     "field_kind_rejected": "summary fact fields blanked because the value was not of the field's kind (a colour that is no colour)",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import heapq
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,10 +33,27 @@ class Outgoing:
     value: bytes
 
 
+def lineup_event(stream_id: str, ts_ms: int, product_ids: Sequence[str]) -> StreamEventRecord:
+    """The broadcaster's lineup of a stream from ``ts_ms`` on: the catalog products it shows (the room's
+    product list; ``[]`` clears it). Send it again with another list when the lineup changes."""
+    return StreamEventRecord(stream_id=stream_id, ts_ms=ts_ms, type="lineup", product_ids=list(product_ids))
+
+
+def dataset_lineup(ds: Dataset, moments: Sequence[MomentRecord], size: int, seed: int = 0) -> list[str]:
+    """A lineup of ``size`` catalog products for a sample stream: every product it shows, then others of
+    the catalog drawn with ``seed`` (a seller's product list holds more than one show presents)."""
+    shown = list(dict.fromkeys(m.product_id for m in moments if m.product_id))
+    others = sorted(p.product_id for p in ds.products if p.product_id not in shown)
+    random.Random(seed).shuffle(others)
+    return (shown + others)[: max(size, len(shown))]
+
+
 def stream_messages(
-    ds: Dataset, stream_id: str, moments: Sequence[MomentRecord], topics: TopicNames, *, rename: str | None = None
+    ds: Dataset, stream_id: str, moments: Sequence[MomentRecord], topics: TopicNames, *, rename: str | None = None,
+    lineup: Sequence[str] | None = None,
 ) -> list[Outgoing]:
-    """Messages of one live stream in time order: start, product switches, ASR, keyframes, end.
+    """Messages of one live stream in time order: start, its lineup (when given), product switches,
+    ASR, keyframes, end.
 
     Product-switch markers carry no product id: the broadcaster marks the moment, the index finds
     the product. ``rename`` publishes the stream under another id (benchmarks replay copies).
@@ -53,6 +71,8 @@ def stream_messages(
     first = min((c.start_ms for m in moments for c in m.asr), default=0)
     domain = moments[0].domain if moments else "live"
     add(first, topics.events, dump_record(StreamEventRecord(stream_id=sid, ts_ms=first, type="start", domain=domain)))
+    if lineup is not None:
+        add(first, topics.events, dump_record(lineup_event(sid, first, lineup)))
     seq, last = 0, first
     for i, m in enumerate(moments):
         times = [c.start_ms for c in m.asr] + [k.ts_ms for k in m.keyframes]

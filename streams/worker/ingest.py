@@ -30,6 +30,7 @@ from streams.worker.windowing import (
     apply_chunk,
     apply_end,
     apply_frame,
+    apply_lineup,
     apply_marker,
     apply_product_switch,
     frame_seen,
@@ -143,8 +144,9 @@ def apply_record(
         st = st or new_state(rec.stream_id, rec.ts_ms, cfg)
         return st, _applied(st, "keyframes", offset, apply_frame(st, make_candidate(rec.ts_ms, img), cfg, clock)), rec.stream_id
     e = rec
+    if e.type in ("start", "lineup") and st is None:  # a lineup may be declared before the show starts
+        st = new_state(e.stream_id, e.ts_ms, cfg)
     if e.type == "start":
-        st = st or new_state(e.stream_id, e.ts_ms, cfg)
         if _replayed(st, "events", offset):
             return st, Applied(duplicate=True), e.stream_id
         st.domain = e.domain
@@ -155,6 +157,8 @@ def apply_record(
         return st, Applied(duplicate=True), e.stream_id
     if e.type == "product_switch":
         return st, _applied(st, "events", offset, apply_product_switch(st, e.ts_ms, e.product_hint, cfg, clock)), e.stream_id
+    if e.type == "lineup":
+        return st, _applied(st, "events", offset, apply_lineup(st, e.ts_ms, e.product_ids or [], cfg, clock)), e.stream_id
     return st, _applied(st, "events", offset, apply_end(st, e.ts_ms, cfg, clock)), e.stream_id
 
 

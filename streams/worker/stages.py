@@ -15,7 +15,7 @@ from encoders.attributes import attribute_values, said, terms
 from encoders.dataset import ProductRecord
 from encoders.scoring import RERANK_DEPTH, search_targets, with_attributes
 from engines.encode.base import Embeddings, EncodeItem
-from engines.store.weaviate_store import Hit, StoredObject, WeaviateStore
+from engines.store.weaviate_store import Filter, Hit, StoredObject, WeaviateStore
 from engines.summarize.base import Summarizer
 from engines.summarize.schema import Summary, SummaryRequest
 from streams.ids import moment_object_id, product_object_id
@@ -30,9 +30,10 @@ from streams.schemas import (
     TagRecord,
     WindowRecord,
 )
-from streams.worker.claims import ClaimRule, decide, features_of
+from streams.worker.claims import ClaimRule
 from streams.worker.image_source import UriPolicy, load_image_bytes
 from streams.worker.revision_text import RefinedText, refined_text
+from streams.worker.tag_scope import choose_scope
 from streams.worker.windowing import ClosedWindow
 
 NOTHING_TO_INDEX = "nothing to index: the window has no keyframes and its summary found no product"
@@ -89,6 +90,7 @@ def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
         closed_at=closed_at,
         product_hint=cw.product_hint,
         domain=cw.domain,  # type: ignore[arg-type]
+        lineup=cw.lineup,
     )
 
 
@@ -271,11 +273,11 @@ def spoken_terms(transcript: str) -> list[str]:
 
 
 def search_index(store: WeaviateStore, kind: str, vectors: dict[str, Sequence[float]], spoken: Sequence[str],
-                 limit: int) -> list[Hit]:
+                 limit: int, where: Filter | None = None) -> list[Hit]:
     """The one search of the tag agent, ``ampere search`` and the dashboard (``encoders.scoring``):
     nearest objects by the mean cosine over the named ``vectors``, the best ``RERANK_DEPTH`` re-ranked
-    by the attribute values the ``spoken`` terms say."""
-    hits = store.near_vectors(kind, vectors, limit=max(limit, RERANK_DEPTH))
+    by the attribute values the ``spoken`` terms say; ``where`` narrows the objects searched."""
+    hits = store.near_vectors(kind, vectors, limit=max(limit, RERANK_DEPTH), where=where)
     return rerank_by_attributes(hits, spoken)[:limit]
 
 
@@ -285,9 +287,11 @@ def query_vectors(emb: Embeddings, row: int = 0) -> dict[str, list[float]]:
     return {t: [float(x) for x in getattr(emb, t)[row]] for t in targets}
 
 
-def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> list[Hit]:
-    """Catalog products nearest to an embedded moment (see :func:`product_query`, :func:`search_index`)."""
-    return search_index(store, "product", product_query(rec), rec.spoken_terms, limit)
+def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int, only: Sequence[str] | None = None) -> list[Hit]:
+    """Catalog products nearest to an embedded moment (see :func:`product_query`, :func:`search_index`),
+    among the product ids ``only`` when given."""
+    where = Filter.by_property("product_id").contains_any(list(only)) if only else None
+    return search_index(store, "product", product_query(rec), rec.spoken_terms, limit, where)
 
 
 def rerank_by_attributes(hits: Sequence[Hit], spoken_terms: Sequence[str]) -> list[Hit]:
@@ -357,6 +361,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 summary_source=summary.source,
                 branches=_branches(objects[-1].vectors),
                 spoken_terms=spoken_terms(w.text),
+                lineup=w.lineup,
             )
         )
     return IndexedBatch(objects, records)
@@ -422,21 +427,34 @@ def stamp_indexed(records: Sequence[EmbeddingRecord], now: float, store_s: float
     return [r.model_copy(update={"indexed_at": now, "timings": {**r.timings, "store": store_s}}) for r in records]
 
 
-def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: float) -> TagRecord:
+def tag_searches(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> tuple[list[Hit], list[Hit] | None]:
+    """The catalog's ``limit`` nearest products of a live window and, when its stream declared a lineup,
+    every lineup product the catalog holds, best first (None without a lineup)."""
+    catalog = search_products(store, rec, limit)
+    if not rec.lineup:
+        return catalog, None
+    return catalog, search_products(store, rec, len(rec.lineup), only=rec.lineup)
+
+
+def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: float,
+               lineup_hits: Sequence[Hit] | None = None) -> TagRecord:
     """Top-k catalog products of a live window, claimed when ``rule`` is sure (``streams.worker.claims``),
-    else with the reason it is not."""
-    claimed, reason = decide(features_of([h.score for h in hits], list(rec.branches), rec.summary), rule)
+    else with the reason it is not; with ``lineup_hits`` the stream's lineup answers first
+    (``streams.worker.tag_scope``)."""
+    scoped = choose_scope(hits, lineup_hits, rec.lineup, list(rec.branches), rec.summary, rule, limit=max(1, len(hits)))
     products = [
         {"product_id": h.properties.get("product_id"), "title": h.properties.get("title"), "score": round(h.score, 4)}
-        for h in hits
+        for h in scoped.hits
     ]
     return TagRecord(
         object_id=rec.object_id,
         stream_id=rec.stream_id or "",
         window=rec.window or (0, 0),
         products=products,
-        claimed=claimed,
-        unclaimed_reason=reason,
+        claimed=scoped.claimed,
+        unclaimed_reason=scoped.reason,
+        scope=scoped.scope,
+        lineup_unknown=scoped.unknown,
         tagged_at=now,
         revision=rec.revision,
     )

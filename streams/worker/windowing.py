@@ -54,6 +54,7 @@ class WindowConfig:
     max_seq_ranges: int = 256
     max_segments: int = 64
     max_frame_history: int = 512
+    max_lineups: int = 16
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0 or self.hop_ms <= 0:
@@ -67,7 +68,7 @@ class WindowConfig:
         if self.retain_closed < 0:
             raise ValueError("retain_closed must be >= 0")
         for name in ("max_window_chunks", "max_window_text_bytes", "max_open_windows", "max_seq_ranges", "max_segments",
-                     "max_frame_history"):
+                     "max_frame_history", "max_lineups"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
 
@@ -116,6 +117,7 @@ class ClosedWindow:
     reason: CloseReason
     product_hint: str | None = None
     domain: str = "live"
+    lineup: list[str] | None = None
 
 
 @dataclass
@@ -144,6 +146,7 @@ class StreamState:
     lang: str = "en"
     product_hint: str | None = None  # the newest segment's
     hints: dict[int, str | None] = field(default_factory=dict)  # segment origin -> its product hint
+    lineups: list[tuple[int, list[str]]] = field(default_factory=list)  # (from ts, product ids), sorted by ts
     domain: str = "live"
     windows: dict[int, OpenWindow] = field(default_factory=dict)
     retained: dict[int, OpenWindow] = field(default_factory=dict)
@@ -173,6 +176,7 @@ class StreamState:
             "lang": self.lang,
             "product_hint": self.product_hint,
             "hints": [[origin, hint] for origin, hint in sorted(self.hints.items())],
+            "lineups": [[ts, ids] for ts, ids in self.lineups],
             "domain": self.domain,
             "windows": [_window_dict(w) for w in self.windows.values()],
             "retained": [_window_dict(w) for w in self.retained.values()],
@@ -202,6 +206,7 @@ class StreamState:
             lang=d.get("lang", "en"),
             product_hint=d.get("product_hint"),
             hints={int(origin): hint for origin, hint in d.get("hints", [])},
+            lineups=[(int(ts), list(ids)) for ts, ids in d.get("lineups", [])],
             domain=d.get("domain", "live"),
             offsets=dict(d.get("offsets", {})),
             seqs=[list(r) for r in d.get("seqs", [])],
@@ -310,7 +315,24 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
         reason=reason,
         product_hint=segment_hint(st, w.start_ms),
         domain=st.domain,
+        lineup=window_lineup(st, w.start_ms, w.end_ms),
     )
+
+
+def window_lineup(st: StreamState, start_ms: int, end_ms: int) -> list[str] | None:
+    """Every product of the lineups in effect during ``[start_ms, end_ms)`` (the one declared last at or
+    before the start, and any declared inside), in declaration order; None when there is none (or it
+    was cleared with an empty list)."""
+    times = [ts for ts, _ in st.lineups]
+    first = max(0, bisect.bisect_right(times, start_ms) - 1)
+    ids: dict[str, None] = {}
+    for ts, lineup in st.lineups[first:]:
+        if ts >= end_ms:
+            break
+        if ts <= start_ms:
+            ids.clear()  # only the last one declared at or before the start is in effect there
+        ids.update(dict.fromkeys(lineup))
+    return list(ids) or None
 
 
 def segment_hint(st: StreamState, start_ms: int) -> str | None:
@@ -535,6 +557,25 @@ def _forget_segments(st: StreamState) -> None:
     for origin in st.origins[:i]:
         st.hints.pop(origin, None)
     del st.origins[:i]
+
+
+def apply_lineup(st: StreamState, ts: int, product_ids: list[str], cfg: WindowConfig, clock: float) -> Applied:
+    """The broadcaster declared the products the stream shows from ``ts`` on (``[]`` clears the lineup).
+
+    A lineup closes nothing and opens no segment; a window takes every lineup in effect while it is
+    open (:func:`window_lineup`). A lineup dated inside windows already closed applies to the windows
+    still open. At most ``max_lineups`` are kept: the ones no held window can need go first, then the oldest.
+    """
+    st.last_clock = clock
+    if any(t == ts and ids == product_ids for t, ids in st.lineups):
+        return Applied(duplicate=True)
+    held = min([*st.windows, *st.retained, max(st.closed_until_ms, 0)])
+    times = [t for t, _ in st.lineups]
+    del st.lineups[: max(0, bisect.bisect_right(times, held) - 1)]  # superseded before every held window
+    st.lineups = [(t, ids) for t, ids in st.lineups if t != ts]
+    bisect.insort(st.lineups, (ts, list(dict.fromkeys(product_ids))), key=lambda x: x[0])
+    del st.lineups[: max(0, len(st.lineups) - cfg.max_lineups)]
+    return Applied(closed=_advance(st, "events", ts, cfg))
 
 
 def apply_end(st: StreamState, ts: int, cfg: WindowConfig, clock: float) -> Applied:

@@ -217,10 +217,7 @@ def score(encoder: Encoder, windows: list[Window], products: list[ProductRecord]
     from engines.summarize.extractive import ExtractiveSummarizer
 
     q = q if q is not None else encode_windows(encoder, windows)
-    values = [attribute_values(p.attributes) for p in products]
-    spoken = [set(terms(w.text)) if w.text else None for w in windows]
-    said = np.asarray(said_matrix(spoken, values), dtype=np.float64).reshape(len(windows), len(products))
-    sim = with_attributes(similarity(q, prod), said)
+    sim = search_scores(windows, products, prod, q)
     v_only = similarity(Branches(q.fused, q.visual, q.text, q.visual_mask, np.zeros_like(q.text_mask)),
                         Branches(prod.fused, prod.visual, prod.text, prod.visual_mask, np.zeros_like(prod.text_mask)))
     t_only = similarity(Branches(q.fused, q.visual, q.text, np.zeros_like(q.visual_mask), q.text_mask),
@@ -245,6 +242,14 @@ def score(encoder: Encoder, windows: list[Window], products: list[ProductRecord]
         in_cat.append(truth is not None)
         agree.append(bool(q.visual_mask[i] and q.text_mask[i]) and int(np.argmax(v)) == int(np.argmax(t)))
     return Scored(windows, feats, np.array(correct), np.array(in_cat), np.array(agree))
+
+
+def search_scores(windows: list[Window], products: list[ProductRecord], prod: Branches, q: Branches) -> np.ndarray:
+    """``[window, product]`` scores by the tag agent's rule: branch cosines plus the attribute bonus."""
+    values = [attribute_values(p.attributes) for p in products]
+    spoken = [set(terms(w.text)) if w.text else None for w in windows]
+    said = np.asarray(said_matrix(spoken, values), dtype=np.float64).reshape(len(windows), len(products))
+    return with_attributes(similarity(q, prod), said)
 
 
 def join(parts: list[Scored]) -> Scored:

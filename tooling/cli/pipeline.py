@@ -19,6 +19,7 @@ console = Console()
 
 
 DEMO_STREAMS = 6
+DEMO_LINEUP_SIZE = 10  # a small room's product list (rooms list 5-50)
 
 
 def _sample_dir() -> Path:
@@ -92,6 +93,10 @@ def register(app: typer.Typer) -> None:
         suffix: Annotated[
             str, typer.Option(help="Publish as '<id>#<suffix>': a new stream (the same id again is an idempotent replay).")
         ] = "",
+        lineup_size: Annotated[
+            int, typer.Option(min=0, help="Declare a lineup of this many catalog products per stream (the products it "
+                              "shows, then others drawn from the catalog); 0 = no lineup.")
+        ] = 0,
     ) -> None:
         """Replay sample live streams (or the catalog) into the input topics."""
         quiet_clients()
@@ -100,6 +105,7 @@ def register(app: typer.Typer) -> None:
         from streams.kafka.admin import ensure_topics
         from streams.kafka.topics import TopicNames
         from streams.sdk.publish import (
+            dataset_lineup,
             merge_streams,
             product_message,
             replay,
@@ -121,9 +127,11 @@ def register(app: typer.Typer) -> None:
         unknown = [i for i in ids if i not in all_streams]
         if unknown:
             raise typer.BadParameter(f"unknown stream ids: {', '.join(unknown)}")
-        timeline = merge_streams(
-            [stream_messages(ds, i, all_streams[i], topics, rename=f"{i}#{suffix}" if suffix else None) for i in ids]
-        )
+        timeline = merge_streams([
+            stream_messages(ds, i, all_streams[i], topics, rename=f"{i}#{suffix}" if suffix else None,
+                            lineup=dataset_lineup(ds, all_streams[i], lineup_size, seed=n) if lineup_size else None)
+            for n, i in enumerate(ids)
+        ])
         n = asyncio.run(replay(s, timeline, speed=speed))
         console.print(f"published {n} messages of {len(ids)} stream(s)")
 
@@ -208,6 +216,10 @@ def register(app: typer.Typer) -> None:
         ] = 2,
         speed: Annotated[float, typer.Option(help="Replay speed (1 = real time).")] = 2.0,
         keep_services: Annotated[bool, typer.Option(help="Leave Kafka and Weaviate running afterwards.")] = True,
+        lineup_size: Annotated[
+            int, typer.Option(min=0, help="Each stream declares a lineup of this many catalog products (the ones it "
+                              "shows, then others drawn from the catalog), as a seller's room lists them; 0 = none.")
+        ] = DEMO_LINEUP_SIZE,
     ) -> None:
         """Services up, catalog in, sample live streams replayed, tags printed live, then a summary."""
         quiet_clients()
@@ -227,6 +239,7 @@ def register(app: typer.Typer) -> None:
             run_replay(
                 s, ds, live, speed=speed, console=console, worker_log=s.home / "logs" / "worker-demo.log",
                 run_tag=time.strftime("%Y%m%d%H%M%S-"), dashboard_port=s.dashboard_port or None,
+                lineup_size=lineup_size,
             )
         )
         res = summarize_report(rep)

@@ -65,6 +65,8 @@ class AgentContext:
     #: sends records in order, then waits for every acknowledgement (one wait for a batch, not one per record)
     send_many: Callable[[str, Sequence[tuple[bytes | None, bytes]]], Awaitable[None]] | None = None
     _engines: Engines | None = None
+    #: (stream, lineup ids the catalog lacks) already dead-lettered by this process: one report per lineup
+    reported_lineups: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
     @property
     def engines(self) -> Engines:
@@ -90,23 +92,29 @@ class AgentContext:
         raises: a capped copy of the value, else the reason alone, and while the broker cannot take
         even that, retry until it can (the offset is not committed)."""
         m = event.message
+        await self.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, err)
+
+    async def dead_letter(self, topic: str, partition: int | None, offset: int | None, key: bytes | None,
+                          value: bytes | None, err: BaseException) -> None:
+        """Dead-letter ``value`` as coming from ``topic`` (partition and offset None: not one input
+        message, e.g. a lineup the catalog cannot answer); see :meth:`to_dlq`."""
         reason, kind = dlq_reason(err)
-        log.warning("DLQ %s[%s]@%s: %s", m.topic, m.partition, m.offset, reason[:500])
-        metrics.count_dlq(m.topic, kind)
-        key = m.key[: stages.DLQ_KEY_BYTES] if m.key else None
+        log.warning("DLQ %s[%s]@%s: %s", topic, partition, offset, reason[:500])
+        metrics.count_dlq(topic, kind)
+        short_key = key[: stages.DLQ_KEY_BYTES] if key else None
         for cap in (self.settings.dlq_max_value_bytes, 0):
             try:
-                rec = stages.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, reason, max_value_bytes=cap)
-                await self.send("dlq", key, dump_record(rec))
+                rec = stages.dead_letter(topic, partition, offset, key, value, reason, max_value_bytes=cap)
+                await self.send("dlq", short_key, dump_record(rec))
                 return
             except Exception as exc:  # noqa: BLE001 - fall back to the reason-only record
                 log.error("dead letter with %d value bytes failed (%s: %s)", cap, type(exc).__name__, exc)
-        rec = stages.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, reason, max_value_bytes=0)
+        rec = stages.dead_letter(topic, partition, offset, key, value, reason, max_value_bytes=0)
 
         def failed(exc: BaseException, attempt: int) -> None:  # the broker is down: the message stays uncommitted
             _throttled("dlq", logging.ERROR, "dead letter still failing (%s: %s); retry %d", type(exc).__name__, exc, attempt)
 
-        await retry_until_done(lambda: self.send("dlq", key, dump_record(rec)), on_failure=failed)
+        await retry_until_done(lambda: self.send("dlq", short_key, dump_record(rec)), on_failure=failed)
         _throttled.clear("dlq")
 
     async def guarded(

@@ -166,3 +166,19 @@ def test_websocket_needs_the_key(gw) -> None:
     with client.websocket_connect(f"/v1/streams/w/ws?api_key={KEY}") as ws:
         ws.send_json({"kind": "event", "ts_ms": 0, "type": "start"})
         assert ws.receive_json()["ok"] is True
+
+
+def test_a_lineup_is_published_over_http_and_websocket_and_a_bad_one_refused(gw) -> None:
+    client, pub, _, _ = gw
+    body = {"ts_ms": 5, "type": "lineup", "product_ids": ["p-1", "p-2"]}
+    assert client.post("/v1/streams/s/events", json=body, headers=AUTH).status_code == 202
+    with client.websocket_connect("/v1/streams/s/ws", headers=AUTH) as ws:
+        ws.send_json({"kind": "event", "ts_ms": 9, "type": "lineup", "product_ids": [], "ref": 1})
+        assert ws.receive_json()["ok"] is True
+        ws.send_json({"kind": "event", "ts_ms": 9, "type": "lineup", "ref": 2})  # no product_ids
+        bad = ws.receive_json()
+        assert bad["ok"] is False and "product_ids" in bad["error"]
+    r = client.post("/v1/streams/s/events", json={**body, "product_ids": [f"p-{i}" for i in range(500)]}, headers=AUTH)
+    assert r.status_code == 422 and "product_ids" in r.json()["error"]
+    sent = [json.loads(value) for _, _, value in pub.sent]
+    assert [(e["type"], e["product_ids"]) for e in sent] == [("lineup", ["p-1", "p-2"]), ("lineup", [])]
