@@ -6,9 +6,14 @@ checks use generic vocabularies only (the CSS/X11 colour names, basic Chinese co
 units, currencies, promo phrases and materials), in the languages the prompt supports (en, zh).
 
 - colour: every word is a colour word, a shade modifier or a connector, and one is a colour;
-- size: every word is a letter size, a size word, a number, a unit or a connector, and one is not
-  a connector; a bare number (no unit) only below 100, as clothing and shoe sizes are (``"s m l xl xxl"``, ``"28 cm"``, ``"eu 42"``, ``"large"``, ``"二十八厘米"``);
-- price: a number with a currency, or a promo phrase (``"$30"``, ``"ten percent off"``, ``"包邮"``);
+- size: every word is a letter size, a size word, a number, a length / volume / weight unit or a
+  connector, and one is not a connector; a bare number (no unit) only up to 60, as clothing and shoe
+  sizes are; a region (``eu``, ``us``, ``it``) or ``free`` / ``one`` only beside a size (``"eu 42"``,
+  ``"free size"``); no currency, no number sign (``"#5"``); capacity, power and resolution units (GB,
+  mAh, W, MP) are specs, not sizes (``"s m l xl xxl"``, ``"28 cm"``, ``"large"``, ``"二十八厘米"``);
+- price: a number with a currency, a number with a promo word (``"ten percent off"``, ``"only 9.99"``),
+  or a promo phrase that is a price on its own (``"free shipping"``, ``"half price"``, ``"包邮"``); a promo
+  word alone (``"only"``, ``"price"``, ``"gift"``, ``"code"``) is not;
 - material: a material term, and at least half of the words are material terms or modifiers.
 """
 
@@ -43,6 +48,15 @@ _ZH_SHADES = "浅深亮淡暗奶雾墨纯哑光色系款的"
 _ZH_COLOR_RE = re.compile(COLOR_ZH_PATTERN)
 
 LETTER_SIZES = frozenset(["xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl", "xxxxl", "2xl", "3xl", "4xl", "5xl", "2xs", "3xs", "os"])
+REGIONS = frozenset(["eu", "us", "uk", "cn", "jp", "it", "fr", "intl"])
+#: size words that say nothing alone: a region, "free", "one", "size" ... need a size beside them
+_SIZE_QUALIFIERS = REGIONS | frozenset(["free", "one", "size", "sizes", "sized", "fit", "extra", "plus", "waist", "length",
+                                        "height", "width", "depth", "diameter", "kids", "kid", "adult", "youth", "junior"])
+_WHOLE_SIZES = frozenset(["free size", "one size", "one size fits all", "freesize", "onesize"])
+MAX_BARE_SIZE = 60  # EU shoe and numeric clothing sizes stay below it; a larger bare number is a count or a price
+#: capacity, power, frequency and resolution units: a spec of the product, not its size
+SPEC_UNITS = frozenset(["gb", "tb", "mb", "kb", "mah", "w", "watt", "watts", "kw", "v", "volt", "volts", "hz", "khz", "mhz",
+                        "ghz", "mp", "px", "p", "k", "terabyte", "terabytes", "gigabyte", "gigabytes", "megabyte", "megabytes"])
 SIZE_WORDS = frozenset(["small", "medium", "large", "big", "mini", "tiny", "huge", "oversized", "regular", "standard", "petite", "plus", "slim", "wide", "narrow", "long", "short", "tall", "compact", "full", "twin", "queen", "king", "single", "double", "travel", "extra", "one", "free", "size", "sizes", "sized", "fit", "kids", "kid", "adult", "youth", "junior", "eu", "us", "uk", "cn", "jp", "it", "fr", "intl", "waist", "length", "height", "width", "depth", "diameter", "thick", "thin", "deep", "high"])
 UNITS = frozenset(["mm", "cm", "m", "km", "in", "inch", "inches", "ft", "foot", "feet", "yd", "yard", "yards", "ml", "l", "liter", "liters", "litre", "litres", "cl", "dl", "oz", "fl", "floz", "qt", "quart", "quarts", "gal", "gallon", "gallons", "pt", "pint", "pints", "g", "gram", "grams", "kg", "kilo", "kilos", "kilogram", "kilograms", "lb", "lbs", "pound", "pounds", "mg", "gb", "tb", "mb", "kb", "mah", "w", "watt", "watts", "kw", "v", "volt", "volts", "hz", "khz", "mhz", "ghz", "mp", "px", "p", "k", "cc", "millimeter", "millimeters", "centimeter", "centimeters", "meter", "meters", "metre", "metres", "ounce", "ounces", "terabyte", "terabytes", "gigabyte", "gigabytes", "megabyte", "megabytes"])
 NUMBER_WORDS = frozenset(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "half", "quarter", "point", "dozen"])
@@ -59,6 +73,10 @@ PROMO_EN = ("off", "discount", "sale", "deal", "deals", "free shipping", "shippi
             "limited", "flash", "cheaper", "price", "priced", "only", "special", "offer")
 PROMO_ZH = ("包邮", "买一送一", "拍一发二", "立减", "折", "优惠", "秒杀", "限时", "满减", "送", "赠", "原价", "特价",
             "券", "现价", "到手", "价", "两件", "第二件", "半价", "免单", "福利", "活动")
+#: promo phrases that are a price on their own (the words above need a number beside them)
+PROMO_EN_WHOLE = ("free shipping", "half price", "bogo", "buy one get one", "two for one", "clearance sale", "percent off",
+                  "% off", "half off")
+PROMO_ZH_WHOLE = ("包邮", "买一送一", "拍一发二", "秒杀", "满减", "半价", "免单", "特价", "第二件半价")
 MATERIALS_EN_EXTRA = (
     "metal", "steel", "iron", "brass", "bronze", "zinc", "alloy", "chrome", "gold", "silver", "platinum", "tin",
     "oak", "pine", "walnut", "maple", "teak", "birch", "cherry wood", "mahogany", "plywood", "mdf", "rattan",
@@ -117,23 +135,38 @@ def is_color(value: str) -> bool:
 
 
 def is_size(value: str) -> bool:
-    """Letter sizes, size words, numbers with or without units (EU/US sizes, dimensions), nothing else."""
-    words = [w for w in re.split(r"[^a-z0-9.]+", value.lower().replace("-", " ")) if w]
+    """Letter sizes, size words, numbers with or without length / volume / weight units (EU/US sizes,
+    dimensions), nothing else (see the module doc)."""
+    low = value.lower()
+    if _CURRENCY_SIGNS.search(low) or "#" in low or "%" in low:
+        return False
+    words = [w for w in re.split(r"[^a-z0-9.]+", low.replace("-", " ")) if w]
+    if " ".join(words) in _WHOLE_SIZES:
+        return True
+    if any(w in CURRENCY or w in SPEC_UNITS for w in words):
+        return False
     meaningful = False
+    qualifiers_only = True
     for w in words:
         m = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]*)", w)
-        if m and not m.group(2) and float(m.group(1)) >= 100:
-            return False  # a bare number of three digits or more is no clothing or shoe size (a price, a count)
+        if m and m.group(2) in SPEC_UNITS:
+            return False
+        if m and not m.group(2) and float(m.group(1)) > MAX_BARE_SIZE and not any(u in UNITS for u in words):
+            return False  # a bare number above any clothing or shoe size (a price, a count)
         number_size = m and (not m.group(2) or m.group(2) in UNITS or m.group(2) in LETTER_SIZES or m.group(2) == "x")
         dimensions = re.fullmatch(r"\d+(?:\.\d+)?(?:x\d+(?:\.\d+)?)+[a-z]*", w)
         if number_size or dimensions or w in LETTER_SIZES or w in SIZE_WORDS:
             meaningful = True
+            qualifiers_only = qualifiers_only and w in _SIZE_QUALIFIERS
         elif w in NUMBER_WORDS:
             continue  # a spoken number counts only with a unit or a size word
         elif w in UNITS:
             meaningful = meaningful or any(_number(x) for x in words)
+            qualifiers_only = qualifiers_only and not any(_number(x) for x in words)
         elif w not in _CONNECTORS:
             return False
+    if meaningful and qualifiers_only and " ".join(words) not in _WHOLE_SIZES and not _cjk(value):
+        return False  # "us", "it", "free", "size": nothing said about the size itself
     if any(w in NUMBER_WORDS for w in words) and not any(w in UNITS or w in SIZE_WORDS for w in words):
         return False
     zh = _cjk(value)
@@ -148,16 +181,22 @@ def is_size(value: str) -> bool:
     return meaningful
 
 
+def _said(phrases: tuple[str, ...], low: str, words: list[str]) -> bool:
+    return any((p in words) if p.isalpha() and " " not in p else (p in low) for p in phrases)
+
+
 def is_price(value: str) -> bool:
-    """A number with a currency (word, sign or 元/块), or a promo phrase."""
+    """A number with a currency (word, sign or 元/块), a number with a promo word, or a promo phrase that
+    is a price on its own."""
     low = value.lower()
     words = _latin_words(low)
     has_number = any(_number(w) for w in words) or bool(re.search(f"[{_ZH_DIGITS}]", low))
     currency = bool(_CURRENCY_SIGNS.search(low)) or any(w in CURRENCY for w in words) or any(c in low for c in _ZH_CURRENCY)
     if has_number and currency:
         return True
-    promo_en = any((p in words) if p.isalpha() and " " not in p else (p in low) for p in PROMO_EN)
-    return promo_en or any(p in low for p in PROMO_ZH)
+    if _said(PROMO_EN_WHOLE, low, words) or any(p in low for p in PROMO_ZH_WHOLE):
+        return True
+    return has_number and (_said(PROMO_EN, low, words) or any(p in low for p in PROMO_ZH))
 
 
 def is_material(value: str) -> bool:

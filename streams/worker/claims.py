@@ -71,17 +71,27 @@ class ClaimRule:
     """A window whose summary says it shows no product is never claimed."""
     source: dict = field(default_factory=dict)
     """Where the thresholds came from (dataset, split, target) — documentation only."""
+    lineup_thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    """Per modality, for a lineup tag (the catalog's best product is in the stream's lineup and is judged
+    against the other lineup products, ``streams.worker.tag_scope``); a modality not listed uses
+    ``thresholds``. Chosen by ``python -m tooling.bench.lineups --fit``."""
+    lineup_source: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         data = {"thresholds": {m: asdict(t) for m, t in self.thresholds.items()},
                 "require_has_product": self.require_has_product, "source": self.source}
+        if self.lineup_thresholds:
+            data |= {"lineup_thresholds": {m: asdict(t) for m, t in self.lineup_thresholds.items()},
+                     "lineup_source": self.lineup_source}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> ClaimRule:
         data = json.loads(text)
         return cls({m: Thresholds(**t) for m, t in data["thresholds"].items()},
-                   bool(data.get("require_has_product", False)), data.get("source", {}))
+                   bool(data.get("require_has_product", False)), data.get("source", {}),
+                   {m: Thresholds(**t) for m, t in data.get("lineup_thresholds", {}).items()},
+                   data.get("lineup_source", {}))
 
     @classmethod
     def fixed(cls, min_score: float) -> ClaimRule:
@@ -101,11 +111,12 @@ def rule_for(min_score_override: float) -> ClaimRule:
     return ClaimRule.fixed(min_score_override) if min_score_override > 0 else shipped_rule()
 
 
-def decide(features: ClaimFeatures, rule: ClaimRule) -> tuple[bool, str | None]:
-    """``(claimed, reason)``: the reason says why a tag is not claimed (None when claimed)."""
+def decide(features: ClaimFeatures, rule: ClaimRule, scope: str = "catalog") -> tuple[bool, str | None]:
+    """``(claimed, reason)``: the reason says why a tag is not claimed (None when claimed); ``scope``
+    "lineup" takes the rule's lineup thresholds where it has them."""
     if not features.scores:
         return False, "no catalog product found"
-    t = rule.thresholds.get(features.modality)
+    t = (rule.lineup_thresholds.get(features.modality) if scope == "lineup" else None) or rule.thresholds.get(features.modality)
     if t is None:
         return False, f"no calibrated rule for a {features.modality} window"
     if rule.require_has_product and features.has_product is False:

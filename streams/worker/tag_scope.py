@@ -48,9 +48,9 @@ def choose_scope(
     found = {product_id(h) for h in in_lineup}
     unknown = [p for p in lineup if p not in found]
     if catalog and product_id(catalog[0]) in found:  # then it also leads the lineup, by a margin at least as wide
-        lineup_claimed, lineup_reason = decide(features_of([h.score for h in in_lineup], branches, summary), rule)
+        lineup_claimed, lineup_reason = decide(features_of([h.score for h in in_lineup], branches, summary), rule, "lineup")
         return ScopedHits(list(in_lineup[:limit]), "lineup", lineup_claimed, lineup_reason, unknown)
-    if not best_overall and in_lineup and not claimed:
+    if not best_overall and in_lineup and not claimed:  # the lineup thresholds hold under the guard only
         lineup_claimed, lineup_reason = decide(features_of([h.score for h in in_lineup], branches, summary), rule)
         if lineup_claimed:
             return ScopedHits(list(in_lineup[:limit]), "lineup", True, None, unknown)

@@ -23,13 +23,14 @@ import argparse
 import json
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from encoders.dataset import Dataset, ProductRecord
 from engines.store.weaviate_store import Hit
-from streams.worker.claims import shipped_rule
+from streams.worker.claims import MODALITIES, RULE_FILE, ClaimRule, shipped_rule
 from streams.worker.tag_scope import choose_scope
 from tooling.bench import calibration
 from tooling.bench.calibration import TOP_K, Window
@@ -127,10 +128,119 @@ def markdown(report: dict) -> str:
 
     for r in report["rows"]:
         n = r["counts"]
+        if "precision" not in n:  # junk: every claim is wrong
+            lines.append(f"| {r['catalog']} | {r['lineup']} | – | {n['windows']} | {n['claimed']} / "
+                         f"{n['claimed_lineup_worst_case']} | – | – | – | – | – |")
+            continue
         lines.append(f"| {r['catalog']} | {r['lineup']} | {r.get('rule', '–')} | {n['windows']} | {n['claimed']} | {f(n['precision'])} | "
                      f"{f(n['precision_lower_95'])} | {f(n['coverage'])} | {n['claimed_off_lineup_wrong']} of {n['off_lineup']} | "
                      f"{n['lineup_scope']} |")
     return "\n".join(lines) + "\n"
+
+
+def prepare(ds: Dataset, encoder, images: _Images, prod, half: str, junk: int) -> dict:
+    """The windows of one calibration half (simulation and junk), their search scores and summaries."""
+    from engines.summarize.extractive import ExtractiveSummarizer
+    from engines.summarize.schema import SummaryRequest
+
+    sim_w = [w for w in calibration.sim_windows(ds, images, 4) if w.split == half]
+    junk_w = calibration.junk_windows(half, 1 if half == "val" else 2, junk, [])
+    out = {}
+    for name, windows in (("sim", sim_w), ("junk", junk_w)):
+        sim = calibration.search_scores(windows, ds.products, prod, calibration.encode_windows(encoder, windows))
+        summaries = ExtractiveSummarizer().summarize([SummaryRequest(window_id=str(i), text=w.text or "") for i, w in enumerate(windows)])
+        out[name] = (windows, sim, [s.has_product if w.text else None for s, w in zip(summaries, windows)])
+    return out
+
+
+def lineup_scored(windows: list[Window], sim: np.ndarray, products: list[ProductRecord], has_product: list,
+                  sizes: tuple[int, ...], off_share: float, seed: int, worst_case: bool,
+                  kinds: tuple[str, ...] = ("look-alikes",)) -> calibration.Scored:
+    """Lineup-scope features of the windows a lineup tag would judge (the catalog's best product is in the
+    lineup), for fitting: lineups of every size in ``sizes`` and of ``kinds`` (by default the hard one,
+    with the product's look-alikes), ``off_share`` without the window's product; ``worst_case`` (junk,
+    open set): the lineup always holds the catalog's best product."""
+    pids = [p.product_id for p in products]
+    col = {p: j for j, p in enumerate(pids)}
+    rng = random.Random(seed)
+    feats, correct, in_cat, kept = [], [], [], []
+    for size in sizes:
+        for kind in kinds:
+            for i, w in enumerate(windows):
+                row = sim[i]
+                best = pids[int(np.argmax(row))]
+                if w.truth is None or worst_case:
+                    lineup = [best] + lineup_for(best, products, size, "random", True, rng, set())[: size - 1]
+                    truth_in = w.truth in lineup
+                else:
+                    off = rng.random() < off_share
+                    lineup = lineup_for(w.truth, products, size, kind, off, rng, set())
+                    truth_in = not off
+                if best not in lineup:
+                    continue  # the catalog answers this window, under its own thresholds
+                in_lineup = hits(row, pids, only=[col[p] for p in lineup], limit=TOP_K)
+                branches = (bool(w.images), bool(w.text))
+                feats.append(calibration.ClaimFeatures(tuple(h.score for h in in_lineup), *branches, has_product[i]))
+                correct.append(w.truth is not None and in_lineup[0].properties["product_id"] == w.truth)
+                in_cat.append(truth_in)
+                kept.append(w)
+    return calibration.Scored(kept, feats, np.array(correct), np.array(in_cat), np.zeros(len(kept), dtype=bool))
+
+
+def open_set(windows: list[Window], sim: np.ndarray, products: list[ProductRecord]) -> tuple[list[Window], np.ndarray]:
+    """The windows with their product's group removed from the catalog (scores -inf): no right answer."""
+    group = {p.product_id: p.group or p.product_id for p in products}
+    pgroups = np.array([group[p.product_id] for p in products])
+    out = sim.copy()
+    for i, w in enumerate(windows):
+        out[i, pgroups == group[w.truth]] = -np.inf
+    return [Window("open-set", w.split, None, w.images, w.text, w.note) for w in windows], out
+
+
+def fit_lineup(data: dict, products: list[ProductRecord], target: float, off_share: float, seed: int) -> dict:
+    """Lineup thresholds per modality on one half: the most right lineup claims at precision >= ``target``
+    with no junk window claimed (``calibration.fit_modality``)."""
+    windows, sim, hp = data["sim"]
+    parts = [lineup_scored(windows, sim, products, hp, SIZES, off_share, seed, False)]
+    ow, osim = open_set(windows, sim, products)
+    parts.append(lineup_scored(ow, osim, products, hp, (10,), 0.0, seed, True))
+    jw, jsim, jhp = data["junk"]
+    parts.append(lineup_scored(jw, jsim, products, jhp, (10,), 0.0, seed, True))
+    scored = calibration.join(parts)
+    return {m: calibration.fit_modality(scored, m, target) for m in MODALITIES}
+
+
+def rows_for(data: dict, products: list[ProductRecord], off_share: float, seed: int) -> list[dict]:
+    windows, sim, hp = data["sim"]
+    rows = [{"catalog": "whole", "lineup": "none", "counts": decide_all(windows, sim, products, hp, None, "", 0.0, False, seed)}]
+    for guard in (True, False):
+        name = "best overall in lineup" if guard else "lineup first (no guard)"
+        for kind in ("random", "look-alikes"):
+            for size in SIZES:
+                counts = decide_all(windows, sim, products, hp, size, kind, off_share, False, seed, guard)
+                rows.append({"catalog": "whole", "lineup": f"{kind}, K={size}, {off_share:.0%} off-lineup", "rule": name,
+                             "counts": counts})
+        rows.append({"catalog": "open set (product's group removed)", "lineup": "random, K=10 (all others)", "rule": name,
+                     "counts": decide_all(windows, sim, products, hp, 10, "random", 0.0, True, seed, guard)})
+    rows.append({"catalog": "open set (product's group removed)", "lineup": "none",
+                 "counts": decide_all(windows, sim, products, hp, None, "", 0.0, True, seed)})
+    jw, jsim, jhp = data["junk"]
+    junk = {"windows": len(jw), "claimed": 0, "claimed_lineup_worst_case": 0}
+    rule = shipped_rule()
+    pids = [p.product_id for p in products]
+    for i, w in enumerate(jw):
+        catalog = hits(jsim[i], pids, limit=TOP_K)
+        branches = [b for b, has in (("visual", bool(w.images)), ("text", bool(w.text))) if has]
+        summary = {"has_product": jhp[i]} if jhp[i] is not None else None
+        lineup = [catalog[0].properties["product_id"]] if catalog else []
+        s_cat = choose_scope(catalog, None, None, branches, summary, rule, TOP_K)
+        s_lin = choose_scope(catalog, hits(jsim[i], pids, only=[pids.index(p) for p in lineup]), lineup, branches, summary,
+                             rule, TOP_K)
+        junk["claimed"] += s_cat.claimed
+        junk["claimed_lineup_worst_case"] += s_lin.claimed
+    rows.append({"catalog": "junk (no product)", "lineup": "none / a lineup holding the catalog's best product",
+                 "counts": junk})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,38 +249,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--encoder", default="onnx")
     parser.add_argument("--off-share", type=float, default=OFF_SHARE)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--half", choices=("val", "test"), default="test",
-                        help="Calibration half of the windows (the guard was chosen on val; report test).")
+    parser.add_argument("--junk", type=int, default=60, help="Junk windows of each kind group per half.")
+    parser.add_argument("--fit", action="store_true",
+                        help="Choose the lineup thresholds on the validation half and write them into claims.json first.")
+    parser.add_argument("--target", type=float, default=calibration.TARGET_PRECISION)
+    parser.add_argument("--rule", type=Path, default=RULE_FILE)
+    parser.add_argument("--half", choices=("val", "test"), default="test", help="Calibration half to report.")
     parser.add_argument("--out", type=Path, default=Path("bench/results/lineups"))
     args = parser.parse_args(argv)
 
     from engines.encode import load_encoder
-    from engines.summarize.extractive import ExtractiveSummarizer
-    from engines.summarize.schema import SummaryRequest
 
     encoder = load_encoder(args.encoder, None)
     ds = Dataset.load(args.sample)
     images = _Images(ds)
-    windows = [w for w in calibration.sim_windows(ds, images, 4) if w.split == args.half]
     prod = calibration.gallery(encoder, ds.products, images)
-    sim = calibration.search_scores(windows, ds.products, prod, calibration.encode_windows(encoder, windows))
-    summaries = ExtractiveSummarizer().summarize([SummaryRequest(window_id=str(i), text=w.text or "") for i, w in enumerate(windows)])
-    has_product = [s.has_product if w.text else None for s, w in zip(summaries, windows)]
-    rows = [{"catalog": "whole", "lineup": "none", "counts": decide_all(windows, sim, ds.products, has_product, None, "", 0.0, False, args.seed)}]
-    for guard in (True, False):
-        name = "best overall in lineup" if guard else "lineup first (no guard)"
-        for kind in ("random", "look-alikes"):
-            for size in SIZES:
-                counts = decide_all(windows, sim, ds.products, has_product, size, kind, args.off_share, False, args.seed, guard)
-                rows.append({"catalog": "whole", "lineup": f"{kind}, K={size}, {args.off_share:.0%} off-lineup", "rule": name,
-                             "counts": counts})
-        rows.append({"catalog": "open set (product's group removed)", "lineup": "random, K=10 (all others)", "rule": name,
-                     "counts": decide_all(windows, sim, ds.products, has_product, 10, "random", 0.0, True, args.seed, guard)})
-    rows.append({"catalog": "open set (product's group removed)", "lineup": "none",
-                 "counts": decide_all(windows, sim, ds.products, has_product, None, "", 0.0, True, args.seed)})
-    report = {"dataset": str(ds.root.name), "windows": f"simulation, {args.half} half (held-out products)", "rule": "shipped claims.json",
-              "off_share": args.off_share, "seed": args.seed, "top_k": TOP_K, "rows": rows,
-              "command": "python -m tooling.bench.lineups --sample $AMPERE_HOME/data/sample"}
+    if args.fit:
+        fitted = fit_lineup(prepare(ds, encoder, images, prod, "val", args.junk), ds.products, args.target, args.off_share,
+                            args.seed)
+        base = ClaimRule.from_json(args.rule.read_text(encoding="utf-8"))
+        rule = replace(base, lineup_thresholds=fitted, lineup_source={
+            "chosen_on": "validation half (hash of product group), lineups of 5/10/30 products holding the "
+                         f"window's product and all its look-alikes ({args.off_share:.0%} without the window's product), open set and junk with a "
+                         "lineup holding the catalog's best product",
+            "target_precision": args.target, "command": "python -m tooling.bench.lineups --fit",
+            "model_version": str(getattr(encoder, "model_version", ""))})
+        args.rule.write_text(rule.to_json(), encoding="utf-8")
+        shipped_rule.cache_clear()
+    rows = rows_for(prepare(ds, encoder, images, prod, args.half, args.junk), ds.products, args.off_share, args.seed)
+    report = {"dataset": str(ds.root.name), "windows": f"simulation, {args.half} half (held-out products)",
+              "rule": json.loads(shipped_rule().to_json()), "off_share": args.off_share, "seed": args.seed, "top_k": TOP_K,
+              "rows": rows, "command": "python -m tooling.bench.lineups --sample $AMPERE_HOME/data/sample [--fit]"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     args.out.with_suffix(".md").write_text(markdown(report), encoding="utf-8")

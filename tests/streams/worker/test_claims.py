@@ -69,3 +69,21 @@ def test_a_flat_junk_search_is_not_claimed_by_default() -> None:
     out = stages.tag_record(_rec(["text"]), hits, claims.rule_for(Settings().tag_min_score), 2.0)
     assert not out.claimed and out.unclaimed_reason
     assert out.products[0]["product_id"] == "p1"
+
+
+def test_lineup_thresholds_apply_to_lineup_tags_only_and_survive_the_json() -> None:
+    from streams.worker.claims import ClaimRule, Thresholds
+
+    rule = ClaimRule({"visual": Thresholds(0.8, 0.0)}, lineup_thresholds={"visual": Thresholds(0.6, 0.0)})
+    f = ClaimFeatures((0.7, 0.2), True, False)
+    assert not decide(f, rule)[0] and decide(f, rule, "lineup")[0]
+    assert ClaimRule.from_json(rule.to_json()) == rule
+    only_catalog = ClaimRule({"visual": Thresholds(0.8, 0.0)})
+    assert not decide(f, only_catalog, "lineup")[0]  # no lineup thresholds: the catalog's hold
+    assert "lineup_thresholds" not in only_catalog.to_json()
+
+
+def test_the_shipped_rule_has_lineup_thresholds_chosen_for_its_model() -> None:
+    shipped = claims.shipped_rule()
+    assert set(shipped.lineup_thresholds) == {"visual+text", "visual", "text"}
+    assert shipped.lineup_source["model_version"] == shipped.source["model_version"]
