@@ -3,8 +3,8 @@
 A seller declares the products of a show beforehand (the room's product list); the answer is almost
 always one of them, and the look-alikes the seller does not show are then no competitors. The lineup
 never promotes a product the window does not match best, though: a lineup tag is claimed only when the
-best product of the *whole* catalog is in the lineup and the claim rule is sure of it against the other
-lineup products. Otherwise (a product shown off the lineup, a weak match) the tag is the catalog's,
+best product of the *whole* catalog is in the lineup and the claim rule, with its lineup thresholds,
+is sure of it against the other lineup products. Otherwise (a product shown off the lineup, a weak match) the tag is the catalog's,
 judged against the whole catalog exactly as without a lineup.
 """
 
