@@ -6,6 +6,7 @@
     WS   /v1/streams/{stream_id}/ws          JSON messages {"kind": "event"|"asr"|"keyframe", ...}
     GET  /healthz                            the process answers
     GET  /readyz                             the broker can be used (503 + Retry-After while it cannot)
+    GET  /metrics                            Prometheus: records answered by kind and status, publish latency, WebSockets
 
 Every accepted message is answered with where the broker stored it (202 + topic/partition/offset),
 only after the broker acknowledged it. Refusals are 4xx with ``{"error": reason}``; a WebSocket is
@@ -23,11 +24,11 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from streams.gateway import records
+from streams.gateway import metrics, records
 from streams.gateway.limits import EVENT_BODY_BYTES, RateLimiter, asr_body_limit, body_limit
 from streams.gateway.publisher import Publisher, PublishError
 from streams.gateway.records import ClientError, Outbound
@@ -161,7 +162,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 async def _ws_reply(gw: Gateway, stream_id: str, raw: str | bytes) -> dict:
     """The answer to one WebSocket message: the broker's ack or the refusal, with the message's ``ref``."""
-    ref = None
+    ref, t0 = None, time.monotonic()
     try:
         gw.admit(stream_id)
         msg = await gw.parse_json(raw, "message")
@@ -170,7 +171,9 @@ async def _ws_reply(gw: Gateway, stream_id: str, raw: str | bytes) -> dict:
         ref = msg.pop("ref", None)
         out = await gw.build(str(msg.pop("kind", "")), msg, stream_id)
         reply = {"ok": True, "status": 202, **await gw.send(out)}
+        metrics.answered("ws", 202, time.monotonic() - t0)
     except ClientError as exc:
+        metrics.answered("ws", exc.status)
         reply = {"ok": False, "status": exc.status, "error": exc.reason}
         if exc.retry_after_s:
             reply["retry_after_s"] = round(exc.retry_after_s, 3)
@@ -218,14 +221,22 @@ def create_gateway(
     app = FastAPI(title="Ampere Stream ingest gateway", version="1", lifespan=lifespan)
     app.state.gateway = gw
 
-    async def handle(request: Request, stream_id: str, build) -> JSONResponse:
+    async def handle(request: Request, stream_id: str, kind: str, build) -> JSONResponse:
+        t0 = time.monotonic()
         try:
             gw.authorize(_api_key(request.headers))
             gw.admit(stream_id)
             out = await build()
-            return JSONResponse(await gw.send(out), status_code=202)
+            sent = await gw.send(out)
         except ClientError as exc:
+            metrics.answered(kind, exc.status)
             return _error(exc)
+        metrics.answered(kind, 202, time.monotonic() - t0)
+        return JSONResponse(sent, status_code=202)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.page(), media_type=metrics.CONTENT_TYPE)
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -244,7 +255,7 @@ def create_gateway(
             body = await gw.parse_json(await _read_capped(request, EVENT_BODY_BYTES), "body")
             return records.event(body, stream_id, gw.topics)
 
-        return await handle(request, stream_id, build)
+        return await handle(request, stream_id, "events", build)
 
     @app.post("/v1/streams/{stream_id}/asr", status_code=202)
     async def post_asr(stream_id: str, request: Request) -> JSONResponse:
@@ -252,14 +263,14 @@ def create_gateway(
             body = await gw.parse_json(await _read_capped(request, asr_body_limit(settings)), "body")
             return records.asr_chunk(body, stream_id, gw.topics, settings)
 
-        return await handle(request, stream_id, build)
+        return await handle(request, stream_id, "asr", build)
 
     @app.post("/v1/streams/{stream_id}/keyframes", status_code=202)
     async def post_keyframe(stream_id: str, request: Request) -> JSONResponse:
         async def build() -> Outbound:
             return await _keyframe_request(request, stream_id, gw)
 
-        return await handle(request, stream_id, build)
+        return await handle(request, stream_id, "keyframes", build)
 
     @app.websocket("/v1/streams/{stream_id}/ws")
     async def ws(websocket: WebSocket, stream_id: str) -> None:
@@ -275,11 +286,13 @@ def create_gateway(
             await _close(websocket, WS_TRY_AGAIN_LATER, f"{cap} WebSocket connections are open; try again later")
             return
         gw.websockets += 1
+        metrics.WEBSOCKETS.inc()
         try:
             await _serve_ws(websocket, stream_id, gw)
         except WebSocketDisconnect:
             return
         finally:
             gw.websockets -= 1
+            metrics.WEBSOCKETS.dec()
 
     return app

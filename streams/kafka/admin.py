@@ -43,3 +43,13 @@ def ensure_topics(
         return missing
     finally:
         admin.close()
+
+
+def partition_counts(settings: Settings, names: Iterable[str]) -> dict[str, int]:
+    """Partitions of each existing topic among ``names``."""
+    admin = admin_client(settings)
+    try:
+        described = admin.describe_topics(list(names))
+        return {str(t.get("name") or t.get("topic")): len(t["partitions"]) for t in described if t.get("partitions")}
+    finally:
+        admin.close()

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+EVENTS = "stream.events"
+
+
+def is_events_topic(topic: str) -> bool:
+    """True for the broadcaster events topic of any prefix."""
+    return topic.endswith("." + EVENTS)
+
 
 @dataclass(frozen=True)
 class TopicNames:
@@ -24,7 +31,7 @@ class TopicNames:
 
     @property
     def events(self) -> str:
-        return self._t("stream.events")
+        return self._t(EVENTS)
 
     @property
     def products(self) -> str:

@@ -35,7 +35,8 @@ class WorkerStatus:
 
     started_at: float = field(default_factory=time.time)
     engines_loaded: bool = False
-    stall_after_s: float = 60.0
+    stall_after_s: float = 30.0
+    """``AMPERE_STALL_AFTER_S``; the worker passes its setting (one figure with the alert rules)."""
 
     def live_problem(self) -> str | None:
         """Why the worker is not live: its event loop stopped ticking (None while it never ticked yet)."""

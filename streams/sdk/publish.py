@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from encoders.dataset import Dataset, MomentRecord, ProductRecord
 from streams.kafka import KafkaSource, async_producer
-from streams.kafka.topics import TopicNames
+from streams.kafka.topics import TopicNames, is_events_topic
 from streams.schemas import (
     AsrChunkRecord,
     KeyframeRecord,
@@ -126,7 +126,11 @@ async def replay(
     speed: float = 1.0,
     on_sent: Callable[[Outgoing], None] | None = None,
 ) -> int:
-    """Send a merged timeline; ``speed`` 1 = real time, 10 = ten times faster, 0 = as fast as possible."""
+    """Send a merged timeline; ``speed`` 1 = real time, 10 = ten times faster, 0 = as fast as possible.
+    A broadcaster event (a product switch, a lineup, an end) is acknowledged before anything after it is
+    sent: the events topic and the content topics have different leaders, and a switch still queued
+    behind large keyframes would otherwise reach the log after the content it splits (CONTRACT.md,
+    "Time")."""
     producer = async_producer(kafka, linger_ms=5)
     await producer.start()
     try:
@@ -137,7 +141,10 @@ async def replay(
                 wait = rel_ms / 1000 / speed - (time.monotonic() - t0)
                 if wait > 0:
                     await asyncio.sleep(wait)
-            pending.append(await producer.send(m.topic, m.value, key=m.key))
+            fut = await producer.send(m.topic, m.value, key=m.key)
+            if is_events_topic(m.topic):
+                await fut
+            pending.append(fut)
             if on_sent:
                 on_sent(m)
         await asyncio.gather(*pending)

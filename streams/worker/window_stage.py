@@ -18,6 +18,10 @@ the stage owns the partition, reaches the broker and has read the partition to i
 or a rebalance never makes a live stream look idle; and while the partition still holds unread
 records, a stream is idle only if the records read are newer (by log time) than its last one by the
 idle time, so a lagging stage never mistakes its own backlog for a quiet stream.
+
+Watermark closes wait until the stream's events partition is known to be read past the content that
+closes them: an end-offset probe sent after that content was created (``window_clock_skew_ms`` later)
+counts every product switch acknowledged before it, whichever broker leads which topic.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from aiokafka.errors import (
 from engines.retry import backoff_s, retry_until_done
 from streams.errors import AmpereError
 from streams.kafka import async_consumer, async_producer, kafka_config
-from streams.kafka.admin import ensure_topics
+from streams.kafka.admin import ensure_topics, partition_counts
 from streams.kafka.topics import TopicNames, changelog_topic, window_group
 from streams.ops import metrics, progress
 from streams.ops.counters import COUNTERS, LossCounters
@@ -91,8 +95,27 @@ CHANGELOG_CONFIG = {  # compacted in small segments, so a restore reads little m
 
 
 def ensure_changelog(settings: Settings, topics: TopicNames) -> None:
-    """Create the compacted state topic if it is missing (partitioned like the inputs)."""
+    """Create the compacted state topic if it is missing (partitioned like the inputs), and refuse to run
+    when the inputs and it disagree on their partitions (:class:`PartitionsDisagree`)."""
     ensure_topics(settings, [changelog_topic(topics)], settings.topic_partitions, extra_configs=CHANGELOG_CONFIG)
+    check_partitions(partition_counts(settings, [topics.asr, topics.keyframes, topics.events, changelog_topic(topics)]))
+
+
+class PartitionsDisagree(AmpereError):
+    """The input topics and the window-state changelog have different partition counts."""
+
+
+def check_partitions(counts: dict[str, int]) -> None:
+    """State p belongs to input partition p: a stream's ASR, keyframes and events must share a partition
+    number and its state must sit on that number in the changelog. Raising the partitions of some of them
+    moves streams (the key hash is taken modulo the count) away from their state, so the stage refuses."""
+    if len(set(counts.values())) > 1:
+        shown = ", ".join(f"{t}: {n}" for t, n in sorted(counts.items()))
+        raise PartitionsDisagree(
+            f"the window stage's topics disagree on their partitions ({shown}); a stream's state would be read from "
+            "another partition than its records. Give them all the same count: drain first (stop the producers, wait "
+            "until every window closed and the lag is 0), then raise the partitions of all of them together "
+            "(docs/DEPLOY.md, \"Repartitioning\")")
 
 
 @dataclass
@@ -141,6 +164,8 @@ class WindowStage:
         # on the event loop while a batch mutates ``states`` in a worker thread, so it must not iterate them
         self.census: tuple[int, int] = (0, 0)
         self._held: set[tuple[int, str]] = set()  # (partition, stream) whose watermark closes wait for events
+        self._probe_ends: dict[TopicPartition, int] = {}  # end offsets of the owned inputs, last probe
+        self._probe_sent_ms = float("-inf")  # wall time the last successful probe was sent
         self._logged: dict[str, int] = {}
         self._logged_at = 0.0
         self.consumer: AIOKafkaConsumer | None = None
@@ -211,6 +236,7 @@ class WindowStage:
                 log.warning("state write before a rebalance failed (%s); the new owner replays those records", exc)
                 self._pending.clear()
             for tp in revoked:
+                self._probe_ends.pop(tp, None)
                 self.next.pop(tp, None)
                 self._gap.pop(tp, None)
                 self._read_ts.pop(tp, None)
@@ -280,6 +306,9 @@ class WindowStage:
         events_end = self._events_ends(batch)
         seeks, held = await asyncio.to_thread(self._apply_batch, batch, sends, dirty, events_end)
         sends += self._release_held(held, dirty)
+        if self._held and self._probe_due():  # a probe sent now counts the switches of this content
+            await self._probe()
+            sends += self._release_held(self._still_behind(), dirty)
         self._count_states()  # on the loop, after the thread: nothing mutates the states now
         for tp, offset in seeks:
             self.consumer.seek(tp, offset)
@@ -333,34 +362,43 @@ class WindowStage:
         return seeks, held
 
     def _events_ends(self, batch: dict[TopicPartition, list]) -> dict[int, int | None]:
-        """The high watermark of each owned events partition as last fetched; one whose last fetch is
-        older than the newest content of this batch on that partition (by the records' create times), or
-        that was never fetched since the assignment, counts as one record past the position. A product
-        switch is acknowledged before the content after it is sent, so a watermark read after that
-        content was created includes the switch; an older one may not (the events leader died or
-        moved, or its fetch answer is still queued behind the content's), and the closes of that
-        partition wait for the next fetch. Assumes producer clocks within a fetch interval or so."""
-        assert self.consumer is not None
+        """Per owned events partition, the end offset this batch's closes must have read to: that of the
+        last end-offset probe when it was *sent* after the newest content of the batch on the partition was
+        created (plus ``window_clock_skew_ms``), else None (not known yet: the closes there wait). A product
+        switch is acknowledged before the content after it is sent, so a probe sent after that content was
+        created counts the switch; the high watermark of a fetch answer does not (it may have been written
+        by the events leader before the switch and processed after the content: another broker, a queued
+        answer, a loop slowed by load)."""
         newest: dict[int, int] = {}
         for tp, msgs in batch.items():
             if tp.topic != self.topics.events and msgs:
-                newest[tp.partition] = max(newest.get(tp.partition, 0), *(m.timestamp or 0 for m in msgs))
-        out = {}
-        for tp in self.next:
-            if tp.topic != self.topics.events:
-                continue
-            end, polled = self.consumer.highwater(tp), self.consumer.last_poll_timestamp(tp)
-            if polled is None or polled < newest.get(tp.partition, 0):
-                end = max(end or 0, self.next[tp] + 1)
-            out[tp.partition] = end
-        return out
+                newest[tp.partition] = max(newest.get(tp.partition, -1), *(m.timestamp or 0 for m in msgs))
+        return {tp.partition: self._probed_end(tp, newest.get(tp.partition, -1))
+                for tp in self.next if tp.topic == self.topics.events}
+
+    def _probed_end(self, tp: TopicPartition, created_ms: int) -> int | None:
+        """``tp``'s end offset as of the last probe, if that probe was sent late enough to count every record
+        acknowledged before ``created_ms`` (producer clock); None otherwise."""
+        end = self._probe_ends.get(tp)
+        if end is None or self._probe_sent_ms - self.settings.window_clock_skew_ms < created_ms:
+            return None
+        return end
 
     def _events_behind(self, events_end: dict[int, int | None]) -> set[int]:
-        """Partitions whose events topic holds records past what this batch applies: a product switch
-        may be among them, so no window there closes on the watermark until they are read (the switch
-        must split the windows first, whatever order the topics were fetched in)."""
+        """Partitions whose events topic may hold records past what is applied (end not known, or past the
+        position): a product switch may be among them, so no window there closes on the watermark until
+        they are read (the switch must split the windows first, whatever order the topics were fetched in)."""
         return {p for p, end in events_end.items()
-                if end is not None and self.next.get(TopicPartition(self.topics.events, p), end) < end}
+                if end is None or self.next.get(TopicPartition(self.topics.events, p), end) < end}
+
+    def _still_behind(self) -> set[int]:
+        """The partitions of held streams whose events are not known to be read past their applied content."""
+        parts = {p for p, _ in self._held}
+        ends = {}
+        for p in parts:
+            content = [self._read_ts.get(tp, -1) for tp in self.next if tp.partition == p and tp.topic != self.topics.events]
+            ends[p] = self._probed_end(TopicPartition(self.topics.events, p), max(content, default=-1))
+        return self._events_behind(ends)
 
     def _release_held(self, held: set[int], dirty: dict) -> list[Outgoing]:
         """Close what the watermark passed in streams whose partition's events are now read to the end."""
@@ -621,14 +659,16 @@ class WindowStage:
         if not self.next:
             return
         ends = await self._probe()
+        sends: list[Outgoing] = []
+        dirty: dict[tuple[int, str], StreamState] = {}
+        if ends is not None and self._held:
+            sends += self._release_held(self._still_behind(), dirty)
         if ends is not None and dt <= max(4 * self.settings.window_tick_ms / 1000, STALL_S):  # a stalled loop is not quiet time
             for p, clock in self.clocks.items():
                 mine = [tp for tp in self.next if tp.partition == p]
                 if all(self.next[tp] >= clock.prev_end.get(tp.topic, ends[tp]) for tp in mine):
                     clock.now += dt
                 clock.prev_end = {tp.topic: ends[tp] for tp in mine}
-        sends: list[Outgoing] = []
-        dirty: dict[tuple[int, str], StreamState] = {}
         self._in_batch = True
         for p, states in self.states.items() if ends is not None else ():  # no probe, no idle close
             clock = self.clocks[p].now
@@ -658,12 +698,22 @@ class WindowStage:
         return min(behind) if behind else None
 
     async def _probe(self) -> dict[TopicPartition, int] | None:
-        """End offsets of the owned input partitions, or None when the broker does not answer in time."""
+        """End offsets of the owned input partitions, or None when the broker does not answer in time; the
+        answer and the time it was asked for are kept (``_probed_end``)."""
         assert self.consumer is not None
+        sent_ms = time.time() * 1000
         try:
-            return await asyncio.wait_for(self.consumer.end_offsets(list(self.next)), PROBE_TIMEOUT_S)
+            ends = await asyncio.wait_for(self.consumer.end_offsets(list(self.next)), PROBE_TIMEOUT_S)
         except (TimeoutError, KafkaError, OSError):
             return None
+        self._probe_ends, self._probe_sent_ms = dict(ends), sent_ms
+        return ends
+
+    def _probe_due(self) -> bool:
+        """True when a probe sent now would count the switches of every held stream's applied content."""
+        parts = {p for p, _ in self._held}
+        read = [ts for tp, ts in self._read_ts.items() if tp.partition in parts and tp.topic != self.topics.events]
+        return time.time() * 1000 - self.settings.window_clock_skew_ms >= max(read, default=-1)
 
 
 class _Listener(ConsumerRebalanceListener):

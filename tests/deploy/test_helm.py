@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.kafka.topics import TopicNames
+from streams.kafka.admin import topic_configs
+from streams.kafka.config import BATCH_OVERHEAD_BYTES
+from streams.kafka.topics import TopicNames, changelog_topic
 from streams.settings import Settings
 from tests.deploy import k8s_tools as tools
 
@@ -97,7 +99,7 @@ def _env(container: dict) -> dict[str, dict]:
 
 def test_topics_users_and_durability(default: dict) -> None:
     topics = {o["spec"]["topicName"]: o["spec"] for o in _of(default, "KafkaTopic")}
-    assert set(topics) == set(TopicNames("ampere").all())
+    assert set(topics) == {*TopicNames("ampere").all(), changelog_topic(TopicNames("ampere"))}
     assert all(t["replicas"] == 3 and t["config"]["min.insync.replicas"] == 2 for t in topics.values())
     kafka = _of(default, "Kafka")[0]["spec"]["kafka"]
     assert kafka["config"]["min.insync.replicas"] == 2 and kafka["config"]["default.replication.factor"] == 3
@@ -166,3 +168,31 @@ def test_workers_scale_on_the_lag_of_both_groups(default: dict) -> None:
     groups = {t["metadata"]["consumerGroup"] for t in scaled["triggers"] if t["type"] == "kafka"}
     assert groups == {"ampere-window", "ampere-worker"}
     assert scaled["maxReplicaCount"] <= _of(default, "KafkaTopic")[0]["spec"]["partitions"]
+
+
+def test_the_window_state_changelog_is_declared_compacted_and_partitioned_like_the_inputs(default: dict) -> None:
+    from streams.worker.window_stage import CHANGELOG_CONFIG
+
+    topics = {o["spec"]["topicName"]: o["spec"] for o in _of(default, "KafkaTopic")}
+    changelog = topics[changelog_topic(TopicNames("ampere"))]
+    assert {k: str(changelog["config"][k]) for k in CHANGELOG_CONFIG} == CHANGELOG_CONFIG
+    assert changelog["partitions"] == topics[TopicNames("ampere").asr]["partitions"]
+
+
+def test_message_limits_agree_with_what_the_producers_send(default: dict) -> None:
+    """The broker and the topics took AMPERE_MAX_MESSAGE_BYTES while a producer's batch may be 64 KiB more."""
+    limit = Settings().max_message_bytes
+    config = next(o for o in _of(default, "ConfigMap") if "AMPERE_MAX_MESSAGE_BYTES" in o.get("data", {}))
+    assert int(config["data"]["AMPERE_MAX_MESSAGE_BYTES"]) == limit
+    expected = int(topic_configs(Settings(max_message_bytes=limit))["max.message.bytes"])
+    assert expected == limit + BATCH_OVERHEAD_BYTES
+    assert {int(o["spec"]["config"]["max.message.bytes"]) for o in _of(default, "KafkaTopic")} == {expected}
+    broker = _of(default, "Kafka")[0]["spec"]["kafka"]["config"]
+    assert int(broker["message.max.bytes"]) == int(broker["replica.fetch.max.bytes"]) == expected
+
+
+def test_keda_reaches_the_bootstrap_from_its_own_namespace(default: dict) -> None:
+    """KEDA resolves a trigger's address in the KEDA namespace: a short service name points nowhere."""
+    scaled = _of(default, "ScaledObject")[0]["spec"]
+    addresses = {t["metadata"]["bootstrapServers"] for t in scaled["triggers"] if t["type"] == "kafka"}
+    assert addresses == {"ampere-kafka-bootstrap.ampere.svc:9093"}, addresses

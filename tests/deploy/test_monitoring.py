@@ -69,6 +69,18 @@ def test_the_alerts_cover_lag_dead_letters_fallbacks_and_readiness() -> None:
     assert "deriv(" in alerts["AmpereConsumerLagGrowing"]  # growing, not merely high
 
 
+def test_the_stall_threshold_is_one_figure_in_the_setting_the_health_server_and_the_alert() -> None:
+    """/readyz said 60 s while the alert and OPERATIONS.md said 30 s."""
+    from streams.ops.health import WorkerStatus
+    from streams.settings import Settings
+
+    stall = Settings().stall_after_s
+    assert WorkerStatus().stall_after_s == stall
+    (expr,) = [r["expr"] for r in _rules() if r.get("alert") == "AmpereWorkerNotReady"]
+    assert re.search(r"ampere_loop_heartbeat_timestamp_seconds\)\s*>\s*(\d+)", expr).group(1) == f"{stall:g}"
+    assert f"for {stall:g} s" in (ROOT / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+
+
 def test_every_metric_of_the_rules_and_the_dashboard_is_exported() -> None:
     exported = set(REGISTRY._names_to_collectors)  # every sample name, _total / _bucket / ... included
     exprs = [r["expr"] for r in _rules()] + _dashboard_exprs()

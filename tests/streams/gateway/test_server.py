@@ -182,3 +182,37 @@ def test_a_lineup_is_published_over_http_and_websocket_and_a_bad_one_refused(gw)
     assert r.status_code == 422 and "product_ids" in r.json()["error"]
     sent = [json.loads(value) for _, _, value in pub.sent]
     assert [(e["type"], e["product_ids"]) for e in sent] == [("lineup", ["p-1", "p-2"]), ("lineup", [])]
+
+
+def test_metrics_count_what_the_gateway_answered() -> None:
+    """The gateway served no /metrics: nothing could alert on refused or slow broadcaster records."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings = Settings(topic_prefix="g", ingest_api_key=KEY, ingest_rate_per_s=1000, ingest_burst=1000)
+
+    def samples(client) -> dict:
+        r = client.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for fam in text_string_to_metric_families(r.text) for s in fam.samples}
+
+    def moved(after: dict, before: dict, name: str, **labels) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    with TestClient(create_gateway(settings, MemoryPublisher())) as client:
+        before = samples(client)
+        assert client.post("/v1/streams/m/asr", json={"seq": 0, "start_ms": 0, "end_ms": 1, "text": "hi"},
+                           headers=AUTH).status_code == 202
+        assert client.post("/v1/streams/m/events", json={"ts_ms": 1, "type": "idle_check"}, headers=AUTH).status_code == 422
+        assert client.post("/v1/streams/m/events", json={"ts_ms": 1, "type": "start"}).status_code == 401
+        with client.websocket_connect("/v1/streams/m/ws", headers=AUTH) as ws:
+            ws.send_json({"kind": "event", "ts_ms": 0, "type": "start"})
+            assert ws.receive_json()["ok"] is True
+            assert samples(client)[("ampere_gateway_websockets", ())] >= 1
+        after = samples(client)
+    assert moved(after, before, "ampere_gateway_requests_total", kind="asr", status="202") == 1
+    assert moved(after, before, "ampere_gateway_requests_total", kind="events", status="422") == 1
+    assert moved(after, before, "ampere_gateway_requests_total", kind="events", status="401") == 1
+    assert moved(after, before, "ampere_gateway_requests_total", kind="ws", status="202") == 1
+    assert moved(after, before, "ampere_gateway_publish_seconds_count") == 2

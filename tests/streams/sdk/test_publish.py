@@ -74,3 +74,39 @@ def test_a_stream_started_later_keeps_its_event_times_and_only_moves_in_the_time
     assert {m.value for _, m in later} == {m.value for _, m in together}  # the records themselves are unchanged
     with pytest.raises(ValueError, match="1 start offsets for 2 streams"):
         merge_streams([a, b], starts_ms=[0])
+
+
+def test_replay_waits_for_each_broadcaster_event_before_sending_what_follows(monkeypatch) -> None:
+    """The harsh scenario on 3 brokers: a switch sent without waiting sat queued behind large keyframes on
+    its leader and reached the log after the content it splits (dead-lettered as late)."""
+    import asyncio
+
+    from streams.sdk import publish
+
+    topics = TopicNames("t")
+    log: list[tuple[str, str, bool]] = []  # (what, topic, switch acknowledged at that moment)
+
+    class SlowProducer:
+        def __init__(self) -> None:
+            self.futures: list[asyncio.Future] = []
+            self.topics: list[str] = []
+
+        async def start(self) -> None: ...
+
+        async def stop(self) -> None: ...
+
+        async def send(self, topic, value, key=None):
+            acked = all(f.done() for f, t in zip(self.futures, self.topics) if t == topics.events)
+            log.append(("send", topic, acked))
+            fut = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(0.05, fut.set_result, None)  # the broker answers later
+            self.futures.append(fut)
+            self.topics.append(topic)
+            return fut
+
+    monkeypatch.setattr(publish, "async_producer", lambda kafka, linger_ms=5: SlowProducer())
+    msgs = [publish.Outgoing(0, 0, topics.asr, b"s", b"a"), publish.Outgoing(1, 1, topics.events, b"s", b"switch"),
+            publish.Outgoing(2, 2, topics.asr, b"s", b"b"), publish.Outgoing(3, 3, topics.keyframes, b"s", b"c")]
+    assert asyncio.run(publish.replay(None, [(m.ts_ms, m) for m in msgs], speed=0)) == 4
+    assert [t for _, t, _ in log] == [topics.asr, topics.events, topics.asr, topics.keyframes]
+    assert [acked for _, _, acked in log[2:]] == [True, True], log

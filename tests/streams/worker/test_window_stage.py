@@ -34,13 +34,13 @@ class Consumer:
     def __init__(self, producer: Producer) -> None:
         self.producer, self.seeks, self.commits = producer, [], []
         self.ends: dict | None = None
-        self.high: dict = {}  # high watermark per partition as of the last fetch (None: not known yet)
-        self.polled: dict = {}  # last fetch time per partition, ms (None: never fetched)
+        self.high: dict = {}  # high watermark per partition as of the last fetch answer (None: not known yet)
+        self.polled: dict = {}  # when the last fetch answer of a partition was processed, ms
 
     def highwater(self, tp):
         return self.high.get(tp)
 
-    def last_poll_timestamp(self, tp):  # ms of the last fetch answered for tp (default: just now)
+    def last_poll_timestamp(self, tp):
         return self.polled.get(tp, time.time() * 1000)
 
     def seek(self, tp, offset) -> None:
@@ -62,6 +62,7 @@ def stage(home) -> WindowStage:
     st.states, st.clocks = {0: {}}, {0: PartitionClock()}
     st.next = {ASR: 0, EV: 0}
     st._committed = dict(st.next)
+    st._probe_ends, st._probe_sent_ms = {ASR: 0, EV: 0}, time.time() * 1000  # probed after every record here was made
     return st
 
 
@@ -343,7 +344,7 @@ def test_a_switch_still_unread_on_the_events_topic_holds_the_close_until_it_is_r
     """After a broker restart the content of a stream can be fetched a batch before its product switch;
     closing on the watermark then dead-lettered the switch as late and the window was never split."""
     st = stage(tmp_path)
-    st.consumer.high = {EV: 1}  # the events partition holds one record this batch does not bring
+    st._probe_ends[EV] = 1  # the events partition holds one record this batch does not bring
     asyncio.run(st._process({ASR: [rec(i, i, ts) for i, ts in enumerate((0, 4_000, 6_000, 9_000, 12_000))]}))
     assert not sent(st, ".windows") and ("s" in st.states[0]) and st.states[0]["s"].windows
     switch = SimpleNamespace(offset=0, timestamp=25, key=b"s",
@@ -357,7 +358,6 @@ def test_a_switch_still_unread_on_the_events_topic_holds_the_close_until_it_is_r
 
 def test_closes_are_not_held_when_the_events_topic_is_read_to_its_end(tmp_path) -> None:
     st = stage(tmp_path)
-    st.consumer.high = {EV: 0}
     asyncio.run(st._process({ASR: [rec(0, 0, 0), rec(1, 1, 12_000)]}))
     assert [(w["start_ms"], w["end_ms"]) for w in sent(st, ".windows")] == [(0, 10_000)]
 
@@ -547,3 +547,13 @@ def test_revocation_and_shutdown_write_what_is_pending_but_not_inside_a_batch(tm
     st._in_batch = False
     asyncio.run(st._final_flush())
     assert topics_sent(st) == ["window-state"] and st.consumer.commits == [({ASR: 1}, 1)]
+
+
+def test_topics_of_the_window_stage_must_agree_on_their_partitions() -> None:
+    import pytest
+
+    from streams.worker.window_stage import PartitionsDisagree, check_partitions
+
+    check_partitions({"t.asr.chunks": 6, "t.keyframes": 6, "t.stream.events": 6, "t.window-state": 6})
+    with pytest.raises(PartitionsDisagree, match="t.window-state: 6"):
+        check_partitions({"t.asr.chunks": 12, "t.keyframes": 12, "t.stream.events": 12, "t.window-state": 6})

@@ -151,3 +151,24 @@ def test_an_emoji_flood_on_one_stream_does_not_wedge_the_others(kafka_bootstrap:
     assert sizes and max(sizes) < s.max_message_bytes // 2, max(sizes)
     assert len(dlq) == 92 and all("window budget" in d["reason"] for d in dlq)
     assert counters.get("over_budget") == 92 and counters.get("windows_closed") == 5
+
+
+def test_inputs_repartitioned_without_the_changelog_are_refused_with_the_way_out(isolated_settings) -> None:
+    """Raising the partitions of the inputs alone left the state of stream s on changelog partition p while
+    its records moved to another partition: restored nowhere, and its windows cut anew."""
+    from kafka.admin import NewPartitions
+
+    from streams.kafka import admin_client
+    from streams.worker.window_stage import PartitionsDisagree, ensure_changelog
+
+    settings = isolated_settings(weaviate=False, topic_partitions=2)
+    t = TopicNames(settings.topic_prefix)
+    ensure_topics(settings, [t.asr, t.keyframes, t.events], 2)
+    ensure_changelog(settings, t)  # created alike: fine
+    admin = admin_client(settings)
+    try:
+        admin.create_partitions({t.asr: NewPartitions(4), t.keyframes: NewPartitions(4), t.events: NewPartitions(4)})
+    finally:
+        admin.close()
+    with pytest.raises(PartitionsDisagree, match=r"window-state: 2.*drain first"):
+        ensure_changelog(settings, t)

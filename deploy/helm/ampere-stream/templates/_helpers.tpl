@@ -33,7 +33,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{- define "ampere.kafkaBootstrap" -}}
 {{- if .Values.kafka.strimzi.enabled -}}
-{{- printf "%s-kafka-bootstrap:%d" (include "ampere.kafkaCluster" .) (int .Values.kafka.strimzi.listenerPort) -}}
+{{- /* fully qualified: KEDA resolves a trigger's address in its own namespace */ -}}
+{{- printf "%s-kafka-bootstrap.%s.svc:%d" (include "ampere.kafkaCluster" .) .Release.Namespace (int .Values.kafka.strimzi.listenerPort) -}}
 {{- else -}}
 {{- required "kafka.external.bootstrap is required when kafka.strimzi.enabled is false" .Values.kafka.external.bootstrap -}}
 {{- end -}}
@@ -118,4 +119,10 @@ capabilities:
   mountPath: /etc/ampere/kafka-ca
   readOnly: true
 {{- end }}
+{{- end -}}
+
+{{/* What a broker and a topic take as one record batch: AMPERE_MAX_MESSAGE_BYTES plus the batch overhead
+the producers add (streams/kafka/config.py BATCH_OVERHEAD_BYTES, 64 KiB) */}}
+{{- define "ampere.maxBatchBytes" -}}
+{{- add (.Values.topics.maxMessageBytes | int64) 65536 -}}
 {{- end -}}
