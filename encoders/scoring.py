@@ -26,6 +26,8 @@ ATTRIBUTE_BONUS = 0.05
 """Score added per attribute value said: a fixed prior, not fitted (R@1 moves little over 0.02-0.2, docs/RETRIEVAL.md)."""
 RERANK_DEPTH = 20
 """Candidates per query that spoken attribute values may re-rank."""
+SCORING_ID = f"mean-shared-branch-cosine+attributes({ATTRIBUTE_BONUS},{RERANK_DEPTH})"
+"""Names this rule, so a claim rule fitted on its scores can tell when the scores mean something else."""
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,12 @@ class Settings(BaseSettings):
     )
     window_retain_closed: int = Field(4, ge=0, le=64, description="Windows closed on quiet kept per stream to reopen if content arrives.")
     window_tick_ms: int = Field(500, ge=10, le=60_000, description="Period of the window stage's idle check (and longest fetch wait).")
+    window_clock_skew_ms: int = Field(
+        250, ge=0, le=60_000,
+        description="Largest clock difference assumed between producers and the worker: a watermark close waits for an "
+        "end-offset probe of the stream's events partition sent this long after the content that closes it was created "
+        "(so a product switch acknowledged before that content is read first).",
+    )
     window_commit_ms: int = Field(
         1000, ge=0, le=60_000,
         description="Longest time the window stage keeps changed stream states in memory before it writes them to the "
@@ -234,6 +240,10 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="Override of the calibrated claim rule (streams/worker/claims.json): when > 0, a tag is "
         "claimed whenever its top score (mean cosine over shared branches) reaches this floor, whatever its margin."
     )
+    tag_claim_rule: str = Field(
+        "", description="A claims.json written by `ampere calibrate` for this deployment's catalog (empty: the shipped "
+        "rule, streams/worker/claims.json). A rule fitted for another model, engine or scoring rule claims nothing."
+    )
 
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -241,6 +251,11 @@ class Settings(BaseSettings):
     )
     metrics_port: int = Field(9464, ge=0, le=65535, description="Worker port of /metrics, /livez, /readyz (0 = off).")
     metrics_host: str = Field("127.0.0.1", description="Interface of the metrics port (0.0.0.0 in a container).")
+    stall_after_s: float = Field(
+        30.0, ge=1.0, le=3600.0,
+        description="A worker whose event loop has not ticked, or whose window stage has been blocked, this long is not "
+        "live/ready (/livez, /readyz); the AmpereWorkerNotReady alert uses the same figure.",
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as one JSON object each.")
     dashboard_port: int = Field(8765, ge=0, le=65535, description="Port of the live dashboard (ampere dashboard).")
     dashboard_host: str = Field("127.0.0.1", description="Interface of the live dashboard.")
@@ -350,7 +365,7 @@ SECTIONS: dict[str, SectionSpec] = {
         "length_ms": "window_ms", "hop_ms": "hop_ms", "grace_ms": "grace_ms", "idle_close_ms": "idle_close_ms",
         "end_settle_ms": "end_settle_ms", "max_keyframes": "max_keyframes", "sources_live": "window_sources_live",
         "sources_video": "window_sources_video", "retain_closed": "window_retain_closed", "tick_ms": "window_tick_ms", "commit_ms": "window_commit_ms",
-        "max_chunks": "window_max_chunks", "max_text_bytes": "window_max_text_bytes", "max_open": "window_max_open"}),
+        "clock_skew_ms": "window_clock_skew_ms", "max_chunks": "window_max_chunks", "max_text_bytes": "window_max_text_bytes", "max_open": "window_max_open"}),
     "limits": SectionSpec("Input hardening: what a record or an image may weigh, where image URIs may point.", _same(
         "max_image_bytes", "max_image_pixels", "max_batch_pixels", "max_text_chars", "image_uri_allow",
         "image_fetch_timeout_s", "image_fetch_concurrency", "dlq_max_value_bytes")),
@@ -371,7 +386,8 @@ SECTIONS: dict[str, SectionSpec] = {
         "base_url": "openai_base_url", "model": "openai_model", "api_key": "openai_api_key",
         "timeout_s": "llm_timeout_s", "max_concurrency": "llm_max_concurrency", "retries": "llm_retries"}),
     "vllm": SectionSpec("The in-process vLLM summarizer (GPU).", {"model": "vllm_model"}),
-    "tag": SectionSpec("Tagging live windows with catalog products.", {"top_k": "tag_top_k", "min_score": "tag_min_score"}),
+    "tag": SectionSpec("Tagging live windows with catalog products.", {"top_k": "tag_top_k", "min_score": "tag_min_score",
+                                                                     "claim_rule": "tag_claim_rule"}),
     "worker": SectionSpec("What one worker process runs, and where.", {
         "role": "worker_role", "refine_cpus": "refine_cpus", "refine_nice": "refine_nice"}),
     "gateway": SectionSpec("The HTTP / WebSocket ingest gateway.", {
@@ -379,7 +395,7 @@ SECTIONS: dict[str, SectionSpec] = {
         "burst": "ingest_burst", "max_websockets": "ingest_max_websockets",
         "decode_concurrency": "ingest_decode_concurrency"}),
     "ops": SectionSpec("Logs, metrics and the dashboard.", _same(
-        "log_level", "log_format", "metrics_port", "metrics_host", "dashboard_port", "dashboard_host")),
+        "log_level", "log_format", "metrics_port", "metrics_host", "stall_after_s", "dashboard_port", "dashboard_host")),
     "infra": SectionSpec("The local services `ampere infra up` starts, and the cache folder.", _same(
         "home", "kafka_broker_port", "kafka_controller_port", "kafka_version", "kafka_brokers", "weaviate_version",
         "weaviate_nodes", "weaviate_internal_ports")),

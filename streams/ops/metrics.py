@@ -98,6 +98,11 @@ TAGS_PUBLISHED = Counter(
     ["claimed"],
     registry=REGISTRY,
 )
+TAGS_UNCALIBRATED = Counter(
+    "ampere_tags_uncalibrated_total",
+    "Tags not claimed because the claim rule was calibrated for another model, engine or scoring rule.",
+    registry=REGISTRY,
+)
 ENGINES_LOADED = Gauge(
     "ampere_engines_loaded",
     "1 once the summarizer, encoder and store are loaded and connected.",
@@ -158,8 +163,10 @@ def observe_upsert(seconds: float, records: Sequence[Any], now: float | None = N
             CLOSE_TO_QUERYABLE.labels(kind=kind, revision=revision).observe(max(0.0, now - closed_at))
 
 
-def count_tag(claimed: bool) -> None:
+def count_tag(claimed: bool, uncalibrated: bool = False) -> None:
     TAGS_PUBLISHED.labels(claimed=str(bool(claimed)).lower()).inc()
+    if uncalibrated:
+        TAGS_UNCALIBRATED.inc()
 
 
 def observe_census(streams: int, windows_open: int) -> None:

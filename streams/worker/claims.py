@@ -10,18 +10,53 @@ The thresholds are data (``claims.json`` beside this module), chosen on a valida
 ``python -m tooling.bench.calibration`` and reported on a separate test split (docs/RESULTS.md,
 "Calibrated claims"). ``AMPERE_TAG_MIN_SCORE`` > 0 overrides them with one fixed floor on the
 top-1 score (the former rule), for deployments that calibrate on their own catalog.
+
+Thresholds hold only for the score scale they were fitted on: a rule names its model version, the
+encoder engine it was fitted with (and the engines whose outputs are tested to agree with it) and the
+scoring rule (``ModelBinding``). A tag whose embedding comes from another model, or a worker whose
+engine or scoring differs, never claims ("calibration is for model X"): it says so, and counts it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 RULE_FILE = Path(__file__).with_name("claims.json")
 MODALITIES = ("visual+text", "visual", "text")
+PARITY_ENGINES = {"onnx": ("onnx", "torch"), "torch": ("torch", "onnx")}
+"""Engines whose embeddings agree with the fitting engine's to within the parity test
+(tests/engines/encode/test_onnx_parity.py); TensorRT fp16 is not checked on CPU, so it is not listed."""
+
+
+@dataclass(frozen=True)
+class ModelBinding:
+    """The encoder a rule's thresholds were fitted for."""
+
+    model_version: str
+    engines: tuple[str, ...]
+    """The engine the rule was fitted with first, then the engines tested to agree with it."""
+    scoring: str
+    """``encoders.scoring.SCORING_ID`` at fitting time."""
+
+    @classmethod
+    def of(cls, model_version: str, engine: str, scoring: str) -> ModelBinding:
+        return cls(model_version, PARITY_ENGINES.get(engine, (engine,)), scoring)
+
+    def mismatch(self, model_version: str | None = None, engine: str | None = None,
+                 scoring: str | None = None) -> str | None:
+        """Why a rule bound here does not hold for this encoder (None: it holds; None arguments are not checked)."""
+        if model_version is not None and model_version != self.model_version:
+            return f"calibration is for model {self.model_version}, not {model_version}"
+        if engine is not None and engine not in self.engines:
+            return (f"calibration is for model {self.model_version} on the {'/'.join(self.engines)} engine, "
+                    f"not {engine} (run `ampere calibrate`)")
+        if scoring is not None and scoring != self.scoring:
+            return f"calibration is for model {self.model_version} scored by {self.scoring}, not {scoring}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -76,10 +111,19 @@ class ClaimRule:
     against the other lineup products, ``streams.worker.tag_scope``); a modality not listed uses
     ``thresholds``. Chosen by ``python -m tooling.bench.lineups --fit``."""
     lineup_source: dict = field(default_factory=dict)
+    model: ModelBinding | None = None
+    """The encoder the thresholds hold for; None: any (the fixed floor, a rule built in code). A rule
+    read from JSON always names one."""
+
+    def mismatch(self, model_version: str | None = None, engine: str | None = None,
+                 scoring: str | None = None) -> str | None:
+        """Why this rule does not hold for an encoder (None: it holds)."""
+        return None if self.model is None else self.model.mismatch(model_version, engine, scoring)
 
     def to_json(self) -> str:
-        data = {"thresholds": {m: asdict(t) for m, t in self.thresholds.items()},
-                "require_has_product": self.require_has_product, "source": self.source}
+        data: dict = {"model": asdict(self.model)} if self.model else {}
+        data |= {"thresholds": {m: asdict(t) for m, t in self.thresholds.items()},
+                 "require_has_product": self.require_has_product, "source": self.source}
         if self.lineup_thresholds:
             data |= {"lineup_thresholds": {m: asdict(t) for m, t in self.lineup_thresholds.items()},
                      "lineup_source": self.lineup_source}
@@ -88,10 +132,19 @@ class ClaimRule:
     @classmethod
     def from_json(cls, text: str) -> ClaimRule:
         data = json.loads(text)
+        model = data.get("model")
+        if not isinstance(model, dict) or not {"model_version", "engines", "scoring"} <= model.keys():
+            raise ValueError('a claim rule must name the encoder it was fitted for: "model": {"model_version", '
+                             '"engines", "scoring"} (regenerate it with python -m tooling.bench.calibration)')
         return cls({m: Thresholds(**t) for m, t in data["thresholds"].items()},
                    bool(data.get("require_has_product", False)), data.get("source", {}),
                    {m: Thresholds(**t) for m, t in data.get("lineup_thresholds", {}).items()},
-                   data.get("lineup_source", {}))
+                   data.get("lineup_source", {}),
+                   ModelBinding(str(model["model_version"]), tuple(model["engines"]), str(model["scoring"])))
+
+    def bound_to(self, binding: ModelBinding) -> ClaimRule:
+        """This rule for ``binding``'s encoder."""
+        return replace(self, model=binding)
 
     @classmethod
     def fixed(cls, min_score: float) -> ClaimRule:
@@ -106,9 +159,21 @@ def shipped_rule() -> ClaimRule:
     return ClaimRule.from_json(RULE_FILE.read_text(encoding="utf-8"))
 
 
-def rule_for(min_score_override: float) -> ClaimRule:
-    """The shipped rule, or the fixed floor when ``AMPERE_TAG_MIN_SCORE`` sets one (> 0)."""
-    return ClaimRule.fixed(min_score_override) if min_score_override > 0 else shipped_rule()
+@lru_cache(maxsize=4)
+def rule_file(path: str) -> ClaimRule:
+    """A rule file of ``ampere calibrate``; a clear error when it cannot be read."""
+    try:
+        return ClaimRule.from_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"AMPERE_TAG_CLAIM_RULE={path}: not a claim rule ({type(exc).__name__}: {exc})") from exc
+
+
+def rule_for(min_score_override: float, path: str = "") -> ClaimRule:
+    """The fixed floor when ``AMPERE_TAG_MIN_SCORE`` sets one (> 0), else the rule of
+    ``AMPERE_TAG_CLAIM_RULE`` when set, else the shipped rule."""
+    if min_score_override > 0:
+        return ClaimRule.fixed(min_score_override)
+    return rule_file(path) if path else shipped_rule()
 
 
 def decide(features: ClaimFeatures, rule: ClaimRule, scope: str = "catalog") -> tuple[bool, str | None]:

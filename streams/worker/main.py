@@ -7,6 +7,7 @@ import logging.config
 import os
 from typing import Any
 
+from encoders.scoring import SCORING_ID
 from engines.encode.base import branch_dims
 from engines.summarize import build_summarizer
 from streams.kafka import check_reachable
@@ -16,6 +17,7 @@ from streams.ops import metrics
 from streams.ops.health import WorkerStatus, start_for_worker
 from streams.ops.logs import capture_warnings, logging_config
 from streams.settings import Settings
+from streams.worker import claims
 from streams.worker.app import Engines, create_app
 from streams.worker.instrumented import InstrumentedEncoder, InstrumentedStore
 from streams.worker.roles import agents_for, apply_cpu_share, loads_llm, plan_cpu_share
@@ -43,6 +45,10 @@ def build_engines(settings: Settings) -> Engines:
         )
     encoder, store = build_encoder_from(settings), build_store_from(settings)
     check_index_matches(store, branch_dims(encoder))  # a store of another model would refuse every upsert
+    rule = claims.rule_for(settings.tag_min_score, settings.tag_claim_rule)
+    reason = rule.mismatch(str(getattr(encoder, "model_version", "")), settings.encoder_engine, SCORING_ID)
+    if reason:
+        log.warning("tags will not be claimed: %s", reason)
     return Engines(
         summarizer=build_summarizer_from(settings, llm),
         fallback=build_summarizer("extractive"),
@@ -83,7 +89,7 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     check_reachable(settings)  # wrong address, credentials or TLS: one clear error, not a retry loop
-    status = WorkerStatus()
+    status = WorkerStatus(stall_after_s=settings.stall_after_s)
     health = start_for_worker(settings, status)  # /livez answers while the models load
     ensure_topics(settings, TopicNames(settings.topic_prefix).all(), settings.topic_partitions)
     (settings.home / "faust" / settings.topic_prefix).mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -437,11 +437,15 @@ def tag_searches(store: WeaviateStore, rec: EmbeddingRecord, limit: int) -> tupl
 
 
 def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: float,
-               lineup_hits: Sequence[Hit] | None = None) -> TagRecord:
+               lineup_hits: Sequence[Hit] | None = None, uncalibrated: str | None = None) -> TagRecord:
     """Top-k catalog products of a live window, claimed when ``rule`` is sure (``streams.worker.claims``),
     else with the reason it is not; with ``lineup_hits`` the stream's lineup answers first
-    (``streams.worker.tag_scope``)."""
+    (``streams.worker.tag_scope``). ``uncalibrated`` (why the rule does not hold for this worker's
+    encoder) and a rule fitted for another model than the embedding's never claim."""
     scoped = choose_scope(hits, lineup_hits, rec.lineup, list(rec.branches), rec.summary, rule, limit=max(1, len(hits)))
+    not_for = uncalibrated or rule.mismatch(model_version=rec.model_version)
+    if not_for and scoped.hits:
+        scoped = replace(scoped, claimed=False, reason=not_for)
     products = [
         {"product_id": h.properties.get("product_id"), "title": h.properties.get("title"), "score": round(h.score, 4)}
         for h in scoped.hits

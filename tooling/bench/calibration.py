@@ -34,10 +34,17 @@ from PIL import Image
 
 from encoders.attributes import attribute_values, said_matrix, terms
 from encoders.dataset import Dataset, ProductRecord
-from encoders.scoring import Branches, similarity, with_attributes
+from encoders.scoring import SCORING_ID, Branches, similarity, with_attributes
 from engines.encode.base import EncodeItem, Encoder
 from engines.summarize.schema import SummaryRequest
-from streams.worker.claims import MODALITIES, ClaimFeatures, ClaimRule, Thresholds, decide
+from streams.worker.claims import (
+    MODALITIES,
+    ClaimFeatures,
+    ClaimRule,
+    ModelBinding,
+    Thresholds,
+    decide,
+)
 from tooling.evaluate import _Images, encode_all, pick_keyframes
 from tooling.sim.speech import BANTER, NAMES, PROMOS
 
@@ -442,7 +449,8 @@ def main(argv: list[str] | None = None) -> None:
     rule = ClaimRule(rule.thresholds, source={"chosen_on": "validation half (hash of product group)",
                                               "target_precision": args.target, "sets": sorted({w.set for w in val.windows}),
                                               "command": "python -m tooling.bench.calibration",
-                                              "model_version": str(getattr(encoder, "model_version", ""))})
+                                              "model_version": str(getattr(encoder, "model_version", ""))},
+                     model=ModelBinding.of(str(getattr(encoder, "model_version", "")), args.encoder, SCORING_ID))
     args.rule_out.write_text(rule.to_json(), encoding="utf-8")
     old = ClaimRule.fixed(OLD_MIN_SCORE)
     vt = val.features

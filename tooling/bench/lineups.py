@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from encoders.dataset import Dataset, ProductRecord
+from encoders.scoring import SCORING_ID
 from engines.store.weaviate_store import Hit
 from streams.worker.claims import MODALITIES, RULE_FILE, ClaimRule, shipped_rule
 from streams.worker.tag_scope import choose_scope
@@ -268,6 +269,9 @@ def main(argv: list[str] | None = None) -> None:
         fitted = fit_lineup(prepare(ds, encoder, images, prod, "val", args.junk), ds.products, args.target, args.off_share,
                             args.seed)
         base = ClaimRule.from_json(args.rule.read_text(encoding="utf-8"))
+        wrong = base.mismatch(str(getattr(encoder, "model_version", "")), args.encoder, SCORING_ID)
+        if wrong:
+            raise SystemExit(f"{args.rule}: {wrong}; fit its catalog thresholds first (python -m tooling.bench.calibration)")
         rule = replace(base, lineup_thresholds=fitted, lineup_source={
             "chosen_on": "validation half (hash of product group), lineups of 5/10/30 products holding the "
                          f"window's product and all its look-alikes ({args.off_share:.0%} without the window's product), open set and junk with a "

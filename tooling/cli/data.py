@@ -149,8 +149,32 @@ def eval_cmd(
         console.print(f"wrote {p}")
 
 
+def calibrate_cmd(
+    labels: Annotated[Path, typer.Option(help="JSONL of labelled windows: text and/or images (paths relative to the "
+                                               "file) and product_id, or null when no catalog product is right.")],
+    catalog: Annotated[Path | None, typer.Option(help="Dataset folder holding the catalog (default: $AMPERE_HOME/data/sample).")] = None,
+    target: Annotated[float, typer.Option(help="Precision the claims must reach per modality.")] = 0.97,
+    delta: Annotated[float, typer.Option(help="Chance allowed that the bound does not hold (0.05: 95 % confidence).")] = 0.05,
+    encoder: Annotated[str, typer.Option(help="Encoder runtime the worker runs (the rule is bound to it).")] = "onnx",
+    out: Annotated[Path, typer.Option(help="Where to write the rule (point AMPERE_TAG_CLAIM_RULE at it).")] = Path("claims.json"),
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Folder for calibrate.json / .md / .png.")] = Path("calibration"),
+) -> None:
+    """Fit the claim rule to your own catalog and labelled windows, with a bound on its error rate."""
+    from tooling.calibrate import LabelError, markdown, run
+
+    try:
+        _, rep = run(labels, catalog or default_dataset_dir("sample"), encoder, target, delta, out, report_dir)
+    except LabelError as exc:
+        console.print(f"[red]calibrate failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(markdown(rep))
+    console.print(f"wrote {out}" + (f" and {report_dir}/calibrate.{{json,md,png}}" if report_dir else ""))
+    console.print(f"use it: AMPERE_TAG_CLAIM_RULE={out.resolve()}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.add_typer(catalog_app, name="catalog")
     app.command("simulate")(simulate_cmd)
     app.command("eval")(eval_cmd)
+    app.command("calibrate")(calibrate_cmd)

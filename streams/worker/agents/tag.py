@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
+from encoders.scoring import SCORING_ID
 from streams.errors import PermanentError
 from streams.kafka.topics import TopicNames
 from streams.ops import metrics
@@ -20,6 +22,23 @@ from streams.worker import claims, stages
 from streams.worker.agents.context import AgentContext, Event
 
 MAX_REPORTED_LINEUPS = 10_000
+log = logging.getLogger("ampere.worker")
+_said: set[str] = set()
+
+
+def uncalibrated_reason(rule: claims.ClaimRule, engine: str) -> str | None:
+    """Why the claim rule does not hold for this worker's engine and scoring rule (None: it holds);
+    logged once per process and reason."""
+    reason = rule.mismatch(engine=engine, scoring=SCORING_ID)
+    say_once(reason)
+    return reason
+
+
+def say_once(reason: str | None) -> None:
+    """Log an uncalibrated-rule reason the first time this process meets it."""
+    if reason and reason not in _said and len(_said) < 100:
+        _said.add(reason)
+        log.warning("tags are not claimed: %s", reason)
 
 
 async def report_unknown_lineup(ctx: AgentContext, tag: TagRecord) -> None:
@@ -48,7 +67,8 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
     and claim the first product when the calibrated rule is sure (``streams.worker.claims``); a search
     the store refuses goes to the DLQ."""
     settings = ctx.settings
-    rule = claims.rule_for(settings.tag_min_score)
+    rule = claims.rule_for(settings.tag_min_score, settings.tag_claim_rule)
+    blocked = uncalibrated_reason(rule, settings.encoder_engine)
     tags: list[tuple[bytes | None, bytes]] = []
     for ev in events:
         try:
@@ -67,8 +87,10 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
         except PermanentError as exc:
             await ctx.to_dlq(ev, exc)
             continue
-        out = stages.tag_record(rec, hits, rule, time.time(), lineup_hits)
+        not_for = blocked or rule.mismatch(model_version=rec.model_version)
+        say_once(not_for)
+        out = stages.tag_record(rec, hits, rule, time.time(), lineup_hits, uncalibrated=not_for)
         await report_unknown_lineup(ctx, out)
-        metrics.count_tag(out.claimed)
+        metrics.count_tag(out.claimed, uncalibrated=bool(not_for and hits))
         tags.append((rec.stream_id.encode() if rec.stream_id else None, dump_record(out)))
     await ctx.send_all("tags", tags)  # after the batch's searches: one wait for every acknowledgement

@@ -109,6 +109,7 @@ def test_worker_metrics_move_and_health_reports_ready(isolated_settings, tmp_pat
     assert moved("ampere_summarize_seconds_count", engine="extractive") >= 1
     assert moved("ampere_summary_fallbacks_total", reason="shed") == windows
     assert moved("ampere_tags_published_total") == len(rep.tags)
+    assert ("ampere_tags_uncalibrated_total", ()) in after and moved("ampere_tags_uncalibrated_total") == 0  # the shipped rule fits
     assert moved("faust_messages_received_per_topic_total", topic=topics.windows) > 0  # Faust agents; the window stage is aiokafka
     assert total(after, "ampere_engines_loaded") == 1
     lag = {dict(ls)["topic"] + ":" + dict(ls)["partition"]: v for (n, ls), v in after.items() if n == "ampere_consumer_lag_messages"}
