@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, le=10_000, description="Partitions of topics created by Ampere.")
     topic_replication_factor: int = Field(1, ge=1, le=16, description="Replication factor of topics created by Ampere.")
     topic_min_insync_replicas: int = Field(1, ge=1, le=16, description="min.insync.replicas of topics created by Ampere.")
+    retention_images_ms: int = Field(
+        3_600_000, ge=60_000, le=31_536_000_000, description="retention.ms of the topics that carry images (keyframes, windows, summaries; "
+        "by far the largest): how long a stopped worker may stay down and still find what it resumes (docs/DEPLOY.md sizes it)."
+    )
+    retention_ms: int = Field(
+        86_400_000, ge=60_000, le=31_536_000_000, description="retention.ms of the ASR, events, embeddings and tags topics: how long "
+        "speech and events wait for a stopped worker, and output for a subscriber."
+    )
+    retention_dlq_ms: int = Field(
+        1_209_600_000, ge=60_000, le=31_536_000_000, description="retention.ms of the dead-letter topic: time to read and replay what was refused."
+    )
     max_message_bytes: int = Field(
         4 * 1024 * 1024,
         ge=64 * 1024,
@@ -74,7 +85,7 @@ class Settings(BaseSettings):
     # --- Weaviate ----------------------------------------------------------------------------
     weaviate_url: str = Field("http://127.0.0.1:18080", description="Weaviate REST endpoint.")
     weaviate_grpc_port: int = Field(18051, ge=1, le=65_535, description="Weaviate gRPC port.")
-    weaviate_version: str = Field("v1.39.0", description="weaviate-server version built with go install.")
+    weaviate_version: str = Field("v1.39.3", description="weaviate-server version built with go install.")
     weaviate_api_key: str | None = Field(None, description="API key; None = anonymous access.")
     weaviate_nodes: int = Field(
         1, ge=1, le=9, description="Nodes `ampere infra up` starts (one Weaviate cluster; node i at the ports + 10(i-1))."
@@ -159,6 +170,13 @@ class Settings(BaseSettings):
     )
     store_permanent_tries: int = Field(
         3, ge=1, le=20, description="Tries of an upsert the store rejects (while up) before it goes to the DLQ."
+    )
+    moment_max_age_s: int = Field(
+        7 * 86_400, ge=60, le=3_650 * 86_400, description="`ampere store expire` deletes live and video moments that closed longer ago "
+        "than this (products never expire); the chart runs it hourly."
+    )
+    backup_backend: Literal["filesystem", "s3", "gcs", "azure"] = Field(
+        "filesystem", description="Weaviate backup module `ampere store backup` and `restore` use (the server must enable it)."
     )
     summary_max_lag_ms: int = Field(
         0,
@@ -301,6 +319,13 @@ class Settings(BaseSettings):
                 f"(AMPERE_WINDOW_MAX_OPEN + AMPERE_WINDOW_RETAIN_CLOSED) x AMPERE_WINDOW_MAX_TEXT_BYTES = {text} bytes of "
                 f"transcript per stream state must stay within half of AMPERE_MAX_MESSAGE_BYTES={self.max_message_bytes}"
             )
+        shortest = min(self.retention_images_ms, self.retention_ms)
+        if shortest < 2 * (self.window_ms + self.grace_ms):
+            raise ValueError(
+                f"retention of {shortest} ms is shorter than two windows with their grace "
+                f"(2 x (AMPERE_WINDOW_MS + AMPERE_GRACE_MS) = {2 * (self.window_ms + self.grace_ms)} ms): a worker "
+                "restart would find the input of the windows it resumes deleted"
+            )
         return self
 
     @property
@@ -356,11 +381,13 @@ SECTIONS: dict[str, SectionSpec] = {
         "session_timeout_ms": "kafka_session_timeout_ms"}),
     "topics": SectionSpec("Names and shape of the topics Ampere creates.", {
         "prefix": "topic_prefix", "partitions": "topic_partitions", "replication_factor": "topic_replication_factor",
-        "min_insync_replicas": "topic_min_insync_replicas"}),
+        "min_insync_replicas": "topic_min_insync_replicas", "retention_images_ms": "retention_images_ms",
+        "retention_ms": "retention_ms", "retention_dlq_ms": "retention_dlq_ms"}),
     "store": SectionSpec("The Weaviate store.", {
         "url": "weaviate_url", "grpc_port": "weaviate_grpc_port", "api_key": "weaviate_api_key",
         "replication_factor": "weaviate_replication_factor", "consistency": "weaviate_consistency",
-        "collection_prefix": "collection_prefix", "permanent_tries": "store_permanent_tries"}),
+        "collection_prefix": "collection_prefix", "permanent_tries": "store_permanent_tries",
+        "moment_max_age_s": "moment_max_age_s", "backup_backend": "backup_backend"}),
     "window": SectionSpec("Windowing of each stream (event time) in the window stage.", {
         "length_ms": "window_ms", "hop_ms": "hop_ms", "grace_ms": "grace_ms", "idle_close_ms": "idle_close_ms",
         "end_settle_ms": "end_settle_ms", "max_keyframes": "max_keyframes", "sources_live": "window_sources_live",

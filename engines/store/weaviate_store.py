@@ -243,6 +243,13 @@ class WeaviateStore:
             )
         return [Hit(str(o.uuid), 1.0 - float(o.metadata.distance), dict(o.properties)) for o in res.objects]
 
+    def delete_closed_before(self, kind: str, cutoff: float) -> tuple[int, int]:
+        """One pass of deleting the objects of a kind closed before UNIX time ``cutoff`` (at most the
+        server's result limit per pass): (deleted, failed)."""
+        with self._lock, outage_is_transient():
+            res = self._collection(kind).data.delete_many(where=Filter.by_property("closed_at").less_than(cutoff))
+        return int(res.successful), int(res.failed)
+
     def count(self, kind: str) -> int:
         """Number of objects of a kind."""
         with self._lock:

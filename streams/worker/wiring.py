@@ -67,16 +67,22 @@ def build_encoder_from(settings: Settings) -> Encoder:
     return load_encoder(settings.encode.engine, models_home=models_home, threads=settings.encode.threads or None)
 
 
-def build_store_from(settings: Settings) -> WeaviateStore:
-    """A connected store with its collections created; the client's reconnects are logged and counted."""
+def connect_store(settings: Settings) -> WeaviateStore:
+    """A connected store, its collections left as they are (a restore needs them absent); the client's
+    reconnects are logged and counted."""
     from streams.ops import store_retries
 
     store_retries.install()
-    store = WeaviateStore(
+    return WeaviateStore(
         connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key),
         prefix=settings.collection_prefix,
         replication_factor=settings.weaviate_replication_factor,
         consistency=settings.weaviate_consistency,
     )
+
+
+def build_store_from(settings: Settings) -> WeaviateStore:
+    """A connected store with its collections created."""
+    store = connect_store(settings)
     store.ensure_collections()
     return store

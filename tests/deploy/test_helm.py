@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.kafka.admin import topic_configs
+from streams.kafka.admin import lifecycle_configs, topic_configs
 from streams.kafka.config import BATCH_OVERHEAD_BYTES
 from streams.kafka.topics import TopicNames, changelog_topic
 from streams.settings import Settings
 from tests.deploy import k8s_tools as tools
+from tests.deploy.netpol import Pod, allowed
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "ampere-stream"
 VALUES = ["values.yaml", "values-dev.yaml", "values-production.yaml"]
-RENDERS = [(v, []) for v in VALUES] + [("values.yaml", ["--set", "autoscaling.mode=hpa"])]
+#: what an operator must give at install (docs/DEPLOY.md): production's backups go to their own bucket
+REQUIRED = {"values-production.yaml": ["--set", "weaviate.backup.s3.bucket=ampere-backups"]}
+RENDERS = [(v, REQUIRED.get(v, [])) for v in VALUES] + [("values.yaml", ["--set", "autoscaling.mode=hpa"])]
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 SETTING_NAMES = {f"AMPERE_{n.upper()}" for n in Settings.model_fields}
 
@@ -48,6 +51,12 @@ def render(helm: Path, values: str, extra: list[str]) -> list[dict]:
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
+def is_core(obj: dict) -> bool:
+    """A kind of Kubernetes itself (``apps/v1``, ``networking.k8s.io/v1``), not of a CRD."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    return "." not in group or group.endswith(".k8s.io")
+
+
 def kind_file(obj: dict) -> str:
     group, _, version = obj["apiVersion"].rpartition("/")
     suffix = f"-{group.split('.')[0]}-{version}" if group else f"-{version}"
@@ -60,7 +69,7 @@ def test_every_object_validates_in_strict_mode(helm: Path, kubeconform: Path, va
     objects = render(helm, values, extra)
     strimzi = [o for o in objects if o["kind"] in STRIMZI_KINDS]
     others = [o for o in objects if o["kind"] not in STRIMZI_KINDS]
-    tools.ensure_core_schemas({kind_file(o) for o in others if "." not in o["apiVersion"].split("/")[0]})
+    tools.ensure_core_schemas({kind_file(o) for o in others if is_core(o)})
 
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(others))
@@ -196,3 +205,98 @@ def test_keda_reaches_the_bootstrap_from_its_own_namespace(default: dict) -> Non
     scaled = _of(default, "ScaledObject")[0]["spec"]
     addresses = {t["metadata"]["bootstrapServers"] for t in scaled["triggers"] if t["type"] == "kafka"}
     assert addresses == {"ampere-kafka-bootstrap.ampere.svc:9093"}, addresses
+
+
+def _settings_of(objects: dict) -> Settings:
+    config = next(o for o in _of(objects, "ConfigMap") if "AMPERE_TOPIC_PREFIX" in o.get("data", {}))["data"]
+    return Settings(**{k.removeprefix("AMPERE_").lower(): v for k, v in config.items()})
+
+
+def test_every_topic_keeps_its_records_as_the_workers_rule_says(default: dict) -> None:
+    """The chart's KafkaTopics and the topics a worker creates follow one lifecycle rule."""
+    settings = _settings_of(default)
+    topics = {o["spec"]["topicName"]: o["spec"]["config"] for o in _of(default, "KafkaTopic")}
+    for name in TopicNames("ampere").all():
+        want = lifecycle_configs(settings, name)
+        assert want, name
+        assert {k: str(topics[name][k]) for k in want} == want, name
+    assert topics["ampere.products"]["cleanup.policy"] == "compact"
+    assert int(topics["ampere.keyframes"]["retention.ms"]) == settings.retention_images_ms == 3_600_000
+
+
+#: Bytes per second per copy at 10,000 streams (docs/DEPLOY.md "Kafka storage").
+PRODUCTION_RATES = {"keyframes": 300e6, "windows": 107e6, "summaries": 213e6, "asr.chunks": 1.5e6,
+                    "embeddings": 2.7e6, "tags": 0.7e6}
+
+
+def test_production_retention_fits_the_brokers_disks(helm: Path) -> None:
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render(helm, "values-production.yaml", REQUIRED["values-production.yaml"])}
+    topics = {o["spec"]["topicName"].removeprefix("ampere."): o["spec"] for o in _of(objects, "KafkaTopic")}
+    pool = _of(objects, "KafkaNodePool")[0]["spec"]
+    size = pool["storage"]["volumes"][0]["size"] if "volumes" in pool["storage"] else pool["storage"]["size"]
+    assert size.endswith("Gi")
+    disk = int(size.removesuffix("Gi")) * 2**30
+    per_copy = sum(rate * int(topics[name]["config"]["retention.ms"]) / 1000 for name, rate in PRODUCTION_RATES.items())
+    per_broker = per_copy * topics["keyframes"]["replicas"] / pool["replicas"]
+    assert per_broker <= 0.8 * disk, f"{per_broker / 2**30:.0f} GiB per broker of {size}"
+
+
+
+# --- network policies: default deny, then the flows of docs/DEPLOY.md "Network" ------------------
+@pytest.fixture(scope="module")
+def with_dashboard(helm: Path) -> dict[tuple[str, str], dict]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in render(helm, "values.yaml", ["--set", "dashboard.enabled=true"])}
+
+
+def _pods(objects: dict) -> dict[str, Pod]:
+    templates = [o["spec"]["template"] for o in _of(objects, "Deployment") + _of(objects, "StatefulSet")]
+    templates += [c["spec"]["jobTemplate"]["spec"]["template"] for c in _of(objects, "CronJob")]
+    return {t["metadata"]["labels"]["app.kubernetes.io/component"]: Pod(t["metadata"]["labels"]) for t in templates}
+
+
+KAFKA = Pod({"strimzi.io/cluster": "ampere", "strimzi.io/kind": "Kafka"})
+DNS = Pod({"k8s-app": "kube-dns"}, namespace="kube-system")
+PROMETHEUS = Pod({"app": "prometheus"}, namespace="monitoring")
+STRANGER = Pod({"app": "something-else"})  # another pod in the release's namespace
+OUTSIDER = Pod({"app": "web"}, namespace="default")
+INTERNET = Pod({}, namespace="internet")
+
+
+def test_network_policies_admit_the_designs_flows_and_nothing_else(with_dashboard: dict) -> None:
+    policies = _of(with_dashboard, "NetworkPolicy")
+    pods = _pods(with_dashboard)
+    assert set(pods) == {"worker", "gateway", "dashboard", "weaviate", "store-expire"}
+    worker, gateway, dashboard, weaviate, expire = (pods[c] for c in ("worker", "gateway", "dashboard", "weaviate", "store-expire"))
+    needed = [
+        (worker, KAFKA, 9093), (worker, weaviate, 8080), (worker, weaviate, 50051), (worker, DNS, 53, "UDP"),
+        (gateway, KAFKA, 9093), (dashboard, KAFKA, 9093), (dashboard, weaviate, 8080), (expire, weaviate, 50051),
+        (PROMETHEUS, worker, 9464), (PROMETHEUS, gateway, 18400), (OUTSIDER, gateway, 18400), (OUTSIDER, dashboard, 8765),
+        (weaviate, weaviate, 7000), (weaviate, weaviate, 7000, "UDP"), (weaviate, weaviate, 7001), (weaviate, weaviate, 8300),
+        (weaviate, weaviate, 8301), (worker, INTERNET, 443),  # the model packages (modelRegistryEgress)
+    ]
+    refused = [
+        (gateway, weaviate, 8080), (STRANGER, weaviate, 8080), (OUTSIDER, weaviate, 50051),
+        (worker, weaviate, 7001), (dashboard, weaviate, 7001), (STRANGER, weaviate, 7001), (gateway, weaviate, 8300),
+        (OUTSIDER, worker, 9464), (STRANGER, worker, 9464), (worker, STRANGER, 80), (gateway, INTERNET, 443),
+        (weaviate, KAFKA, 9093), (expire, KAFKA, 9093), (dashboard, INTERNET, 443), (weaviate, INTERNET, 80),
+        (OUTSIDER, expire, 9464),
+    ]
+    broker = Pod({**worker.labels, "app.kubernetes.io/component": "kafka", **KAFKA.labels})  # labels copied by Strimzi
+    needed += [(broker, broker, 9091), (broker, DNS, 53, "UDP")]  # Strimzi's own policies govern its pods
+    for src, dst, port, *proto in needed:
+        assert allowed(policies, src, dst, port, *proto), (src.labels, dst.labels, port)
+    for src, dst, port, *proto in refused:
+        assert not allowed(policies, src, dst, port, *proto), (src.labels, dst.labels, port)
+
+
+def test_kafkas_listener_admits_only_amperes_clients_and_keda(default: dict) -> None:
+    listener = _of(default, "Kafka")[0]["spec"]["kafka"]["listeners"][0]
+    peers = listener["networkPolicyPeers"]
+    policy = [{"metadata": {"namespace": "ampere"}, "spec": {
+        "podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": peers, "ports": [{"port": 9093}]}]}}]
+    pods = _pods(default)
+    for client in (pods["worker"], pods["gateway"], Pod({**pods["worker"].labels, "app.kubernetes.io/component": "dashboard"}),
+                   Pod({"app": "keda-operator"}, namespace="keda")):
+        assert allowed(policy, client, KAFKA, 9093), client.labels
+    for other in (STRANGER, OUTSIDER, pods["weaviate"], pods["store-expire"]):
+        assert not allowed(policy, other, KAFKA, 9093), other.labels

@@ -71,6 +71,34 @@ def hotpath(
     run_hotpath(sorted((root / "images" / "moments").glob("*/*.jpg")), out, Console(), Dataset.load(root))
 
 
+@bench_app.command("expiry")
+def expiry(
+    per_day: int = typer.Option(5_000, help="Moments per simulated day."),
+    days: int = typer.Option(3, help="Days of moments; the oldest is expired."),
+    out: Path = typer.Option(Path("bench/results"), help="Folder for expiry.json and expiry.md."),
+) -> None:
+    """Expiring a day of moments: a filtered delete in one collection vs a collection per day dropped
+    (starts the local services when they are down)."""
+    import uuid
+
+    from rich.console import Console
+
+    from engines.store.weaviate_store import WeaviateStore, connect
+    from streams.settings import get_settings
+    from tooling.bench.expiry import run_expiry
+    from tooling.infra import stack
+
+    settings = get_settings()
+    console = Console()
+    stack.up(settings, stack.build_services(settings), console)
+    store = WeaviateStore(connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key),
+                          prefix=f"Bench{uuid.uuid4().hex[:6]}")
+    try:
+        run_expiry(store, per_day, days, out, console)
+    finally:
+        store.close()
+
+
 @bench_app.command("refine-role")
 def refine_role(
     streams: int = typer.Option(50, help="Streams replayed in each configuration (the same ones each time)."),

@@ -1,7 +1,7 @@
 """Weaviate: ``weaviate-server`` built once with ``go install`` at a pinned version, run on loopback,
 alone or as a cluster of nodes on one host.
 
-Binding, as of v1.39.0: REST and the raft, raft RPC and gossip ports follow ``--host`` and
+Binding, as of v1.39.3: REST and the raft, raft RPC and gossip ports follow ``--host`` and
 ``CLUSTER_BIND_ADDR`` (loopback here); the public gRPC port and the internal data port have no bind
 setting and listen on every interface, so the data API (and the gRPC file replication service) are
 closed with cluster basic auth, a random secret kept beside the data.
@@ -66,9 +66,12 @@ def weaviate_env(
     node_name: str = NODE_NAME,
     peers: Sequence[Peer] = (),
     cluster_secret: str | None = None,
+    backup_dir: Path | None = None,
 ) -> dict[str, str]:
     """Environment of a ``weaviate-server`` node: alone, or named ``node_name`` among ``peers``;
-    anonymous unless ``api_key`` is given; the internal data API asks for ``cluster_secret`` if given."""
+    anonymous unless ``api_key`` is given; the internal data API asks for ``cluster_secret`` if given;
+    backups (the filesystem backend) go to ``backup_dir`` (default: ``weaviate-backups`` beside the data,
+    shared by the nodes of a cluster)."""
     env = {
         "PERSISTENCE_DATA_PATH": str(data_dir),
         "CLUSTER_HOSTNAME": node_name,
@@ -82,7 +85,8 @@ def weaviate_env(
         "RAFT_BOOTSTRAP_EXPECT": "1",
         "GRPC_PORT": str(grpc_port),
         "DEFAULT_VECTORIZER_MODULE": "none",
-        "ENABLE_MODULES": "",
+        "ENABLE_MODULES": "backup-filesystem",
+        "BACKUP_FILESYSTEM_PATH": str(backup_dir or data_dir.parent / "weaviate-backups"),
         "DISABLE_TELEMETRY": "true",
         "GO_PROFILING_DISABLE": "true",
         "QUERY_DEFAULTS_LIMIT": str(query_defaults_limit),
@@ -141,7 +145,7 @@ class WeaviateService(Service):
         data_dir: Path | None = None,
         api_key: str | None = None,
         *,
-        version: str = "v1.39.0",
+        version: str = "v1.39.3",
         internal_ports: str = DEFAULT_INTERNAL_PORTS,
         node_name: str = NODE_NAME,
         name: str = "weaviate",

@@ -16,7 +16,7 @@ def test_parse_stat_counts_fields_after_the_last_parenthesis() -> None:
 def test_roles_by_command_line() -> None:
     assert role_of("/venv/bin/python -m streams worker", 10, 1) == "worker"
     assert role_of("java -Xmx512m -cp libs/* kafka.Kafka server.properties", 11, 1) == "kafka"
-    assert role_of("/bin/weaviate-server-v1.39.0 --host 127.0.0.1", 12, 1) == "weaviate"
+    assert role_of("/bin/weaviate-server-v1.39.3 --host 127.0.0.1", 12, 1) == "weaviate"
     assert role_of("/venv/bin/python -m streams worker", 1, 1) == BENCH  # own pid wins
     assert role_of("sshd", 13, 1) == OTHER
 

@@ -117,7 +117,7 @@ def test_weaviate_cluster_env_joins_the_other_nodes() -> None:
 
 def test_weaviate_cluster_nodes_get_port_blocks_from_the_range_and_one_secret(tmp_path: Path) -> None:
     nodes = weaviate_cluster(tmp_path, tmp_path / "w", [28080, 28090, 28100], [28051, 28061, 28071],
-                             internal_ports="17000-17999", version="v1.39.0")
+                             internal_ports="17000-17999", version="v1.39.3")
     assert [n.name for n in nodes] == ["weaviate-1", "weaviate-2", "weaviate-3"]
     assert [n.node_name for n in nodes] == ["node1", "node2", "node3"]
     used = [port for n in nodes for port in n.cluster_ports.values()]

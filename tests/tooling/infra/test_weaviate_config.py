@@ -21,7 +21,8 @@ def test_env_is_anonymous_without_api_key(tmp_path: Path) -> None:
     assert env["RAFT_BOOTSTRAP_EXPECT"] == "1"
     assert env["CLUSTER_BIND_ADDR"] == env["CLUSTER_ADVERTISE_ADDR"] == "127.0.0.1"
     assert env["DEFAULT_VECTORIZER_MODULE"] == "none"
-    assert env["ENABLE_MODULES"] == ""
+    assert env["ENABLE_MODULES"] == "backup-filesystem"
+    assert env["BACKUP_FILESYSTEM_PATH"] == str(tmp_path.parent / "weaviate-backups")
     assert env["DISABLE_TELEMETRY"] == "true"
 
 
@@ -41,8 +42,8 @@ def test_cluster_ports_are_kept_beside_the_data(tmp_path: Path) -> None:
 
 
 def test_binary_is_versioned_in_the_cache(tmp_path: Path) -> None:
-    service = WeaviateService(tmp_path, 8080, 50051, version="1.39.0")
-    assert service.binary == tmp_path / "bin" / "weaviate-server-v1.39.0"
+    service = WeaviateService(tmp_path, 8080, 50051, version="1.39.3")
+    assert service.binary == tmp_path / "bin" / "weaviate-server-v1.39.3"
     assert service.data_dir == tmp_path / "data" / "weaviate"
     assert not service.is_installed()
     assert service.command()[1:] == ["--host", "127.0.0.1", "--port", "8080", "--scheme", "http"]
