@@ -61,8 +61,8 @@ def run_expiry(store: WeaviateStore, per_day: int, days: int, out_dir: Path, con
         store.ensure_collections()
         ins = sum(_insert(store, b) for b in batches)
         before = _search_ms(store, rng)
-        cutoff_age = time.time() - (day0 + 86_400)  # everything of day 0 is older than this
-        done = expire_moments(store, "live", cutoff_age)
+        # cutoff half a second before day 1's first moment: exactly day 0 goes
+        done = expire_moments(store, "live", 86_400, now=day0 + 2 * 86_400 - 0.5)
         after = _search_ms(store, rng)
         assert done.deleted == per_day and store.count("live") == per_day * (days - 1), (done, store.count("live"))
         rows.append({"layout": "one collection, delete by closed_at", "objects": per_day * days, "deleted": done.deleted,
