@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from weaviate.backup.backup import BackupStatus, BackupStorage
 
 from engines.errors import AmpereError
+from engines.store.schema import KIND_COLLECTION
 from engines.store.weaviate_store import WeaviateStore
 
 MOMENT_KINDS = ("live", "video")
-BACKENDS = tuple(b.value for b in BackupStorage)
 
 
 class BackupFailed(AmpereError):
@@ -50,7 +50,7 @@ def expire_moments(store: WeaviateStore, kind: str, max_age_s: float, *, now: fl
 
 def collections_of(store: WeaviateStore) -> list[str]:
     """The collections a backup of this store holds (moments and products)."""
-    return [store.name(kind) for kind in ("live", "video", "product")]
+    return [store.name(kind) for kind in KIND_COLLECTION]
 
 
 def create_backup(store: WeaviateStore, backup_id: str, backend: str = "filesystem") -> list[str]:

@@ -50,10 +50,11 @@ def ensure_topics(
     configs, plus ``extra_configs``) on the brokers of ``settings``; return the names created. Existing
     topics keep their configs; where their lifecycle differs from the rule, a warning says so."""
     replication = replication or settings.topic_replication_factor
+    names = list(dict.fromkeys(names))  # read twice below: an iterator would be spent by the first
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
-        missing = [n for n in dict.fromkeys(names) if n not in existing]
+        missing = [n for n in names if n not in existing]
         if missing:
             try:
                 admin.create_topics([

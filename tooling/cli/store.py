@@ -32,7 +32,7 @@ def expire(
     """Delete live and video moments older than the max age; products stay."""
     from engines.store.lifecycle import MOMENT_KINDS, expire_moments
 
-    age = max_age_s or get_settings().moment_max_age_s
+    age = get_settings().moment_max_age_s if max_age_s is None else max_age_s  # 0 is refused, not the default
     store = _store()
     try:
         for kind in MOMENT_KINDS:

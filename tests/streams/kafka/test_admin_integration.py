@@ -48,7 +48,7 @@ def test_an_existing_topic_with_other_retention_is_named_and_left_alone(isolated
     finally:
         admin.close()
     with caplog.at_level(logging.WARNING, logger="streams.kafka.admin"):
-        assert ensure_topics(s, [topics.keyframes, topics.products], 1) == []
+        assert ensure_topics(s, iter([topics.keyframes, topics.products]), 1) == []  # any iterable, read once
     warned = [r.getMessage() for r in caplog.records if topics.keyframes in r.getMessage()]
     assert len(warned) == 1 and "retention.ms=604800000" in warned[0] and str(s.retention_images_ms) in warned[0]
     assert not any(topics.products in r.getMessage() for r in caplog.records)
