@@ -281,6 +281,10 @@ class WindowRecord(_Record):
     lineup: list[str] | None = Field(
         None, description="The stream's lineup while the window was open (every product declared in it); None: none declared."
     )
+    segment_start_ms: int | None = Field(
+        None, description="Start of the window's product segment (a product switch or a lineup change opens one; "
+        "None: the stream's first)."
+    )
 
 
 class SummaryRecordMsg(_Record):
@@ -320,6 +324,11 @@ class EmbeddingRecord(_Record):
         "number+unit joined, size words): the search rule re-ranks products by the attribute values said.",
     )
     lineup: list[str] | None = Field(None, description="Live moments: the stream's lineup during the window (see WindowRecord).")
+    segment_start_ms: int | None = Field(
+        None, description="Start of the window's product segment (a product switch or a lineup change opens one; "
+        "None: the stream's first)."
+    )
+    product_hint: str | None = Field(None, description="Live moments: the broadcaster's hint for the window's segment.")
 
 
 class TagRecord(_Record):
@@ -340,6 +349,38 @@ class TagRecord(_Record):
     )
     tagged_at: float
     revision: int = Field(1, ge=1, description="Revision of the moment these tags were computed from.")
+    segment_start_ms: int | None = Field(
+        None, description="Start of the window's product segment (a product switch or a lineup change opens one; "
+        "None: the stream's first)."
+    )
+    product_hint: str | None = Field(None, description="The broadcaster's hint for the segment (evidence, never the claim).")
+    modality: str | None = Field(None, description="Branches the window had: visual+text, visual, text or none.")
+
+
+class SegmentRecord(_Record):
+    """`ampere.segments`: consecutive windows of one product on one stream, claimed from all their evidence.
+
+    The same ``segment_id`` is published again, with the next ``revision``, whenever a window of the
+    segment arrives or is refined; the highest revision replaces the others (streams/worker/segments.py)."""
+
+    segment_id: str
+    stream_id: str
+    segment_start_ms: int | None = Field(None, description="Where the segment opened (None: the stream's first).")
+    start_ms: int = Field(description="Start of the segment's first window.")
+    end_ms: int = Field(description="End of its last window so far.")
+    product_id: str | None = Field(description="The product its windows score best on average.")
+    title: str = ""
+    score: float = Field(description="That product's mean score over the windows it was judged on.")
+    claimed: bool
+    reason: str | None = Field(None, description="Why it is not claimed (None when claimed).")
+    basis: Literal["window", "evidence", "none"] = Field(
+        description="window: a window claim carries it; evidence: the mean scores clear the rule; none: not claimed."
+    )
+    windows: int = Field(ge=0, description="Windows of evidence.")
+    product_hint: str | None = None
+    revision: int = Field(ge=1)
+    closed_at: float = Field(description="Wall-clock time its newest window was tagged (what expiry reads).")
+    updated_at: float
 
 
 class DeadLetter(_Record):

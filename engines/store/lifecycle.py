@@ -12,7 +12,7 @@ from engines.errors import AmpereError
 from engines.store.schema import KIND_COLLECTION
 from engines.store.weaviate_store import WeaviateStore
 
-MOMENT_KINDS = ("live", "video")
+MOMENT_KINDS = ("live", "video", "segment")
 
 
 class BackupFailed(AmpereError):
@@ -31,7 +31,7 @@ class Expired:
 
 
 def expire_moments(store: WeaviateStore, kind: str, max_age_s: float, *, now: float | None = None) -> Expired:
-    """Delete the moments of ``kind`` (live | video) that closed more than ``max_age_s`` ago, in passes
+    """Delete the moments of ``kind`` (live | video, or the segments made of them) that closed more than ``max_age_s`` ago, in passes
     of the server's result limit until none is left; products never expire."""
     if kind not in MOMENT_KINDS:
         raise ValueError(f"only moments expire ({', '.join(MOMENT_KINDS)}), not {kind!r}")

@@ -9,12 +9,12 @@ from weaviate.classes.config import Configure, DataType, Property, Tokenization,
 
 VECTOR_NAMES = ("fused", "visual", "text")
 
-KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Product"}
+KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Product", "segment": "ProductSegment"}
 
 #: Text properties that hold identifiers: field tokenization keeps each value one token, so a filter
 #: ``stream_id == "victim-A"`` matches that id only (word tokenization splits it into "victim" and the
 #: stopword "a", and then matches "victim-B" too).
-ID_PROPERTIES = ("stream_id", "window_id", "product_id", "model_version")
+ID_PROPERTIES = ("stream_id", "window_id", "product_id", "model_version", "segment_id")
 
 
 def _id(name: str) -> Property:
@@ -45,12 +45,34 @@ _PRODUCT_PROPS = [
     _id("model_version"),
 ]
 
+#: A product segment (streams/worker/segments.py): searched by filters only, its vectors left empty.
+_SEGMENT_PROPS = [
+    _id("segment_id"),
+    _id("stream_id"),
+    _id("product_id"),
+    Property(name="segment_start_ms", data_type=DataType.NUMBER),
+    Property(name="start_ms", data_type=DataType.NUMBER),
+    Property(name="end_ms", data_type=DataType.NUMBER),
+    Property(name="title", data_type=DataType.TEXT),
+    Property(name="score", data_type=DataType.NUMBER),
+    Property(name="claimed", data_type=DataType.BOOL),
+    Property(name="reason", data_type=DataType.TEXT, skip_vectorization=True),
+    Property(name="basis", data_type=DataType.TEXT),
+    Property(name="windows", data_type=DataType.INT),
+    Property(name="product_hint", data_type=DataType.TEXT),
+    Property(name="evidence_json", data_type=DataType.TEXT, skip_vectorization=True, index_searchable=False,
+             index_filterable=False),
+    Property(name="closed_at", data_type=DataType.NUMBER),
+    Property(name="updated_at", data_type=DataType.NUMBER),
+    Property(name="revision", data_type=DataType.INT),
+]
+
 
 def properties(kind: str) -> list[Property]:
-    """The properties of a kind's collection (live | video | product)."""
+    """The properties of a kind's collection (live | video | product | segment)."""
     if kind not in KIND_COLLECTION:
         raise ValueError(f"unknown kind {kind!r}")
-    return list(_PRODUCT_PROPS if kind == "product" else _MOMENT_PROPS)
+    return list({"product": _PRODUCT_PROPS, "segment": _SEGMENT_PROPS}.get(kind, _MOMENT_PROPS))
 
 
 def id_properties(kind: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +14,7 @@ import weaviate
 from weaviate.classes.config import ConsistencyLevel, DataType
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
-from weaviate.classes.query import Filter, MetadataQuery, TargetVectors
+from weaviate.classes.query import Filter, MetadataQuery, Sort, TargetVectors
 from weaviate.config import GrpcConfig
 from weaviate.exceptions import (
     WeaviateBaseError,
@@ -242,6 +242,29 @@ class WeaviateStore:
                 return_metadata=MetadataQuery(distance=True),
             )
         return [Hit(str(o.uuid), 1.0 - float(o.metadata.distance), dict(o.properties)) for o in res.objects]
+
+    def fetch(self, kind: str, object_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The properties of each of ``object_ids`` that exists in a kind's collection."""
+        if not object_ids:
+            return {}
+        with self._lock, outage_is_transient():
+            res = self._collection(kind).query.fetch_objects(
+                filters=Filter.by_id().contains_any(list(object_ids)), limit=len(object_ids)
+            )
+        return {str(o.uuid): dict(o.properties) for o in res.objects}
+
+    def find(self, kind: str, equal: Mapping[str, Any], limit: int, sort_by: str | None = None) -> list[dict[str, Any]]:
+        """Objects of a kind whose properties equal ``equal`` (all of them), at most ``limit``, by ``sort_by``
+        ascending when given."""
+        where = None
+        for name, value in equal.items():
+            f = Filter.by_property(name).equal(value)
+            where = f if where is None else where & f
+        with self._lock, outage_is_transient():
+            res = self._collection(kind).query.fetch_objects(
+                filters=where, limit=limit, sort=Sort.by_property(sort_by, ascending=True) if sort_by else None,
+            )
+        return [dict(o.properties) | {"_id": str(o.uuid)} for o in res.objects]
 
     def delete_closed_before(self, kind: str, cutoff: float) -> tuple[int, int]:
         """One pass of deleting the objects of a kind closed before UNIX time ``cutoff`` (at most the

@@ -54,6 +54,10 @@ class TopicNames:
         return self._t("tags")
 
     @property
+    def segments(self) -> str:
+        return self._t("segments")
+
+    @property
     def dlq(self) -> str:
         return self._t("dlq")
 
@@ -63,7 +67,7 @@ class TopicNames:
 
     def all(self) -> list[str]:
         """Every topic, inputs, internal and outputs."""
-        return [*self.inputs(), self.windows, self.summaries, self.embeddings, self.tags, self.dlq]
+        return [*self.inputs(), self.windows, self.summaries, self.embeddings, self.tags, self.segments, self.dlq]
 
 
 def agents_group(prefix: str, role: str = "all") -> str:

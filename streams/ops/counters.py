@@ -38,6 +38,7 @@ NAMES = {
     "batch_errors": "agent batches that failed as a whole (their records went to the DLQ)",
     "unexpected_errors": "records or windows dead-lettered by an internal error, not the input's fault (a bug: alerted on)",
     "lineup_unknown_products": "lineup product ids the catalog does not hold (each lineup reported once to the DLQ)",
+    "segments_revised": "product segments written and published (a new segment or a new revision of one)",
     "field_kind_rejected": "summary fact fields blanked because the value was not of the field's kind (a colour that is no colour)",
 }
 

@@ -29,6 +29,7 @@ from streams.settings import Settings
 from streams.worker.agents.acks import FinishedAckStream, run_batches, run_pipelined
 from streams.worker.agents.context import AgentContext, Engines
 from streams.worker.agents.index import catalog_batch, embed_batch, embed_prepare, embed_store
+from streams.worker.agents.segment import segment_batch
 from streams.worker.agents.summarize import refine_batch, summarize_batch
 from streams.worker.agents.tag import tag_batch
 from streams.worker.roles import agents_for, app_id
@@ -77,7 +78,7 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
     t_embeddings = raw_topic(topics.embeddings)
     outputs = {
         "windows": t_windows, "summaries": t_summaries, "embeddings": t_embeddings,
-        "tags": raw_topic(topics.tags), "dlq": raw_topic(topics.dlq),
+        "tags": raw_topic(topics.tags), "segments": raw_topic(topics.segments), "dlq": raw_topic(topics.dlq),
     }
 
     async def send(role: str, key: bytes | None, value: bytes) -> None:
@@ -144,5 +145,9 @@ def create_app(settings: Settings, engines_factory) -> faust.App:
     @only("tag", app.agent(t_embeddings))
     async def tag(stream: faust.StreamT) -> None:
         await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, tag_batch))
+
+    @only("segment", app.agent(raw_topic(topics.tags)))
+    async def segment(stream: faust.StreamT) -> None:
+        await run_batches(stream, size, within_s, lambda events: ctx.guarded(events, segment_batch))
 
     return app

@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 
 RULE_FILE = Path(__file__).with_name("claims.json")
+UNCALIBRATED = "calibration is for"
+"""How every reason starts that says a rule does not hold for an encoder (``ModelBinding.mismatch``)."""
 MODALITIES = ("visual+text", "visual", "text")
 PARITY_ENGINES = {"onnx": ("onnx", "torch"), "torch": ("torch", "onnx")}
 """Engines whose embeddings agree with the fitting engine's to within the parity test
@@ -50,12 +52,12 @@ class ModelBinding:
                  scoring: str | None = None) -> str | None:
         """Why a rule bound here does not hold for this encoder (None: it holds; None arguments are not checked)."""
         if model_version is not None and model_version != self.model_version:
-            return f"calibration is for model {self.model_version}, not {model_version}"
+            return f"{UNCALIBRATED} model {self.model_version}, not {model_version}"
         if engine is not None and engine not in self.engines:
-            return (f"calibration is for model {self.model_version} on the {'/'.join(self.engines)} engine, "
+            return (f"{UNCALIBRATED} model {self.model_version} on the {'/'.join(self.engines)} engine, "
                     f"not {engine} (run `ampere calibrate`)")
         if scoring is not None and scoring != self.scoring:
-            return f"calibration is for model {self.model_version} scored by {self.scoring}, not {scoring}"
+            return f"{UNCALIBRATED} model {self.model_version} scored by {self.scoring}, not {scoring}"
         return None
 
 

@@ -20,7 +20,7 @@ Role = Literal["all", "provisional", "refine"]
 ROLES: tuple[Role, ...] = ("all", "provisional", "refine")
 
 #: Agents of the Faust app (the window stage is a task: ``window``).
-AGENTS = ("window", "summarize", "refine", "embed", "catalog", "tag")
+AGENTS = ("window", "summarize", "refine", "embed", "catalog", "tag", "segment")
 
 log = logging.getLogger("ampere.worker")
 

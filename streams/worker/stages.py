@@ -30,7 +30,7 @@ from streams.schemas import (
     TagRecord,
     WindowRecord,
 )
-from streams.worker.claims import ClaimRule
+from streams.worker.claims import ClaimRule, features_of
 from streams.worker.image_source import UriPolicy, load_image_bytes
 from streams.worker.revision_text import RefinedText, refined_text
 from streams.worker.tag_scope import choose_scope
@@ -91,6 +91,7 @@ def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
         product_hint=cw.product_hint,
         domain=cw.domain,  # type: ignore[arg-type]
         lineup=cw.lineup,
+        segment_start_ms=cw.segment_start_ms,
     )
 
 
@@ -362,6 +363,8 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 branches=_branches(objects[-1].vectors),
                 spoken_terms=spoken_terms(w.text),
                 lineup=w.lineup,
+                segment_start_ms=w.segment_start_ms,
+                product_hint=w.product_hint,
             )
         )
     return IndexedBatch(objects, records)
@@ -461,4 +464,7 @@ def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: 
         lineup_unknown=scoped.unknown,
         tagged_at=now,
         revision=rec.revision,
+        segment_start_ms=rec.segment_start_ms,
+        product_hint=rec.product_hint,
+        modality=features_of([], list(rec.branches), None).modality,
     )

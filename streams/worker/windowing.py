@@ -118,6 +118,7 @@ class ClosedWindow:
     product_hint: str | None = None
     domain: str = "live"
     lineup: list[str] | None = None
+    segment_start_ms: int | None = None
 
 
 @dataclass
@@ -316,6 +317,7 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
         product_hint=segment_hint(st, w.start_ms),
         domain=st.domain,
         lineup=window_lineup(st, w.start_ms, w.end_ms),
+        segment_start_ms=segment_start(st, w.start_ms),
     )
 
 
@@ -333,6 +335,15 @@ def window_lineup(st: StreamState, start_ms: int, end_ms: int) -> list[str] | No
             ids.clear()  # only the last one declared at or before the start is in effect there
         ids.update(dict.fromkeys(lineup))
     return list(ids) or None
+
+
+def segment_start(st: StreamState, start_ms: int) -> int | None:
+    """Where the product segment of a window starting at ``start_ms`` opened: the later of the product
+    switch (or stream origin) and the lineup declaration in effect at its start (None: neither)."""
+    i = bisect.bisect_right(st.origins, start_ms) - 1
+    times = [ts for ts, _ in st.lineups if ts <= start_ms]
+    opened = [t for t in (st.origins[i] if i >= 0 else None, times[-1] if times else None) if t is not None]
+    return max(opened) if opened else None
 
 
 def segment_hint(st: StreamState, start_ms: int) -> str | None:

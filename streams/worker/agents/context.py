@@ -25,7 +25,7 @@ log = logging.getLogger("ampere.worker")
 _throttled = Throttled(log)
 
 #: Output roles an agent sends to (the app maps each to its topic).
-OUTPUTS = ("windows", "summaries", "embeddings", "tags", "dlq")
+OUTPUTS = ("windows", "summaries", "embeddings", "tags", "segments", "dlq")
 
 
 class Message(Protocol):
