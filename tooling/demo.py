@@ -12,7 +12,7 @@ import signal
 import statistics
 import time
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +98,7 @@ class RunReport:
 
     windows: int = 0
     tags: list[dict] = field(default_factory=list)
+    segments: list[dict] = field(default_factory=list)
     embeddings: list[dict] = field(default_factory=list)
     dlq: list[dict] = field(default_factory=list)
     visible_lag_s: list[float] = field(default_factory=list)
@@ -133,6 +134,7 @@ class Subscriber:
             (self.topics.windows, self._win),
             (self.topics.embeddings, self._emb),
             (self.topics.tags, self._tag),
+            (self.topics.segments, self._segment),
             (self.topics.dlq, self._dlq),
         )
         for topic, sink in subs:
@@ -189,6 +191,10 @@ class Subscriber:
         self.report.tags.append(rec)
         if self.on_tag:
             self.on_tag(rec)
+
+    def _segment(self, rec: dict) -> None:
+        if self._mine(rec.get("stream_id")):
+            self.report.segments.append(rec)
 
     def _dlq(self, rec: dict) -> None:
         if self.streams is not None and rec.get("key_b64"):
@@ -300,6 +306,36 @@ def latest_tags(tags: Sequence[dict]) -> list[dict]:
         if key not in best or t.get("revision", 1) >= best[key].get("revision", 1):
             best[key] = t
     return list(best.values())
+
+
+def latest_segments(segments: Sequence[dict]) -> list[dict]:
+    """The newest revision of every segment, in stream and time order."""
+    best: dict[str, dict] = {}
+    for seg in segments:
+        if seg["segment_id"] not in best or seg["revision"] >= best[seg["segment_id"]]["revision"]:
+            best[seg["segment_id"]] = seg
+    return sorted(best.values(), key=lambda g: (g["stream_id"], g["start_ms"]))
+
+
+def segment_coverage(segments: Sequence[dict], tags: Sequence[dict], truth: Mapping) -> dict:
+    """Of the tagged windows: how many lie in a claimed segment, and how many of those the segment names right."""
+    claimed = [g for g in latest_segments(segments) if g["claimed"]]
+    covered = right = 0
+    for t in tags:
+        start, end = t["window"]
+        seg = next((g for g in claimed if g["stream_id"] == t["stream_id"] and g["start_ms"] <= start and end <= g["end_ms"]), None)
+        if seg is not None:
+            covered += 1
+            right += seg["product_id"] == truth.get((t["stream_id"], tuple(t["window"])))
+    return {"windows_in_claimed_segment": covered, "right_in_claimed_segment": right}
+
+
+def format_segment(seg: dict) -> str:
+    """One line of a stream's segment timeline."""
+    span = f"{seg['start_ms'] / 1000:6.1f}-{seg['end_ms'] / 1000:6.1f}s"
+    what = (f"[bold]{seg['title'] or seg['product_id']}[/bold] [cyan]{seg['score']:.2f}[/cyan] ({seg['basis']})"
+            if seg["claimed"] else f"[dim]not claimed: {seg.get('reason')}[/dim]")
+    return f"  {seg['stream_id']:<14} {span}  {seg['windows']:>3} windows  {what}  [dim]rev {seg['revision']}[/dim]"
 
 
 def start_dashboard(settings: Settings, port: int, log_dir: Path, console: Console):
@@ -461,6 +497,9 @@ def summarize_report(rep: RunReport) -> dict:
         "refined_p99_s": percentile(rep.refined_lag_s, 99),
         "claimed": len(claimed),
         "top1_correct_of_claimed": top1,
+        "segments": len(latest_segments(rep.segments)),
+        "segments_claimed": sum(1 for g in latest_segments(rep.segments) if g["claimed"]),
+        **segment_coverage(rep.segments, tags, truth),
         "top3_hit": top3,
         "dlq": len(rep.dlq),
         "loss": rep.loss,

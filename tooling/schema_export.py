@@ -34,6 +34,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     RecordType("product", schemas.ProductRecordMsg, "products", "product_id", "input"),
     RecordType("embedding", schemas.EmbeddingRecord, "embeddings", "stream_id or product_id", "output"),
     RecordType("tag", schemas.TagRecord, "tags", "stream_id", "output"),
+    RecordType("segment", schemas.SegmentRecord, "segments", "stream_id", "output"),
     RecordType("dead_letter", schemas.DeadLetter, "dlq", "key of the failed message", "output"),
     RecordType("window", schemas.WindowRecord, "windows", "stream_id", "internal"),
     RecordType("summary", schemas.SummaryRecordMsg, "summaries", "stream_id", "internal"),

@@ -12,7 +12,17 @@ from streams.settings import get_settings
 # before the commands import third-party clients: their import-time warnings go to the log, not the screen
 setup_cli_logging(get_settings().home, get_settings().log_format)
 
-from tooling.cli import dashboard, data, helptext, infra, model, pipeline, store, summarize
+from tooling.cli import (
+    dashboard,
+    data,
+    helptext,
+    infra,
+    model,
+    pipeline,
+    segments,
+    store,
+    summarize,
+)
 from tooling.cli.bench import bench_app
 
 helptext.install()
@@ -42,7 +52,7 @@ def _root(
     """Ampere Stream: real-time multimodal product indexing for live-stream shopping."""
 
 
-for _module in (infra, model, summarize, data, pipeline, dashboard, store):
+for _module in (infra, model, summarize, data, pipeline, dashboard, store, segments):
     _module.register(app)
 app.add_typer(bench_app, name="bench")
 

@@ -150,9 +150,9 @@ def register(app: typer.Typer) -> None:
 
         s = get_settings()
         topics = TopicNames(s.topic_prefix)
-        names = {"embeddings": topics.embeddings, "tags": topics.tags, "dlq": topics.dlq}
+        names = {"embeddings": topics.embeddings, "tags": topics.tags, "segments": topics.segments, "dlq": topics.dlq}
         if what not in names:
-            raise typer.BadParameter("choose embeddings, tags or dlq")
+            raise typer.BadParameter("choose embeddings, tags, segments or dlq")
         from streams.kafka import check_reachable
 
         check_reachable(s)
@@ -243,6 +243,12 @@ def register(app: typer.Typer) -> None:
             )
         )
         res = summarize_report(rep)
+        if rep.segments:
+            from tooling.demo import format_segment, latest_segments
+
+            console.rule("product segments (`ampere segments --stream S` lists one, `--chapters vtt` exports it)")
+            for seg in latest_segments(rep.segments):
+                console.print(format_segment(seg))
         _print_summary(res)
         if res["windows"] == 0:
             console.print(f"[red]No window was indexed; see {s.home / 'logs' / 'worker-demo.log'}[/red]")
@@ -294,6 +300,10 @@ def _print_summary(res: dict) -> None:
     t.add_row("tags published", f"{res['tags']} ({res['claimed']} claimed)")
     t.add_row("top-1 correct (of claimed)", f"{res['top1_correct_of_claimed']}/{res['claimed']}")
     t.add_row("truth in top-3", f"{res['top3_hit']}/{res['tags']}")
+    if res.get("segments"):
+        t.add_row("product segments", f"{res['segments']} ({res['segments_claimed']} claimed)")
+        t.add_row("windows in a claimed segment (right)",
+                  f"{res['windows_in_claimed_segment']}/{res['tags']} ({res['right_in_claimed_segment']} right)")
     t.add_row("close → first queryable p50 / p99", f"{res['queryable_p50_s']:.2f}s / {res['queryable_p99_s']:.2f}s")
     t.add_row("close → on ampere.embeddings p50 / p99", f"{res['visible_p50_s']:.2f}s / {res['visible_p99_s']:.2f}s")
     if res.get("refined"):

@@ -14,10 +14,11 @@ from engines.encode.base import Embeddings
 from engines.errors import PermanentError
 from engines.store.weaviate_store import Hit
 from engines.summarize import build_summarizer
-from streams.schemas import EmbeddingRecord, SummaryRecordMsg, WindowRecord, dump_record
+from streams.schemas import EmbeddingRecord, SummaryRecordMsg, TagRecord, WindowRecord, dump_record
 from streams.settings import Settings
 from streams.worker.agents.context import AgentContext, Engines
 from streams.worker.agents.index import catalog_batch, embed_batch
+from streams.worker.agents.segment import segment_batch
 from streams.worker.agents.summarize import refine_batch, summarize_batch
 from streams.worker.agents.tag import tag_batch
 
@@ -67,6 +68,9 @@ class FakeStore:
 
     def revisions(self, kind, ids):
         return {i: self.stored[i]["revision"] for i in ids if i in self.stored}
+
+    def fetch(self, kind, ids):
+        return {i: self.stored[i] for i in ids if i in self.stored}
 
     def upsert(self, objects):
         bad = [o.object_id for o in objects if o.properties.get("product_id") in self.refuse]
@@ -243,3 +247,48 @@ async def test_tag_claims_by_the_calibrated_rule_and_says_why_not(monkeypatch) -
     ctx, sent = ctx_for(tag_min_score=0.35)
     await ctx.guarded([ev("t.emb", dump_record(live), 1)], tag_batch)
     assert sent.of("tags")[0]["claimed"] and sent.of("tags")[0]["unclaimed_reason"] is None
+
+
+def _tag(i: int, top: str, score: float, *, claimed: bool = False, segment: int = 0, revision: int = 1) -> bytes:
+    return dump_record(TagRecord(
+        object_id=f"w{segment}-{i}", stream_id="s", window=(segment + i * 5000, segment + i * 5000 + 10000),
+        products=[{"product_id": top, "title": top.upper(), "score": score}, {"product_id": "other", "title": "", "score": 0.2}],
+        claimed=claimed, unclaimed_reason=None if claimed else "weak", tagged_at=10.0 + i, revision=revision,
+        segment_start_ms=segment, modality="visual+text",
+    ))
+
+
+async def test_segments_accumulate_across_batches_and_workers_and_a_replay_is_not_a_revision() -> None:
+    store = FakeStore()
+    ctx, sent = ctx_for(store=store)
+    await ctx.guarded([ev("t.tags", _tag(0, "p1", 0.9, claimed=True), 0), ev("t.tags", b"{", 1)], segment_batch)
+    assert [d["offset"] for d in sent.of("dlq")] == [1]
+    first = sent.of("segments")
+    assert len(first) == 1 and first[0]["claimed"] and first[0]["revision"] == 1 and first[0]["windows"] == 1
+    # another worker (a restart, a rebalance) carries on from the store
+    ctx2, sent2 = ctx_for(store=store)
+    await ctx2.guarded([ev("t.tags", _tag(1, "p1", 0.6), 2), ev("t.tags", _tag(0, "p1", 0.9, claimed=True), 0)], segment_batch)
+    (seg,) = sent2.of("segments")
+    assert (seg["segment_id"], seg["revision"], seg["windows"]) == (first[0]["segment_id"], 2, 2)
+    assert (seg["start_ms"], seg["end_ms"], seg["product_id"]) == (0, 15_000, "p1")
+    await ctx2.guarded([ev("t.tags", _tag(1, "p1", 0.6), 2)], segment_batch)  # replayed: nothing new
+    assert len(sent2.of("segments")) == 1
+    # a product switch opens a new segment with its own id
+    await ctx2.guarded([ev("t.tags", _tag(0, "p2", 0.9, segment=60_000), 3)], segment_batch)
+    assert sent2.of("segments")[-1]["segment_id"] != seg["segment_id"] and sent2.of("segments")[-1]["revision"] == 1
+
+
+async def test_a_segment_the_store_refuses_dead_letters_its_tags() -> None:
+    store = FakeStore(refuse={"p9"})
+    ctx, sent = ctx_for(store=store)
+    await ctx.guarded([ev("t.tags", _tag(0, "p9", 0.9, claimed=True), 5)], segment_batch)
+    assert [d["offset"] for d in sent.of("dlq")] == [5] and not sent.of("segments")
+
+
+async def test_a_tag_whose_rule_is_for_another_model_never_makes_a_claimed_segment() -> None:
+    ctx, sent = ctx_for()
+    bad = json.loads(_tag(0, "p1", 0.95))
+    bad["unclaimed_reason"] = "calibration is for model m0, not m1"
+    await ctx.guarded([ev("t.tags", json.dumps(bad).encode(), 0), ev("t.tags", _tag(1, "p1", 0.95), 1)], segment_batch)
+    (seg,) = sent.of("segments")
+    assert not seg["claimed"] and seg["reason"].startswith("calibration is for model m0")
