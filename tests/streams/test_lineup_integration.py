@@ -17,13 +17,13 @@ from streams.worker.window_stage import counters_path
 from tests.streams.mini_dataset import make_mini_dataset
 from tests.streams.test_pipeline_integration import _settings, _stop, _store, _wait_products
 from tooling.consume import spawn_worker
-from tooling.demo import Subscriber, settings_env
+from tooling.demo import Subscriber, latest_segments, latest_tags, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-def test_tags_search_the_lineup_first_report_unknown_ids_and_a_wrong_lineup_forces_no_claim(
-    isolated_settings, tmp_path: Path
+def test_tags_search_the_lineup_first_report_unknown_ids_and_a_wrong_lineup_forces_no_claim_and_segments_follow(
+    isolated_settings, tmp_path: Path, monkeypatch
 ) -> None:
     settings = _settings(isolated_settings, "extractive")
     topics = TopicNames(settings.topic_prefix)
@@ -66,5 +66,46 @@ def test_tags_search_the_lineup_first_report_unknown_ids_and_a_wrong_lineup_forc
     assert len(sub.report.dlq) == 1, [d["reason"] for d in sub.report.dlq]
     counters = read_all(counters_path(settings).parent)
     assert counters.get("lineup_unknown_products") == 1, counters
-    store.drop()
-    store.close()
+    try:
+        check_segments(sub, store, settings, monkeypatch)
+    finally:
+        store.drop()
+        store.close()
+
+
+def check_segments(sub: Subscriber, store, settings, monkeypatch) -> None:
+    """Every window tag lies in one published segment of its stream (one per product switch), the store
+    holds the newest revision of each, and the CLI exports them as chapters."""
+    tags = latest_tags(sub.report.tags)
+    published = latest_segments(sub.report.segments)
+    assert published, "no segment was published"
+    by_start: dict[tuple[str, int], list[dict]] = {}
+    for t in tags:
+        by_start.setdefault((t["stream_id"], t["segment_start_ms"]), []).append(t)
+    assert {(g["stream_id"], g["segment_start_ms"]) for g in published} == set(by_start)
+    for g in published:
+        mine = by_start[(g["stream_id"], g["segment_start_ms"])]
+        assert g["windows"] == len(mine), (g, len(mine))
+        assert (g["start_ms"], g["end_ms"]) == (min(t["window"][0] for t in mine), max(t["window"][1] for t in mine))
+        claims = {t["products"][0]["product_id"] for t in mine if t["claimed"]}
+        if len(claims) == 1:
+            assert g["claimed"] and g["product_id"] in claims and g["basis"] == "window", g
+    switches = {s: sum(1 for g in published if g["stream_id"] == s) for s in ("live-0", "live-1")}
+    assert all(n >= 2 for n in switches.values()), switches  # the mini streams switch product
+    stored = {r["segment_id"]: r for s in switches for r in store.find("segment", {"stream_id": s}, 100)}
+    assert {g["segment_id"]: g["revision"] for g in published} == {k: r["revision"] for k, r in stored.items()}
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    from streams.settings import get_settings
+
+    get_settings.cache_clear()
+    from typer.testing import CliRunner
+
+    from tooling.cli import app
+
+    try:
+        res = CliRunner().invoke(app, ["segments", "--stream", "live-0", "--chapters", "vtt"])
+    finally:
+        get_settings.cache_clear()  # the next test reads its own environment
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("WEBVTT") and res.output.count("-->") == switches["live-0"], res.output

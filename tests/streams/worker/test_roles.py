@@ -26,8 +26,8 @@ def _never():
 @pytest.mark.parametrize(
     ("role", "tasks", "agents", "group"),
     [
-        ("all", {"window"}, {"summarize", "refine", "embed", "catalog", "tag"}, "t-worker"),
-        ("provisional", {"window"}, {"summarize", "embed", "catalog", "tag"}, "t-worker"),
+        ("all", {"window"}, {"summarize", "refine", "embed", "catalog", "tag", "segment"}, "t-worker"),
+        ("provisional", {"window"}, {"summarize", "embed", "catalog", "tag", "segment"}, "t-worker"),
         ("refine", set(), {"refine"}, "t-refine"),
     ],
 )
@@ -42,7 +42,7 @@ def test_each_role_registers_only_its_agents_in_its_group(tmp_path, role, tasks,
 
 def test_one_phase_runs_no_refine_agent_and_no_split_role(tmp_path) -> None:
     s = Settings(home=tmp_path, topic_prefix="t", summarizer="extractive", metrics_port=0)
-    assert {a.split(".")[-1] for a in create_app(s, _never).agents} == {"summarize", "embed", "catalog", "tag"}
+    assert {a.split(".")[-1] for a in create_app(s, _never).agents} == {"summarize", "embed", "catalog", "tag", "segment"}
     for role in ("provisional", "refine"):
         with pytest.raises(RoleMismatch, match="AMPERE_TWO_PHASE"):
             agents_for(role, two_phase=False)  # type: ignore[arg-type]
