@@ -1,4 +1,4 @@
-"""The subscriber SDK: follow an output topic (embeddings, tags, dlq) as decoded, de-duplicated updates.
+"""The subscriber SDK: follow an output topic (embeddings, tags, segments, dlq) as decoded, de-duplicated updates.
 
     from streams.kafka import KafkaConfig
     from streams.sdk.subscribe import follow
@@ -13,7 +13,12 @@ Delivery is at least once: the group's offset of a record is committed only afte
 the next one (the record was handled), so a restarted subscriber resumes after the last handled
 record and may see the few records handled but not yet committed again. Within one run, a record
 whose ``object_id`` was already seen with the same or a newer ``revision`` (missing revision = 1) is
-skipped; keep the ``(object_id, revision)`` rule in your own store to make replays harmless.
+skipped; keep the ``(object_id, revision)`` rule in your own store to make replays harmless. A
+segment (``ampere.segments``) is identified by its ``segment_id``, which ``object_id`` then holds:
+
+    async with follow("ampere.segments", kafka, group="timeline") as updates:
+        async for u in updates:            # each segment's newest revision, as it is revised
+            timeline[u.object_id] = u.value  # stream_id, start_ms, end_ms, product_id, claimed, ...
 """
 
 from __future__ import annotations
@@ -67,13 +72,14 @@ def decode(topic: str, partition: int, offset: int, key: bytes | None, raw: byte
         value = {"_raw": (raw or b"").decode("utf-8", "replace")}
     vec = value.get("vector")
     rev = value.get("revision")
+    oid = value.get("object_id", value.get("segment_id"))
     return Update(
         topic=topic,
         partition=partition,
         offset=offset,
         key=key.decode("utf-8", "replace") if key is not None else None,
         value=value,
-        object_id=value.get("object_id") if isinstance(value.get("object_id"), str) else None,
+        object_id=oid if isinstance(oid, str) else None,
         revision=rev if isinstance(rev, int) and not isinstance(rev, bool) and rev >= 1 else 1,
         vector=np.asarray(vec, dtype=np.float32) if isinstance(vec, list) else None,
     )

@@ -17,6 +17,12 @@ def test_decode_reads_vector_revision_and_key() -> None:
     assert not u.undecodable
 
 
+def test_a_segment_is_identified_by_its_segment_id_and_an_id_of_the_wrong_type_by_nothing() -> None:
+    u = decode("ampere.segments", 0, 1, b"s", json.dumps({"segment_id": "g1", "revision": 3}).encode())
+    assert (u.object_id, u.revision) == ("g1", 3)
+    assert decode("t", 0, 2, None, json.dumps({"segment_id": 5}).encode()).object_id is None
+
+
 @pytest.mark.parametrize("rev", [None, 0, -3, "2", True, 1.5])
 def test_missing_or_invalid_revision_counts_as_one(rev) -> None:
     body = {"object_id": "o"} if rev is None else {"object_id": "o", "revision": rev}
