@@ -43,6 +43,7 @@ class Feed:
             (t.windows, self.history, s.on_window),  # keyframe thumbnails
             (t.embeddings, self.history, s.on_embedding),
             (t.tags, self.history, s.on_tag),
+            (t.segments, self.history, s.on_segment),
             (t.dlq, self.history, s.on_dlq),
         ]
 

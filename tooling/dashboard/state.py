@@ -138,8 +138,11 @@ class DashboardState:
     freshness and dead letters (input apart from internal)."""
 
     def __init__(self, max_streams: int = 24, windows_per_stream: int = 6, freshness_samples: int = 500,
-                 dlq_window_s: float = 60.0, max_thumbs: int = 2000, max_joins: int = 5000) -> None:
+                 dlq_window_s: float = 60.0, max_thumbs: int = 2000, max_joins: int = 5000,
+                 segments_per_stream: int = 12) -> None:
         self.max_streams, self.windows_per_stream = max_streams, windows_per_stream
+        self.segments_per_stream = segments_per_stream
+        self.segments: dict[str, dict[str, dict[str, Any]]] = {}  # stream id -> segment id -> newest revision
         self.dlq_window_s, self.max_joins = dlq_window_s, max_joins
         self.streams: dict[str, dict[tuple[int, int], WindowView]] = {}
         self.stream_at: dict[str, float] = {}
@@ -277,6 +280,32 @@ class DashboardState:
         w.tag_revision = revision
         return self._window_update(w, now)
 
+    def on_segment(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
+        """A product segment's newest revision on its stream's timeline (the latest few per stream)."""
+        sid, gid = rec.get("stream_id"), rec.get("segment_id")
+        if not isinstance(sid, str) or not isinstance(gid, str) or not self._touch(sid, rec.get("updated_at")):
+            return None
+        segs = self.segments.setdefault(sid, {})
+        old = segs.get(gid)
+        if old is not None and int(old.get("revision") or 1) >= int(rec.get("revision") or 1):
+            return None
+        segs[gid] = self.segment_json(rec)
+        for g in sorted(segs, key=lambda k: segs[k]["start_ms"])[: -self.segments_per_stream]:
+            del segs[g]
+        for gone in set(self.segments) - set(self.streams):
+            del self.segments[gone]
+        return {"type": "segment", "segment": segs.get(gid)} if gid in segs else None
+
+    def segment_json(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """What the page shows of a segment: the product only when it is claimed."""
+        claimed = bool(rec.get("claimed"))
+        pid = rec.get("product_id") if claimed else None
+        return {"stream_id": rec["stream_id"], "segment_id": rec["segment_id"], "start_ms": int(rec.get("start_ms") or 0),
+                "end_ms": int(rec.get("end_ms") or 0), "claimed": claimed, "product_id": pid,
+                "title": str(rec.get("title") or "") if claimed else "", "windows": int(rec.get("windows") or 0),
+                "revision": int(rec.get("revision") or 1), "reason": None if claimed else rec.get("reason"),
+                "thumb": self.product_thumb(pid) if pid else None}
+
     def on_dlq(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
         now = time.time() if now is None else now
         topic = rec.get("topic")
@@ -335,7 +364,8 @@ class DashboardState:
         return {
             "streams": [
                 {"stream_id": sid, "stream_at": self.stream_at[sid],
-                 "windows": [self.window_json(w) for _, w in sorted(self.streams[sid].items(), reverse=True)]}
+                 "windows": [self.window_json(w) for _, w in sorted(self.streams[sid].items(), reverse=True)],
+                 "segments": sorted(self.segments.get(sid, {}).values(), key=lambda g: g["start_ms"])}
                 for sid in order
             ],
             "catalog_size": len(self.catalog),

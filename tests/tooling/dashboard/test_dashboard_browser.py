@@ -45,6 +45,10 @@ return [...document.querySelectorAll('.window-card[data-stream="' + arguments[0]
     sentence: c.querySelector('.sentence').textContent};
 });
 """
+SEGMENTS_JS = """
+return [...document.querySelectorAll('section.stream[data-stream="' + arguments[0] + '"] .timeline .segment')].map((g) => ({
+  id: g.dataset.segment, claimed: g.classList.contains('claimed'), label: g.textContent.trim()}));
+"""
 ORDER_JS = "return [...document.querySelectorAll('section.stream')].map((s) => s.dataset.stream);"
 HITS_JS = """
 return [...document.querySelectorAll(arguments[0] + ' .hit')].map((h) => ({
@@ -165,6 +169,13 @@ def test_replayed_streams_appear_live_and_after_a_restart_in_the_browser(isolate
                                                  stream_messages(ds, "video-0", streams["video-0"], topics)]), speed=0))
         live0 = WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged("live-0"))
         seen_s = time.time() - t_replay
+        with contextlib.suppress(TimeoutException):  # the segment agent follows the tags
+            WebDriverWait(browser, 30, poll_frequency=0.25).until(lambda b: b.execute_script(SEGMENTS_JS, "live-0"))
+        timeline = _settled(lambda: browser.execute_script(SEGMENTS_JS, "live-0"))
+        titles = {t for _, t, *_ in PRODUCTS}
+        if not timeline or any(g["label"] not in titles | {"not identified"} or g["claimed"] != (g["label"] in titles)
+                               for g in timeline):
+            problems.append(f"live-0's segment timeline: {timeline}")
         shop = _on_epoch_clock(streams["live-1"], EPOCH_MS)
         asyncio.run(replay(kafka, merge_streams([stream_messages(ds, "live-1", shop, topics, rename=EPOCH_STREAM)]), speed=0))
         shop_cards = WebDriverWait(browser, 90, poll_frequency=0.25).until(tagged(EPOCH_STREAM))
@@ -193,6 +204,9 @@ def test_replayed_streams_appear_live_and_after_a_restart_in_the_browser(isolate
                                                 browser.find_element(By.ID, "st-t").text))
         restart_s = time.time() - t_restart
         order = browser.execute_script(ORDER_JS)
+        after = _settled(lambda: browser.execute_script(SEGMENTS_JS, "live-0"))
+        if {g["id"] for g in after} != {g["id"] for g in timeline}:
+            problems.append(f"after a restart live-0's timeline is {after}; live it was {timeline}")
         if not order or order != live_order:
             problems.append(f"after a restart the streams are ordered {order}; live they were {live_order}")
         if (tags_after, t_after) != (tags_before, t_before) or "–" in t_before:

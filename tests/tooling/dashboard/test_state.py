@@ -178,3 +178,24 @@ def test_internal_dead_letters_are_kept_apart_from_bad_input() -> None:
     assert d["total"] == 2 and d["input"]["total"] == 1 and d["internal"]["total"] == 1
     assert d["input"]["last"][0]["reason"] == "not valid JSON"
     assert d["internal"]["last"][0] == {"topic": "shop.summaries", "reason": "nothing to index"}
+
+
+def _segment(gid: str, start: int, revision: int, claimed: bool, **kw) -> dict:
+    return {"stream_id": "live-0", "segment_id": gid, "start_ms": start, "end_ms": start + 60_000, "claimed": claimed,
+            "product_id": "p-mug", "title": "Ceramic Coffee Mug", "windows": 2, "revision": revision,
+            "reason": None if claimed else "weak", "updated_at": 100.0 + start / 1000, **kw}
+
+
+def test_a_streams_timeline_keeps_each_segments_newest_revision_and_names_only_claimed_products() -> None:
+    s = DashboardState(segments_per_stream=2)
+    s.on_product({"product_id": "p-mug", "title": "Ceramic Coffee Mug", "images_b64": [_jpeg_b64()]})
+    guess = s.on_segment(_segment("g1", 0, 1, False))["segment"]
+    assert guess["product_id"] is None and guess["title"] == "" and guess["reason"] == "weak"  # a guess is never shown
+    up = s.on_segment(_segment("g1", 0, 2, True))["segment"]
+    assert up["product_id"] == "p-mug" and up["thumb"].startswith("/thumbs/")
+    assert s.on_segment(_segment("g1", 0, 1, False)) is None  # an older revision arriving late
+    s.on_segment(_segment("g2", 60_000, 1, True))
+    s.on_segment(_segment("g3", 120_000, 1, True))
+    (stream,) = s.snapshot()["streams"]
+    assert [g["segment_id"] for g in stream["segments"]] == ["g2", "g3"]  # bounded: the latest two
+    assert s.on_segment({"stream_id": 5, "segment_id": "x"}) is None and s.on_segment({"segment_id": "x"}) is None

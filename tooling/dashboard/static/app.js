@@ -1,7 +1,7 @@
 // Ampere Stream live dashboard: initial state from /api/state, then server-sent events from /api/events.
 "use strict";
-const streams = new Map();   // stream_id -> {at, wins: Map("start-end" -> window)}
-const WINDOWS_SHOWN = 6, STREAMS_SHOWN = 24;  // the server's bounds
+const streams = new Map();   // stream_id -> {at, wins: Map("start-end" -> window), segs: Map(segment_id -> segment)}
+const WINDOWS_SHOWN = 6, STREAMS_SHOWN = 24, SEGMENTS_SHOWN = 12;  // the server's bounds
 const EPOCH_MS_FROM = 1e11;  // times from here on are epoch milliseconds (after 1973), below: the stream's own clock
 const $ = (id) => document.getElementById(id);
 const fmtS = (v) => (v === null || v === undefined ? "–" : v.toFixed(2) + "s");
@@ -26,9 +26,38 @@ function fmtSpan(start, end) {
   return wallTime(start, !today) + "–" + wallTime(end, false);
 }
 
+function streamOf(sid) {
+  const st = streams.get(sid) || {at: 0, wins: new Map(), segs: new Map()};
+  streams.set(sid, st);
+  return st;
+}
+
+function putSegment(g) {
+  const st = streamOf(g.stream_id), old = st.segs.get(g.segment_id);
+  if (old && old.revision >= g.revision) return;
+  st.segs.set(g.segment_id, g);
+  if (st.segs.size > SEGMENTS_SHOWN) {
+    const oldest = [...st.segs.values()].sort((a, b) => a.start_ms - b.start_ms)[0];
+    st.segs.delete(oldest.segment_id);
+  }
+}
+
+function timeline(st) {
+  // the stream's product segments, left to right, widths by duration; a product is named only when claimed
+  const segs = [...st.segs.values()].sort((a, b) => a.start_ms - b.start_ms);
+  if (!segs.length) return "";
+  const from = segs[0].start_ms, span = Math.max(1, segs[segs.length - 1].end_ms - from);
+  return `<div class="timeline">${segs.map((g) => {
+    const width = Math.max(4, 100 * (g.end_ms - g.start_ms) / span);
+    const label = g.claimed ? esc(g.title || g.product_id) : "not identified";
+    const why = g.claimed ? `${g.windows} windows` : esc(g.reason || "");
+    return `<div class="segment ${g.claimed ? "claimed" : "unclaimed"}" data-segment="${esc(g.segment_id)}" style="flex-grow:${width.toFixed(1)}"
+      title="${fmtSpan(g.start_ms, g.end_ms)} · ${why}">${g.thumb ? img(g.thumb, "pic") : ""}<span>${label}</span></div>`;
+  }).join("")}</div>`;
+}
+
 function putWindow(w) {
-  const st = streams.get(w.stream_id) || {at: 0, wins: new Map()};
-  streams.set(w.stream_id, st);
+  const st = streamOf(w.stream_id);
   if (streams.size > STREAMS_SHOWN) streams.delete([...streams.keys()].sort((a, b) => streams.get(a).at - streams.get(b).at)[0]);
   st.at = Math.max(st.at, w.stream_at || 0);
   const key = w.start_ms + "-" + w.end_ms;
@@ -76,7 +105,7 @@ function render() {
   if (!ids.length) return;
   $("streams").innerHTML = ids.map((sid) => {
     const wins = [...streams.get(sid).wins.values()].sort((a, b) => b.start_ms - a.start_ms);
-    return `<section class="stream" data-stream="${esc(sid)}"><h2>${esc(sid)}</h2>
+    return `<section class="stream" data-stream="${esc(sid)}"><h2>${esc(sid)}</h2>${timeline(streams.get(sid))}
       <div class="windows">${wins.map(windowCard).join("")}</div></section>`;
   }).join("");
 }
@@ -103,7 +132,10 @@ function schedule() { if (!pending) { pending = true; requestAnimationFrame(() =
 
 async function load() {
   const s = await (await fetch("/api/state")).json();
-  for (const st of s.streams) for (const w of st.windows) putWindow(w);
+  for (const st of s.streams) {
+    for (const w of st.windows) putWindow(w);
+    for (const g of st.segments || []) putSegment(g);
+  }
   setFreshness(s.freshness); setDlq(s.dlq); render();
   const es = new EventSource("/api/events");
   es.onopen = () => { $("conn").className = "conn on"; };
@@ -111,6 +143,7 @@ async function load() {
   es.onmessage = (ev) => {
     const u = JSON.parse(ev.data);
     if (u.type === "window") { putWindow(u.window); schedule(); }
+    if (u.type === "segment") { putSegment(u.segment); schedule(); }
     if (u.freshness) setFreshness(u.freshness);
     if (u.type === "dlq") setDlq(u.dlq);
   };
