@@ -226,7 +226,7 @@ def test_every_topic_keeps_its_records_as_the_workers_rule_says(default: dict) -
 
 #: Bytes per second per copy at 10,000 streams (docs/DEPLOY.md "Kafka storage").
 PRODUCTION_RATES = {"keyframes": 300e6, "windows": 107e6, "summaries": 213e6, "asr.chunks": 1.5e6,
-                    "embeddings": 2.7e6, "tags": 0.7e6}
+                    "embeddings": 2.7e6, "tags": 0.7e6, "segments": 0.15e6}
 
 
 def test_production_retention_fits_the_brokers_disks(helm: Path) -> None:

@@ -66,6 +66,9 @@ def test_a_backup_restores_the_same_search_after_a_wipe(weaviate_endpoint) -> No
     backup_id = f"t-{uuid.uuid4().hex[:10]}"
     try:
         store.upsert([*[_product(i, rng) for i in range(30)], *[_moment(i, time.time(), rng) for i in range(20)]])
+        segment = StoredObject("segment", str(uuid.uuid4()), {"segment_id": "g", "stream_id": "s", "claimed": True,
+                                                                "revision": 2, "closed_at": time.time()})
+        store.upsert([segment])
         queries = [_vectors(rng) for _ in range(5)]
 
         def answers() -> list[list[str]]:
@@ -73,14 +76,15 @@ def test_a_backup_restores_the_same_search_after_a_wipe(weaviate_endpoint) -> No
                     for kind in ("product", "live")]
 
         before = answers()
-        assert sorted(create_backup(store, backup_id)) == sorted(store.name(k) for k in ("live", "video", "product"))
+        assert sorted(create_backup(store, backup_id)) == sorted(store.name(k) for k in ("live", "video", "product", "segment"))
         with pytest.raises(BackupFailed, match="exist"):  # restoring over live collections is refused
             restore_backup(store, backup_id)
         store.drop()
         assert not store.client.collections.exists(store.name("product"))
         restored = restore_backup(store, backup_id)
         assert store.name("product") in restored
-        assert (store.count("product"), store.count("live")) == (30, 20)
+        assert (store.count("product"), store.count("live"), store.count("segment")) == (30, 20, 1)
+        assert store.fetch("segment", [segment.object_id])[segment.object_id]["revision"] == 2
         assert answers() == before
         store.upsert([_product(99, rng)])  # a restored collection takes writes again
         assert store.count("product") == 31
