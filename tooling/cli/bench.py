@@ -99,6 +99,34 @@ def expiry(
         store.close()
 
 
+@bench_app.command("sellers")
+def sellers(
+    count: int = typer.Option(1_000, "--sellers", help="Sellers."),
+    per_seller: int = typer.Option(1_000, help="Products per seller."),
+    queries: int = typer.Option(1_000, help="Seller-scoped searches per layout."),
+    out: Path = typer.Option(Path("bench/results"), help="Folder for sellers.json and sellers.md."),
+) -> None:
+    """Seller catalogs: one collection filtered on seller_id vs a Weaviate tenant per seller (import time,
+    query p50/p99, server memory; starts the local services when they are down)."""
+    import uuid
+
+    from rich.console import Console
+
+    from engines.store.weaviate_store import connect
+    from streams.settings import get_settings
+    from tooling.bench.sellers import run_sellers
+    from tooling.infra import stack
+
+    settings = get_settings()
+    console = Console()
+    stack.up(settings, stack.build_services(settings), console)
+    client = connect(settings.weaviate_url, settings.weaviate_grpc_port, settings.weaviate_api_key, timeout_s=120)
+    try:
+        run_sellers(client, count, per_seller, queries, out, console, f"Bench{uuid.uuid4().hex[:6]}")
+    finally:
+        client.close()
+
+
 @bench_app.command("refine-role")
 def refine_role(
     streams: int = typer.Option(50, help="Streams replayed in each configuration (the same ones each time)."),
