@@ -234,6 +234,10 @@ class StreamEventRecord(_InputRecord):
     type: Literal["start", "end", "product_switch", "idle_check", "lineup"]
     product_hint: str | None = Field(None, max_length=500)
     domain: Literal["live", "video"] = Field("live", description="On `start`: a live stream or a short video.")
+    seller_id: StreamId | None = Field(
+        None, description="On `start`: the seller (tenant) whose catalog the stream is matched against; only that "
+        "seller's products are ever returned for it. Fixed once set."
+    )
     product_ids: list[StreamId] | None = Field(
         None, max_length=MAX_LINEUP,
         description="On `lineup`: the catalog products the stream shows from `ts_ms` on (the room's product list; "
@@ -244,6 +248,8 @@ class StreamEventRecord(_InputRecord):
     def _lineup_only_on_lineup(self) -> StreamEventRecord:
         if (self.type == "lineup") != (self.product_ids is not None):
             raise ValueError("product_ids is required on a 'lineup' event and only there")
+        if self.seller_id is not None and self.type != "start":
+            raise ValueError("seller_id belongs on the 'start' event only")
         return self
 
 
@@ -251,6 +257,10 @@ class ProductRecordMsg(_InputRecord):
     """`ampere.products`: one catalog product (images inline base64 or allow-listed URIs)."""
 
     product_id: StreamId
+    seller_id: StreamId | None = Field(
+        None, description="The seller (tenant) that sells it: a stream of that seller is matched only against its "
+        "products. None: a shared catalog product, matched by streams without a seller."
+    )
     title: str = Field(min_length=1, max_length=1000)
     description: str = Field("", max_length=20_000)
     category: str = Field("", max_length=500)
@@ -285,6 +295,7 @@ class WindowRecord(_Record):
         None, description="Start of the window's product segment (a product switch or a lineup change opens one; "
         "None: the stream's first)."
     )
+    seller_id: str | None = Field(None, description="The seller (tenant) the stream belongs to; None: no seller.")
 
 
 class SummaryRecordMsg(_Record):
@@ -328,6 +339,7 @@ class EmbeddingRecord(_Record):
         None, description="Start of the window's product segment (a product switch or a lineup change opens one; "
         "None: the stream's first)."
     )
+    seller_id: str | None = Field(None, description="The seller (tenant) the stream belongs to; None: no seller.")
     product_hint: str | None = Field(None, description="Live moments: the broadcaster's hint for the window's segment.")
 
 
@@ -340,9 +352,9 @@ class TagRecord(_Record):
     products: list[dict[str, Any]] = Field(description="[{product_id, title, score}] best first.")
     claimed: bool = Field(description="True when the calibrated claim rule (streams/worker/claims.py) is sure of the first product.")
     unclaimed_reason: str | None = Field(None, description="Why the first product is not claimed (None when claimed).")
-    scope: Literal["lineup", "catalog"] = Field(
-        "catalog", description="Where `products` come from: the stream's lineup (searched first when it has one) or "
-        "the whole catalog (no lineup, or the lineup could not answer).",
+    scope: Literal["lineup", "seller", "catalog"] = Field(
+        "catalog", description="Where `products` come from: the stream's lineup (searched first when it has one), "
+        "its seller's catalog (a stream with a seller), or the whole catalog (neither).",
     )
     lineup_unknown: list[str] = Field(
         default_factory=list, description="Lineup product ids the catalog does not hold (reported, never matched)."
@@ -353,6 +365,7 @@ class TagRecord(_Record):
         None, description="Start of the window's product segment (a product switch or a lineup change opens one; "
         "None: the stream's first)."
     )
+    seller_id: str | None = Field(None, description="The seller (tenant) the stream belongs to; None: no seller.")
     product_hint: str | None = Field(None, description="The broadcaster's hint for the segment (evidence, never the claim).")
     modality: str | None = Field(None, description="Branches the window had: visual+text, visual, text or none.")
 
@@ -365,6 +378,7 @@ class SegmentRecord(_Record):
 
     segment_id: str
     stream_id: str
+    seller_id: str | None = None
     segment_start_ms: int | None = Field(None, description="Where the segment opened (None: the stream's first).")
     start_ms: int = Field(description="Start of the segment's first window.")
     end_ms: int = Field(description="End of its last window so far.")

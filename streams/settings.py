@@ -277,6 +277,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as one JSON object each.")
     dashboard_port: int = Field(8765, ge=0, le=65535, description="Port of the live dashboard (ampere dashboard).")
     dashboard_host: str = Field("127.0.0.1", description="Interface of the live dashboard.")
+    dashboard_seller: str = Field(
+        "", max_length=200, description="Show one seller's streams, products, segments and search results only "
+        "(a seller-facing dashboard; its dead letters are not shown); empty: every seller (the operator's view)."
+    )
 
     # --- ingest gateway (HTTP / WebSocket) ----------------------------------------------------------
     ingest_host: str = Field("127.0.0.1", description="Address the ingest gateway listens on.")
@@ -422,7 +426,8 @@ SECTIONS: dict[str, SectionSpec] = {
         "burst": "ingest_burst", "max_websockets": "ingest_max_websockets",
         "decode_concurrency": "ingest_decode_concurrency"}),
     "ops": SectionSpec("Logs, metrics and the dashboard.", _same(
-        "log_level", "log_format", "metrics_port", "metrics_host", "stall_after_s", "dashboard_port", "dashboard_host")),
+        "log_level", "log_format", "metrics_port", "metrics_host", "stall_after_s", "dashboard_port", "dashboard_host",
+        "dashboard_seller")),
     "infra": SectionSpec("The local services `ampere infra up` starts, and the cache folder.", _same(
         "home", "kafka_broker_port", "kafka_controller_port", "kafka_version", "kafka_brokers", "weaviate_version",
         "weaviate_nodes", "weaviate_internal_ports")),

@@ -14,7 +14,7 @@ KIND_COLLECTION = {"live": "LiveMoment", "video": "VideoMoment", "product": "Pro
 #: Text properties that hold identifiers: field tokenization keeps each value one token, so a filter
 #: ``stream_id == "victim-A"`` matches that id only (word tokenization splits it into "victim" and the
 #: stopword "a", and then matches "victim-B" too).
-ID_PROPERTIES = ("stream_id", "window_id", "product_id", "model_version", "segment_id")
+ID_PROPERTIES = ("stream_id", "window_id", "product_id", "model_version", "segment_id", "seller_id")
 
 
 def _id(name: str) -> Property:
@@ -23,6 +23,7 @@ def _id(name: str) -> Property:
 
 _MOMENT_PROPS = [
     _id("stream_id"),
+    _id("seller_id"),
     _id("window_id"),
     # NUMBER (float64, exact to 2^53), not INT: GraphQL's Int is 32-bit, so Weaviate's GraphQL answers
     # null for epoch milliseconds stored as INT
@@ -38,6 +39,7 @@ _MOMENT_PROPS = [
 ]
 _PRODUCT_PROPS = [
     _id("product_id"),
+    _id("seller_id"),
     Property(name="title", data_type=DataType.TEXT),
     Property(name="category", data_type=DataType.TEXT),
     Property(name="brand", data_type=DataType.TEXT),
@@ -49,6 +51,7 @@ _PRODUCT_PROPS = [
 _SEGMENT_PROPS = [
     _id("segment_id"),
     _id("stream_id"),
+    _id("seller_id"),
     _id("product_id"),
     Property(name="segment_start_ms", data_type=DataType.NUMBER),
     Property(name="start_ms", data_type=DataType.NUMBER),

@@ -50,10 +50,10 @@ def dataset_lineup(ds: Dataset, moments: Sequence[MomentRecord], size: int, seed
 
 def stream_messages(
     ds: Dataset, stream_id: str, moments: Sequence[MomentRecord], topics: TopicNames, *, rename: str | None = None,
-    lineup: Sequence[str] | None = None,
+    lineup: Sequence[str] | None = None, seller_id: str | None = None,
 ) -> list[Outgoing]:
-    """Messages of one live stream in time order: start, its lineup (when given), product switches,
-    ASR, keyframes, end.
+    """Messages of one live stream in time order: start (of ``seller_id``'s catalog when given), its
+    lineup (when given), product switches, ASR, keyframes, end.
 
     Product-switch markers carry no product id: the broadcaster marks the moment, the index finds
     the product. ``rename`` publishes the stream under another id (benchmarks replay copies).
@@ -70,7 +70,8 @@ def stream_messages(
 
     first = min((c.start_ms for m in moments for c in m.asr), default=0)
     domain = moments[0].domain if moments else "live"
-    add(first, topics.events, dump_record(StreamEventRecord(stream_id=sid, ts_ms=first, type="start", domain=domain)))
+    add(first, topics.events, dump_record(StreamEventRecord(stream_id=sid, ts_ms=first, type="start", domain=domain,
+                                                     seller_id=seller_id)))
     if lineup is not None:
         add(first, topics.events, dump_record(lineup_event(sid, first, lineup)))
     seq, last = 0, first
@@ -93,11 +94,15 @@ def stream_messages(
     return sorted(out)
 
 
-def product_message(ds: Dataset, p: ProductRecord, topics: TopicNames, max_images: int = 2) -> Outgoing:
-    """The catalog message of one product, photos inline."""
+def product_message(ds: Dataset, p: ProductRecord, topics: TopicNames, max_images: int = 2, *,
+                    seller_id: str | None = None, product_id: str | None = None) -> Outgoing:
+    """The catalog message of one product, photos inline (sold by ``seller_id`` when given; published as
+    ``product_id`` when given)."""
     imgs = [base64.b64encode(ds.path(i).read_bytes()).decode() for i in p.images[:max_images]]
+    pid = product_id or p.product_id
     rec = ProductRecordMsg(
-        product_id=p.product_id,
+        product_id=pid,
+        seller_id=seller_id,
         title=p.title,
         description=p.description,
         category=p.category,
@@ -105,7 +110,7 @@ def product_message(ds: Dataset, p: ProductRecord, topics: TopicNames, max_image
         attributes=p.attributes,
         images_b64=imgs,
     )
-    return Outgoing(0, 0, topics.products, p.product_id.encode(), dump_record(rec))
+    return Outgoing(0, 0, topics.products, pid.encode(), dump_record(rec))
 
 
 def merge_streams(streams: Iterable[list[Outgoing]], starts_ms: Sequence[int] | None = None) -> list[tuple[int, Outgoing]]:

@@ -149,7 +149,11 @@ def apply_record(
     if e.type == "start":
         if _replayed(st, "events", offset):
             return st, Applied(duplicate=True), e.stream_id
+        if e.seller_id is not None and st.seller_id not in (None, e.seller_id):
+            return st, _applied(st, "events", offset, Applied(
+                rejected=f"start event names seller {e.seller_id!r}; stream {e.stream_id!r} belongs to {st.seller_id!r}")), e.stream_id
         st.domain = e.domain
+        st.seller_id = e.seller_id or st.seller_id
         return st, _applied(st, "events", offset, apply_marker(st, e.ts_ms, cfg, clock)), e.stream_id
     if st is None:
         raise UnknownStream(f"unknown stream {e.stream_id!r}: '{e.type}' event before any content")

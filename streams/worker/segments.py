@@ -99,6 +99,7 @@ class SegmentState:
     product_hint: str | None = None
     windows: dict[str, WindowEvidence] = field(default_factory=dict)
     revision: int = 0
+    seller_id: str | None = None
 
     def fold(self, tag: TagRecord) -> bool:
         """Add a window tag; True when it changes the evidence (a new window, or a newer revision of one)."""

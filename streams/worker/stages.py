@@ -92,6 +92,7 @@ def window_record(cw: ClosedWindow, closed_at: float) -> WindowRecord:
         domain=cw.domain,  # type: ignore[arg-type]
         lineup=cw.lineup,
         segment_start_ms=cw.segment_start_ms,
+        seller_id=cw.seller_id,
     )
 
 
@@ -288,10 +289,18 @@ def query_vectors(emb: Embeddings, row: int = 0) -> dict[str, list[float]]:
     return {t: [float(x) for x in getattr(emb, t)[row]] for t in targets}
 
 
+def seller_filter(seller_id: str | None) -> Filter | None:
+    """Only the products (or moments) of ``seller_id``; None (no filter) for a stream without a seller."""
+    return Filter.by_property("seller_id").equal(seller_id) if seller_id else None
+
+
 def search_products(store: WeaviateStore, rec: EmbeddingRecord, limit: int, only: Sequence[str] | None = None) -> list[Hit]:
-    """Catalog products nearest to an embedded moment (see :func:`product_query`, :func:`search_index`),
-    among the product ids ``only`` when given."""
-    where = Filter.by_property("product_id").contains_any(list(only)) if only else None
+    """Catalog products nearest to an embedded moment (see :func:`product_query`, :func:`search_index`):
+    only its seller's when it has one, and among the product ids ``only`` when given."""
+    where = seller_filter(rec.seller_id)
+    if only:
+        ids = Filter.by_property("product_id").contains_any(list(only))
+        where = ids if where is None else where & ids
     return search_index(store, "product", product_query(rec), rec.spoken_terms, limit, where)
 
 
@@ -331,6 +340,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 object_id=oid,
                 properties={
                     "stream_id": w.stream_id,
+                    "seller_id": w.seller_id or "",
                     "window_id": w.window_id,
                     "start_ms": w.start_ms,
                     "end_ms": w.end_ms,
@@ -365,6 +375,7 @@ def moment_objects(recs: Sequence[SummaryRecordMsg], emb: Embeddings, kind: str,
                 lineup=w.lineup,
                 segment_start_ms=w.segment_start_ms,
                 product_hint=w.product_hint,
+                seller_id=w.seller_id,
             )
         )
     return IndexedBatch(objects, records)
@@ -400,6 +411,7 @@ def product_objects(recs: Sequence[ProductRecordMsg], emb: Embeddings) -> Indexe
                 object_id=oid,
                 properties={
                     "product_id": p.product_id,
+                    "seller_id": p.seller_id or "",
                     "title": p.title,
                     "category": p.category,
                     "brand": p.brand,
@@ -446,6 +458,8 @@ def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: 
     (``streams.worker.tag_scope``). ``uncalibrated`` (why the rule does not hold for this worker's
     encoder) and a rule fitted for another model than the embedding's never claim."""
     scoped = choose_scope(hits, lineup_hits, rec.lineup, list(rec.branches), rec.summary, rule, limit=max(1, len(hits)))
+    if scoped.scope == "catalog" and rec.seller_id:
+        scoped = replace(scoped, scope="seller")  # the search saw only the stream's seller's products
     not_for = uncalibrated or rule.mismatch(model_version=rec.model_version)
     if not_for and scoped.hits:
         scoped = replace(scoped, claimed=False, reason=not_for)
@@ -466,5 +480,6 @@ def tag_record(rec: EmbeddingRecord, hits: Sequence[Hit], rule: ClaimRule, now: 
         revision=rec.revision,
         segment_start_ms=rec.segment_start_ms,
         product_hint=rec.product_hint,
+        seller_id=rec.seller_id,
         modality=features_of([], list(rec.branches), None).modality,
     )

@@ -17,7 +17,7 @@ from typing import Literal
 from engines.store.weaviate_store import Hit
 from streams.worker.claims import ClaimRule, decide, features_of
 
-Scope = Literal["lineup", "catalog"]
+Scope = Literal["lineup", "seller", "catalog"]
 
 
 @dataclass(frozen=True)

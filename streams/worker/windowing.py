@@ -119,6 +119,7 @@ class ClosedWindow:
     domain: str = "live"
     lineup: list[str] | None = None
     segment_start_ms: int | None = None
+    seller_id: str | None = None
 
 
 @dataclass
@@ -149,6 +150,7 @@ class StreamState:
     hints: dict[int, str | None] = field(default_factory=dict)  # segment origin -> its product hint
     lineups: list[tuple[int, list[str]]] = field(default_factory=list)  # (from ts, product ids), sorted by ts
     domain: str = "live"
+    seller_id: str | None = None  # from the start event; fixed once set
     windows: dict[int, OpenWindow] = field(default_factory=dict)
     retained: dict[int, OpenWindow] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
@@ -179,6 +181,7 @@ class StreamState:
             "hints": [[origin, hint] for origin, hint in sorted(self.hints.items())],
             "lineups": [[ts, ids] for ts, ids in self.lineups],
             "domain": self.domain,
+            "seller_id": self.seller_id,
             "windows": [_window_dict(w) for w in self.windows.values()],
             "retained": [_window_dict(w) for w in self.retained.values()],
             "offsets": self.offsets,
@@ -209,6 +212,7 @@ class StreamState:
             hints={int(origin): hint for origin, hint in d.get("hints", [])},
             lineups=[(int(ts), list(ids)) for ts, ids in d.get("lineups", [])],
             domain=d.get("domain", "live"),
+            seller_id=d.get("seller_id"),
             offsets=dict(d.get("offsets", {})),
             seqs=[list(r) for r in d.get("seqs", [])],
             seq_floor=d.get("seq_floor", d["max_seq"] if d["state_v"] == 3 else -1),
@@ -318,6 +322,7 @@ def _close(st: StreamState, w: OpenWindow, reason: CloseReason, cfg: WindowConfi
         domain=st.domain,
         lineup=window_lineup(st, w.start_ms, w.end_ms),
         segment_start_ms=segment_start(st, w.start_ms),
+        seller_id=st.seller_id,
     )
 
 

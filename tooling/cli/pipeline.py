@@ -173,14 +173,15 @@ def register(app: typer.Typer) -> None:
         image: Annotated[Path | None, typer.Option(help="Query image file.")] = None,
         kind: Annotated[str, typer.Option(help="What to search: product | live | video.")] = "product",
         limit: Annotated[int, typer.Option(min=1, max=100, help="Hits to print (1-100).")] = 5,
+        seller: Annotated[str | None, typer.Option(help="Only this seller's products or moments.")] = None,
     ) -> None:
         """Search the index with a text and/or an image (encoded like a product), scored by the mean
         cosine over the branches the query has, then the attribute values the text says (the rule in
-        encoders.scoring, the tag agent's search)."""
+        encoders.scoring, the tag agent's search); --seller keeps to one seller's data."""
         from PIL import Image
 
         from engines.encode.base import EncodeItem
-        from streams.worker.stages import query_vectors, search_index, spoken_terms
+        from streams.worker.stages import query_vectors, search_index, seller_filter, spoken_terms
         from streams.worker.wiring import build_encoder_from, build_store_from
 
         if text is None and image is None:
@@ -193,7 +194,7 @@ def register(app: typer.Typer) -> None:
         emb = enc.encode([item])
         store = build_store_from(s)
         try:
-            hits = search_index(store, kind, query_vectors(emb), spoken_terms(text or ""), limit)
+            hits = search_index(store, kind, query_vectors(emb), spoken_terms(text or ""), limit, seller_filter(seller))
         finally:
             store.close()
         table = Table("score", "id", "what")

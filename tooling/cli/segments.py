@@ -19,10 +19,12 @@ def segments(
     stream: Annotated[str | None, typer.Option("--stream", help="The stream whose timeline to list.")] = None,
     product: Annotated[str | None, typer.Option("--product", help="Where this product was claimed (every stream).")] = None,
     chapters_fmt: Annotated[str | None, typer.Option("--chapters", help="Print --stream's segments as chapters: json, vtt or srt.")] = None,
+    seller: Annotated[str | None, typer.Option("--seller", help="Only this seller's streams.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_SEGMENTS, help="At most this many segments.")] = 200,
 ) -> None:
     """List product segments: one stream's timeline (--stream), or the streams and replay times where a
-    product was claimed (--product); --chapters exports a replay's segments for a player."""
+    product was claimed (--product); --seller keeps to one seller's streams; --chapters exports a
+    replay's segments for a player."""
     from tooling.chapters import FORMATS, chapters, render
 
     if (stream is None) == (product is None):
@@ -39,6 +41,8 @@ def segments(
             rows: list[dict] = []
         else:
             where = {"stream_id": stream} if stream is not None else {"product_id": product, "claimed": True}
+            if seller is not None:
+                where["seller_id"] = seller
             rows = store.find("segment", where, limit, sort_by="start_ms")
     finally:
         store.close()

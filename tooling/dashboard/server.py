@@ -48,23 +48,37 @@ class Searcher:
                 self._store = await asyncio.to_thread(build_store_from, self.settings)
         return self._encoder, self._store
 
-    async def search(self, text: str | None, image: Image.Image | None, limit: int = 5) -> dict[str, list[dict]]:
+    async def search(self, text: str | None, image: Image.Image | None, limit: int = 5,
+                     seller: str | None = None) -> dict[str, list[dict]]:
+        """Products and live moments nearest to the query (only ``seller``'s when given)."""
         from engines.encode.base import EncodeItem
-        from streams.worker.stages import query_vectors, search_index, spoken_terms
+        from streams.worker.stages import query_vectors, search_index, seller_filter, spoken_terms
 
         encoder, store = await self._engines()
         item = EncodeItem(domain="product", images=[image] if image is not None else [], text=text or None)
         emb = await asyncio.to_thread(encoder.encode, [item])
         vectors, spoken = query_vectors(emb), spoken_terms(text or "")
-        products = await asyncio.to_thread(search_index, store, "product", vectors, spoken, limit)
-        moments = await asyncio.to_thread(search_index, store, "live", vectors, spoken, limit)
+        where = seller_filter(seller)
+        products = await asyncio.to_thread(search_index, store, "product", vectors, spoken, limit, where)
+        moments = await asyncio.to_thread(search_index, store, "live", vectors, spoken, limit, where)
         return {
-            "products": [{"product_id": h.properties.get("product_id"), "title": h.properties.get("title"),
+            "products": [{"product_id": h.properties.get("product_id"), "seller_id": h.properties.get("seller_id") or None,
+                          "title": h.properties.get("title"),
                           "score": round(h.score, 4)} for h in products],
-            "moments": [{"stream_id": h.properties.get("stream_id"), "start_ms": int(h.properties.get("start_ms") or 0),
+            "moments": [{"stream_id": h.properties.get("stream_id"), "seller_id": h.properties.get("seller_id") or None, "start_ms": int(h.properties.get("start_ms") or 0),
                          "end_ms": int(h.properties.get("end_ms") or 0), "sentence": h.properties.get("sentence"),
                          "score": round(h.score, 4)} for h in moments],
         }
+
+    async def segments(self, where: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Stored product segments whose properties equal ``where``, latest first."""
+        _, store = await self._engines()
+        if not await asyncio.to_thread(store.client.collections.exists, store.name("segment")):
+            return []
+        rows = await asyncio.to_thread(store.find, "segment", where, limit, "start_ms")
+        keep = ("segment_id", "stream_id", "seller_id", "start_ms", "end_ms", "product_id", "title", "score",
+                "claimed", "windows", "revision", "updated_at")
+        return sorted(({k: r.get(k) for k in keep} for r in rows), key=lambda r: -(r.get("updated_at") or 0))
 
     def close(self) -> None:
         if self._store is not None:
@@ -88,7 +102,8 @@ def parse_query(body: dict[str, Any]) -> tuple[str | None, Image.Image | None]:
 
 def create_dashboard(settings: Settings, state: DashboardState | None = None, history: int = 200) -> Starlette:
     """The ASGI app; it follows the topics of ``settings.topic_prefix`` while it runs."""
-    state = state or DashboardState()
+    seller = settings.dashboard_seller or None
+    state = state or DashboardState(seller=seller)
     feed = Feed(settings, TopicNames(settings.topic_prefix), state, history)
     searcher = Searcher(settings)
 
@@ -143,7 +158,10 @@ def create_dashboard(settings: Settings, state: DashboardState | None = None, hi
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         try:
-            res = await searcher.search(text, image)
+            asked = body.get("seller") if isinstance(body.get("seller"), str) and body.get("seller") else None
+            if seller is not None and asked not in (None, seller):
+                return JSONResponse({"error": "this dashboard shows one seller only"}, status_code=403)
+            res = await searcher.search(text, image, seller=seller or asked)
         except Exception as exc:  # noqa: BLE001 - the page shows why, the server keeps going
             log.warning("search failed: %s", exc)
             return JSONResponse({"error": f"search failed: {type(exc).__name__}: {exc}"}, status_code=503)
@@ -153,6 +171,25 @@ def create_dashboard(settings: Settings, state: DashboardState | None = None, hi
             m["thumb"] = state.window_thumb(m["stream_id"], m["start_ms"], m["end_ms"])
             m["text"] = state.window_text(m["stream_id"], m["start_ms"], m["end_ms"])
         return JSONResponse(res)
+
+    async def segments(request: Request) -> Response:
+        """Where a product was claimed (``?product=P``), or one stream's timeline (``?stream=S``), newest first;
+        ``seller=`` keeps to one seller (a seller's dashboard always does)."""
+        q = request.query_params
+        product, stream, asked = q.get("product"), q.get("stream"), q.get("seller") or None
+        if (product is None) == (stream is None) or any(v is not None and not 0 < len(v) <= 200 for v in (product, stream, asked)):
+            return JSONResponse({"error": "give product=P or stream=S (at most 200 characters)"}, status_code=400)
+        if seller is not None and asked not in (None, seller):
+            return JSONResponse({"error": "this dashboard shows one seller only"}, status_code=403)
+        where: dict[str, Any] = {"product_id": product, "claimed": True} if product is not None else {"stream_id": stream}
+        if seller or asked:
+            where["seller_id"] = seller or asked
+        try:
+            rows = await searcher.segments(where, 200)
+        except Exception as exc:  # noqa: BLE001 - the page shows why, the server keeps going
+            log.warning("segments failed: %s", exc)
+            return JSONResponse({"error": f"segments failed: {type(exc).__name__}: {exc}"}, status_code=503)
+        return JSONResponse({"segments": rows})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"live": True, "following": all(e.is_set() for e in feed.ready)})
@@ -165,6 +202,7 @@ def create_dashboard(settings: Settings, state: DashboardState | None = None, hi
             Route("/favicon.ico", favicon),
             Route("/api/events", events),
             Route("/api/search", search, methods=["POST"]),
+            Route("/api/segments", segments),
             Route("/healthz", healthz),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

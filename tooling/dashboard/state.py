@@ -139,9 +139,10 @@ class DashboardState:
 
     def __init__(self, max_streams: int = 24, windows_per_stream: int = 6, freshness_samples: int = 500,
                  dlq_window_s: float = 60.0, max_thumbs: int = 2000, max_joins: int = 5000,
-                 segments_per_stream: int = 12) -> None:
+                 segments_per_stream: int = 12, seller: str | None = None) -> None:
         self.max_streams, self.windows_per_stream = max_streams, windows_per_stream
         self.segments_per_stream = segments_per_stream
+        self.seller = seller or None  # a seller's dashboard: every other seller's record is dropped on arrival
         self.segments: dict[str, dict[str, dict[str, Any]]] = {}  # stream id -> segment id -> newest revision
         self.dlq_window_s, self.max_joins = dlq_window_s, max_joins
         self.streams: dict[str, dict[tuple[int, int], WindowView]] = {}
@@ -195,10 +196,14 @@ class DashboardState:
             wins.update(latest)
         return wins.get(key)
 
+    def _foreign(self, rec: dict[str, Any]) -> bool:
+        """True for a record this dashboard must not show (another seller's, on a seller's dashboard)."""
+        return self.seller is not None and rec.get("seller_id") != self.seller
+
     # --------------------------------------------------------------------------- records in
     def on_product(self, rec: dict[str, Any]) -> dict[str, Any] | None:
         pid = rec.get("product_id")
-        if not pid:
+        if not pid or self._foreign(rec):
             return None
         self.catalog[pid] = rec.get("title", "")
         imgs = rec.get("images_b64") or []
@@ -207,7 +212,7 @@ class DashboardState:
         return None  # the catalog changes rarely; pages load photos by URL
 
     def on_window(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
-        if rec.get("domain", "live") not in ("live", "video") or "stream_id" not in rec:
+        if rec.get("domain", "live") not in ("live", "video") or "stream_id" not in rec or self._foreign(rec):
             return None
         sid, start, end = rec["stream_id"], rec["start_ms"], rec["end_ms"]
         frames = rec.get("keyframes_b64") or []
@@ -227,7 +232,7 @@ class DashboardState:
         return self._window_update(w, now)
 
     def on_embedding(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
-        if rec.get("kind") not in ("live", "video") or not rec.get("window") or not rec.get("stream_id"):
+        if rec.get("kind") not in ("live", "video") or not rec.get("window") or not rec.get("stream_id") or self._foreign(rec):
             return None
         sid, (start, end) = rec["stream_id"], rec["window"]
         revision = int(rec.get("revision") or 1)
@@ -259,7 +264,7 @@ class DashboardState:
         return self._window_update(w, now)
 
     def on_tag(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
-        if "stream_id" not in rec or not rec.get("window"):
+        if "stream_id" not in rec or not rec.get("window") or self._foreign(rec):
             return None
         sid, (start, end) = rec["stream_id"], rec["window"]
         revision = int(rec.get("revision") or 1)
@@ -283,7 +288,7 @@ class DashboardState:
     def on_segment(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
         """A product segment's newest revision on its stream's timeline (the latest few per stream)."""
         sid, gid = rec.get("stream_id"), rec.get("segment_id")
-        if not isinstance(sid, str) or not isinstance(gid, str) or not self._touch(sid, rec.get("updated_at")):
+        if not isinstance(sid, str) or not isinstance(gid, str) or self._foreign(rec) or not self._touch(sid, rec.get("updated_at")):
             return None
         segs = self.segments.setdefault(sid, {})
         old = segs.get(gid)
@@ -307,6 +312,8 @@ class DashboardState:
                 "thumb": self.product_thumb(pid) if pid else None}
 
     def on_dlq(self, rec: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
+        if self.seller is not None:
+            return None  # dead letters name no seller: a seller's dashboard shows none
         now = time.time() if now is None else now
         topic = rec.get("topic")
         kind = "input" if is_input_topic(topic) else "internal"

@@ -23,16 +23,18 @@ from streams.worker.segments import SegmentState
 def restored(seg_id: str, tag: TagRecord, stored: dict | None) -> SegmentState:
     """A segment's state as the store holds it (a new one when it holds none)."""
     if not stored:
-        return SegmentState(seg_id, tag.stream_id, tag.segment_start_ms)
-    return SegmentState.from_evidence(
+        return SegmentState(seg_id, tag.stream_id, tag.segment_start_ms, seller_id=tag.seller_id)
+    state = SegmentState.from_evidence(
         seg_id, tag.stream_id, tag.segment_start_ms, stored.get("product_hint") or None,
         json.loads(stored.get("evidence_json") or "[]"), int(stored.get("revision") or 0),
     )
+    state.seller_id = tag.seller_id
+    return state
 
 
 def segment_record(state: SegmentState, verdict: segments.Verdict, now: float, closed_at: float) -> SegmentRecord:
     return SegmentRecord(
-        segment_id=state.segment_id, stream_id=state.stream_id, segment_start_ms=state.segment_start_ms,
+        segment_id=state.segment_id, stream_id=state.stream_id, seller_id=state.seller_id, segment_start_ms=state.segment_start_ms,
         start_ms=state.start_ms, end_ms=state.end_ms, product_id=verdict.product_id, title=verdict.title,
         score=verdict.score, claimed=verdict.claimed, reason=verdict.reason, basis=verdict.basis,  # type: ignore[arg-type]
         windows=len(state.windows), product_hint=state.product_hint, revision=state.revision,
@@ -43,7 +45,7 @@ def segment_record(state: SegmentState, verdict: segments.Verdict, now: float, c
 def stored_object(rec: SegmentRecord, state: SegmentState) -> StoredObject:
     props = rec.model_dump(exclude={"segment_start_ms"}) | {
         "segment_start_ms": rec.segment_start_ms if rec.segment_start_ms is not None else 0,
-        "product_id": rec.product_id or "", "reason": rec.reason or "", "product_hint": rec.product_hint or "",
+        "product_id": rec.product_id or "", "seller_id": rec.seller_id or "", "reason": rec.reason or "", "product_hint": rec.product_hint or "",
         "evidence_json": json.dumps(state.evidence_json(), separators=(",", ":")),
     }
     return StoredObject(kind="segment", object_id=rec.segment_id, properties=props)
