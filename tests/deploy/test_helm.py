@@ -300,3 +300,43 @@ def test_kafkas_listener_admits_only_amperes_clients_and_keda(default: dict) -> 
         assert allowed(policy, client, KAFKA, 9093), client.labels
     for other in (STRANGER, OUTSIDER, pods["weaviate"], pods["store-expire"]):
         assert not allowed(policy, other, KAFKA, 9093), other.labels
+
+
+def test_the_kubernetes_scrape_config_keeps_the_charts_worker_and_gateway_pods(default: dict) -> None:
+    """deploy/prometheus/kubernetes-scrape.yml selects pods by labels and port: the rendered pods must match."""
+    import re
+
+    scrape = yaml.safe_load((CHART.parents[1] / "prometheus" / "kubernetes-scrape.yml").read_text())
+    deployments = {o["metadata"]["name"]: o for o in _of(default, "Deployment")}
+    for job, component in (("ampere-worker", "worker"), ("ampere-gateway", "gateway")):
+        (cfg,) = [c for c in scrape["scrape_configs"] if c["job_name"] == job]
+        label_rule, port_rule = (r for r in cfg["relabel_configs"] if r.get("action") == "keep")
+        pods = [d["spec"]["template"] for d in deployments.values()
+                if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+        assert pods, component
+        for pod in pods:
+            labels = pod["metadata"]["labels"]
+            value = f"{labels['app.kubernetes.io/name']};{labels['app.kubernetes.io/component']}"
+            assert re.fullmatch(label_rule["regex"], value), (job, value)
+            ports = [str(p["containerPort"]) for c in pod["spec"]["containers"] for p in c.get("ports", [])]
+            assert any(re.fullmatch(port_rule["regex"], p) for p in ports), (job, ports)
+
+
+def test_the_hpa_selects_labels_the_adapter_serves(helm: Path) -> None:
+    """The HPA selected `release: <name>` while the adapter rule summed every label away: it got no metric.
+    Its selector must name labels that the scrape puts on the series and the adapter's sum keeps."""
+    import re
+
+    objects = render(helm, "values.yaml", ["--set", "autoscaling.mode=hpa"])
+    (hpa,) = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    (metric,) = hpa["spec"]["metrics"]
+    wanted = metric["external"]["metric"]["selector"]["matchLabels"]
+    prometheus = CHART.parents[1] / "prometheus"
+    (rule,) = yaml.safe_load((prometheus / "adapter-rules.yml").read_text())["externalRules"]
+    assert rule["name"]["as"] == metric["external"]["metric"]["name"]
+    kept = {x.strip() for x in re.match(r"\s*sum by \(([^)]*)\)", rule["metricsQuery"]).group(1).split(",")}
+    scrape = yaml.safe_load((prometheus / "kubernetes-scrape.yml").read_text())
+    (job,) = [c for c in scrape["scrape_configs"] if c["job_name"] == wanted.get("job")]
+    on_series = {"job", "instance", "topic", "partition"} | {r["target_label"] for r in job["relabel_configs"] if "target_label" in r}
+    assert set(wanted) <= kept & on_series, (wanted, kept, on_series)
+    assert "namespace" in kept and rule["resources"]["overrides"]["namespace"] == {"resource": "namespace"}

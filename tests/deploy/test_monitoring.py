@@ -163,3 +163,59 @@ def test_unexpected_dead_letters_and_idle_closes_while_lagging_fire_their_alerts
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout + done.stderr
+
+
+KUBERNETES_SCRAPE = ROOT / "deploy" / "prometheus" / "kubernetes-scrape.yml"
+
+
+def test_promtool_checks_the_kubernetes_scrape_config(promtool: Path) -> None:
+    done = subprocess.run([str(promtool), "check", "config", "--syntax-only", str(KUBERNETES_SCRAPE)],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = {c["job_name"] for c in yaml.safe_load(KUBERNETES_SCRAPE.read_text())["scrape_configs"]}
+    assert "ampere-worker" in jobs  # the job the worker alerts select
+
+
+def _annotations(alert: str, **labels: str) -> dict[str, str]:
+    (rule,) = [r for r in _rules() if r.get("alert") == alert]
+    out = {}
+    for k, v in rule["annotations"].items():
+        for name, value in labels.items():
+            v = v.replace("{{ $labels." + name + " }}", value)
+        out[k] = v
+    return out
+
+
+def test_the_worker_alerts_fire_when_workers_stop_and_when_nothing_scrapes_them(promtool: Path, tmp_path: Path) -> None:
+    """`up{job="ampere-worker"} == 0` alone never fires where no target of that job exists (on Kubernetes a
+    generic pod scrape names the job otherwise): the absent() alert does, and both fire for a dead worker."""
+    silent = {"exp_labels": {"severity": "critical", "job": "ampere-worker"},
+              "exp_annotations": _annotations("AmpereNoWorkerScraped")}
+    tests = [
+        {"interval": "30s", "input_series": [{"series": 'up{job="kubernetes-pods", instance="10.0.0.7:9464"}', "values": "1x30"}],
+         "alert_rule_test": [{"eval_time": "7m", "alertname": "AmpereNoWorkerScraped", "exp_alerts": [silent]},
+                             {"eval_time": "7m", "alertname": "AmpereWorkerDown", "exp_alerts": []}]},
+        {"interval": "30s", "input_series": [{"series": 'up{job="ampere-worker", instance="w1"}', "values": "1x4 0x30"}],
+         "alert_rule_test": [
+             {"eval_time": "1m", "alertname": "AmpereWorkerDown", "exp_alerts": []},
+             {"eval_time": "5m", "alertname": "AmpereWorkerDown", "exp_alerts": [
+                 {"exp_labels": {"severity": "critical", "job": "ampere-worker", "instance": "w1"},
+                  "exp_annotations": _annotations("AmpereWorkerDown", instance="w1")}]},
+             {"eval_time": "9m", "alertname": "AmpereNoWorkerScraped", "exp_alerts": [silent]}]},
+        {"interval": "30s", "input_series": [{"series": 'up{job="ampere-worker", instance="w1"}', "values": "1x30"}],
+         "alert_rule_test": [{"eval_time": "9m", "alertname": "AmpereNoWorkerScraped", "exp_alerts": []}]},
+    ]
+    spec = tmp_path / "worker-alerts.test.yml"
+    spec.write_text(yaml.safe_dump({"rule_files": [str(RULES)], "evaluation_interval": "30s", "tests": tests}))
+    done = subprocess.run([str(promtool), "test", "rules", str(spec)], check=False, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_compose_grafana_has_no_default_password_and_stays_on_loopback() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    env = {k: str(v) for k, v in grafana["environment"].items()}
+    assert not any("PASSWORD" in k for k in env), env  # no admin/admin, no ${...:-admin}
+    assert env["GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION"] == "true" and env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert all(p.startswith("127.0.0.1:") for p in grafana["ports"])
