@@ -34,12 +34,22 @@ from streams.worker.claims import ClaimFeatures, ClaimRule, Thresholds
 
 MAX_WINDOWS = 720
 """Windows of evidence one segment keeps (the newest; an hour of 5-second hops)."""
+MAX_PRODUCTS = 50
+"""Products of one tag kept as evidence (the tag stage lists ``AMPERE_TAG_TOP_K``)."""
 SEGMENT_NAMESPACE = uuid.UUID("5e9a1f0c-3d2b-4c6a-9b8e-7f1d2c3b4a50")
 
 
 def segment_id(stream_id: str, segment_start_ms: int | None) -> str:
     """The deterministic id of a stream's segment (the same on every worker and after every restart)."""
     return str(uuid.uuid5(SEGMENT_NAMESPACE, f"{stream_id}\x00{segment_start_ms if segment_start_ms is not None else 0}"))
+
+
+def _usable(p: object) -> bool:
+    """A listed product the evidence can count: a non-empty string id and a finite number as its score."""
+    if not isinstance(p, Mapping) or not isinstance(p.get("product_id"), str) or not p["product_id"]:
+        return False
+    score = p.get("score")
+    return isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
 
 
 @dataclass(frozen=True)
@@ -63,9 +73,11 @@ class WindowEvidence:
 
     @classmethod
     def of(cls, tag: TagRecord) -> WindowEvidence:
-        scores = {str(p["product_id"]): float(p["score"]) for p in tag.products if p.get("product_id")}
-        titles = {str(p["product_id"]): str(p.get("title") or "") for p in tag.products if p.get("product_id")}
-        first = str(tag.products[0]["product_id"]) if tag.products and tag.products[0].get("product_id") else None
+        """The evidence of one tag; a listed product without a string id and a finite score counts as absent."""
+        listed = [p for p in tag.products if _usable(p)][:MAX_PRODUCTS]
+        scores = {str(p["product_id"]): float(p["score"]) for p in listed}
+        titles = {str(p["product_id"]): str(p.get("title") or "")[:500] for p in listed}
+        first = str(tag.products[0]["product_id"]) if tag.products and _usable(tag.products[0]) else None
         return cls(tag.object_id, (int(tag.window[0]), int(tag.window[1])), tag.revision, scores, tag.scope,
                    tag.modality or "none", first if tag.claimed else None, titles)
 

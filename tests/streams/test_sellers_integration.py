@@ -70,7 +70,7 @@ def test_a_sellers_stream_search_and_dashboard_never_show_another_sellers_produc
         assert any(t["claimed"] for t in tags)
         assert all(t["lineup_unknown"] == [foreign] for t in tags if t["stream_id"] == "live-0")
         reports = [d for d in sub.report.dlq if foreign in d["reason"]]
-        assert len(reports) == 1 and "shop-a's catalog" in reports[0]["reason"], sub.report.dlq
+        assert len(reports) == 1 and "catalog of seller 'shop-a'" in reports[0]["reason"], sub.report.dlq
         segments = latest_segments(sub.report.segments)
         assert segments and all(g["seller_id"] == SELLERS[g["stream_id"]] for g in segments)
         assert all(owner(g["product_id"]) == g["seller_id"] for g in segments if g["product_id"])

@@ -54,7 +54,7 @@ async def report_unknown_lineup(ctx: AgentContext, tag: TagRecord) -> None:
     ctx.reported_lineups.add(seen)
     ctx.counters.add("lineup_unknown_products", len(tag.lineup_unknown))
     shown = ", ".join(map(repr, tag.lineup_unknown[:10])) + (" ..." if len(tag.lineup_unknown) > 10 else "")
-    whose = f"seller {tag.seller_id!r}'s catalog" if tag.seller_id else "the catalog"
+    whose = f"the catalog of seller {tag.seller_id!r}" if tag.seller_id else "the catalog"
     err = UnknownLineupProducts(f"lineup of stream {tag.stream_id!r} names {len(tag.lineup_unknown)} product id(s) "
                                 f"{whose} does not hold: {shown} (publish them on the products topic)")
     value = json.dumps({"stream_id": tag.stream_id, "seller_id": tag.seller_id, "unknown_product_ids": tag.lineup_unknown}).encode()

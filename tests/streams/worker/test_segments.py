@@ -142,3 +142,16 @@ def test_evidence_is_bounded() -> None:
         st.fold(tag(i, {"a": 0.6}))
     assert len(st.windows) == segments.MAX_WINDOWS
     assert "w0" not in st.windows and f"w{segments.MAX_WINDOWS + 4}" in st.windows
+
+
+def test_a_hostile_tag_counts_only_its_usable_products() -> None:
+    st = state()
+    bad = tag(0, {"a": 0.8, "b": 0.5}).model_copy(update={"products": [
+        {"product_id": "a", "score": 0.8}, {"product_id": 5, "score": 0.9}, {"product_id": "c", "score": "0.9"},
+        {"product_id": "d", "score": float("nan")}, {"product_id": "e", "score": True}, "junk", {"score": 0.99},
+        *({"product_id": f"x{i}", "score": 0.1} for i in range(100)),
+    ]})
+    assert st.fold(bad)
+    (w,) = st.windows.values()
+    assert set(w.scores) == {"a"} | {f"x{i}" for i in range(49)} and w.scores["a"] == 0.8
+    assert decide(st, RULE).product_id == "a"
