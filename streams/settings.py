@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     weaviate_grpc_port: int = Field(18051, ge=1, le=65_535, description="Weaviate gRPC port.")
     weaviate_version: str = Field("v1.39.3", description="weaviate-server version built with go install.")
     weaviate_api_key: str | None = Field(None, description="API key; None = anonymous access.")
+    weaviate_api_key_next: str | None = Field(
+        None, description="Two-key rotation: a second key the local Weaviate (ampere infra up) accepts beside "
+        "AMPERE_WEAVIATE_API_KEY while clients switch to it; clients always send AMPERE_WEAVIATE_API_KEY."
+    )
     weaviate_nodes: int = Field(
         1, ge=1, le=9, description="Nodes `ampere infra up` starts (one Weaviate cluster; node i at the ports + 10(i-1))."
     )
@@ -286,6 +290,10 @@ class Settings(BaseSettings):
     ingest_host: str = Field("127.0.0.1", description="Address the ingest gateway listens on.")
     ingest_port: int = Field(18400, ge=1, le=65535, description="Port of the ingest gateway.")
     ingest_api_key: str | None = Field(None, description="API key broadcasters must send; None = open (loopback only).")
+    ingest_api_key_next: str | None = Field(
+        None, description="Two-key rotation: a second key the gateway accepts beside AMPERE_INGEST_API_KEY while "
+        "broadcasters switch to it (needs AMPERE_INGEST_API_KEY)."
+    )
     ingest_rate_per_s: float = Field(50.0, gt=0, le=100_000, description="Messages per second accepted per stream (token bucket).")
     ingest_burst: int = Field(200, ge=1, le=1_000_000, description="Messages a stream may send at once above its rate.")
     ingest_max_websockets: int = Field(
@@ -330,6 +338,10 @@ class Settings(BaseSettings):
                 f"(2 x (AMPERE_WINDOW_MS + AMPERE_GRACE_MS) = {2 * (self.window_ms + self.grace_ms)} ms): a worker "
                 "restart would find the input of the windows it resumes deleted"
             )
+        for key, following in (("INGEST", self.ingest_api_key), ("WEAVIATE", self.weaviate_api_key)):
+            nxt = self.ingest_api_key_next if key == "INGEST" else self.weaviate_api_key_next
+            if nxt and not following:
+                raise ValueError(f"AMPERE_{key}_API_KEY_NEXT is a second key for a rotation: set AMPERE_{key}_API_KEY too")
         return self
 
     @property
@@ -389,7 +401,7 @@ SECTIONS: dict[str, SectionSpec] = {
         "retention_ms": "retention_ms", "retention_dlq_ms": "retention_dlq_ms"}),
     "store": SectionSpec("The Weaviate store.", {
         "url": "weaviate_url", "grpc_port": "weaviate_grpc_port", "api_key": "weaviate_api_key",
-        "replication_factor": "weaviate_replication_factor", "consistency": "weaviate_consistency",
+        "api_key_next": "weaviate_api_key_next", "replication_factor": "weaviate_replication_factor", "consistency": "weaviate_consistency",
         "collection_prefix": "collection_prefix", "permanent_tries": "store_permanent_tries",
         "moment_max_age_s": "moment_max_age_s", "backup_backend": "backup_backend"}),
     "window": SectionSpec("Windowing of each stream (event time) in the window stage.", {
@@ -422,7 +434,8 @@ SECTIONS: dict[str, SectionSpec] = {
     "worker": SectionSpec("What one worker process runs, and where.", {
         "role": "worker_role", "refine_cpus": "refine_cpus", "refine_nice": "refine_nice"}),
     "gateway": SectionSpec("The HTTP / WebSocket ingest gateway.", {
-        "host": "ingest_host", "port": "ingest_port", "api_key": "ingest_api_key", "rate_per_s": "ingest_rate_per_s",
+        "host": "ingest_host", "port": "ingest_port", "api_key": "ingest_api_key",
+        "api_key_next": "ingest_api_key_next", "rate_per_s": "ingest_rate_per_s",
         "burst": "ingest_burst", "max_websockets": "ingest_max_websockets",
         "decode_concurrency": "ingest_decode_concurrency"}),
     "ops": SectionSpec("Logs, metrics and the dashboard.", _same(

@@ -57,9 +57,14 @@ class Gateway:
         self.websockets = 0
 
     def authorize(self, key: str | None) -> None:
-        """ClientError 401 unless the API key matches (no key configured = open)."""
+        """ClientError 401 unless the API key matches the key or, during a rotation, the next key (no key
+        configured = open). Every accepted key is compared, in constant time."""
         expected = self.settings.ingest_api_key
-        if expected and not (key and hmac.compare_digest(key.encode(), expected.encode())):
+        if not expected:
+            return
+        accepted = [k for k in (expected, self.settings.ingest_api_key_next) if k]
+        given = (key or "").encode()
+        if not key or not any([hmac.compare_digest(given, k.encode()) for k in accepted]):  # noqa: C419 - every key compared
             raise ClientError(401, "missing or invalid API key (header X-API-Key or Authorization: Bearer)")
 
     def admit(self, stream_id: str) -> None:

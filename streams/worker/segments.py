@@ -190,7 +190,10 @@ def decide(state: SegmentState, rule: ClaimRule, uncalibrated: str | None = None
     if t is None:
         return verdict(False, f"no calibrated rule for a {modality} window", "none")
     if n < 2:
-        return verdict(False, "one window so far, and it is not claimed", "none")
+        if len(ws) == 1:
+            return verdict(False, "one window so far, and it is not claimed", "none")
+        kinds = ", ".join(sorted(f"{sc} {mo}" for sc, mo in group_of))
+        return verdict(False, f"its {len(ws)} windows are of different kinds ({kinds}) and none is claimed", "none")
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     feats = ClaimFeatures((best_score, runner_up), "visual" in modality, "text" in modality)
     min_margin = t.min_margin / math.sqrt(n)

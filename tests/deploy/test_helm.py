@@ -340,3 +340,30 @@ def test_the_hpa_selects_labels_the_adapter_serves(helm: Path) -> None:
     on_series = {"job", "instance", "topic", "partition"} | {r["target_label"] for r in job["relabel_configs"] if "target_label" in r}
     assert set(wanted) <= kept & on_series, (wanted, kept, on_series)
     assert "namespace" in kept and rule["resources"]["overrides"]["namespace"] == {"resource": "namespace"}
+
+
+def test_a_rotation_makes_weaviate_and_the_gateway_take_both_keys_and_moves_the_clients(helm: Path) -> None:
+    objects = render(helm, "values.yaml", ["--set", "weaviate.apiKey.nextKey=api-key-next",
+                                           "--set", "weaviate.apiKey.clientKey=api-key-next",
+                                           "--set", "gateway.apiKey.nextKey=api-key-next"])
+
+    def env_of(spec: dict) -> list[dict]:
+        return [e for c in spec["containers"] for e in c.get("env", [])]
+
+    (weaviate,) = [o for o in objects if o["kind"] == "StatefulSet" and "weaviate" in o["metadata"]["name"]]
+    listed = env_of(weaviate["spec"]["template"]["spec"])
+    env, names = {e["name"]: e for e in listed}, [e["name"] for e in listed]
+    assert env["AUTHENTICATION_APIKEY_ALLOWED_KEYS"]["value"] == "$(AMPERE_KEY_CURRENT),$(AMPERE_KEY_NEXT)"
+    assert env["AUTHENTICATION_APIKEY_USERS"]["value"] == "ampere,ampere"
+    assert names.index("AMPERE_KEY_NEXT") < names.index("AUTHENTICATION_APIKEY_ALLOWED_KEYS")  # $(...) needs it first
+    assert env["AMPERE_KEY_NEXT"]["valueFrom"]["secretKeyRef"]["key"] == "api-key-next"
+    specs = {o["metadata"]["name"]: o["spec"]["jobTemplate"]["spec"]["template"]["spec"] if o["kind"] == "CronJob"
+             else o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Deployment", "CronJob")}
+    clients = [(n, e) for n, s in specs.items() for e in env_of(s) if e["name"] == "AMPERE_WEAVIATE_API_KEY"]
+    assert clients and all(e["valueFrom"]["secretKeyRef"]["key"] == "api-key-next" for _, e in clients), clients
+    gateway = next(s for n, s in specs.items() if n.endswith("gateway"))
+    (nxt,) = [e for e in env_of(gateway) if e["name"] == "AMPERE_INGEST_API_KEY_NEXT"]
+    assert nxt["valueFrom"]["secretKeyRef"]["key"] == "api-key-next"
+    (plain,) = [o for o in render(helm, "values.yaml", []) if o["kind"] == "StatefulSet" and "weaviate" in o["metadata"]["name"]]
+    env = {e["name"]: e for e in env_of(plain["spec"]["template"]["spec"])}
+    assert "AMPERE_KEY_NEXT" not in env and env["AUTHENTICATION_APIKEY_USERS"]["value"] == "ampere"

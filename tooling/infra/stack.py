@@ -81,7 +81,8 @@ def build_services(
                 node_ports(settings.kafka_controller_port, brokers), **options,
             ))
     if "weaviate" in names:
-        options = {"api_key": settings.weaviate_api_key, "version": settings.weaviate_version}
+        options = {"api_key": settings.weaviate_api_key, "next_api_key": settings.weaviate_api_key_next,
+                   "version": settings.weaviate_version}
         if weaviate_nodes == 1:
             services.append(WeaviateService(
                 settings.home, port_of(settings.weaviate_url), settings.weaviate_grpc_port,

@@ -67,11 +67,12 @@ def weaviate_env(
     peers: Sequence[Peer] = (),
     cluster_secret: str | None = None,
     backup_dir: Path | None = None,
+    next_api_key: str | None = None,
 ) -> dict[str, str]:
     """Environment of a ``weaviate-server`` node: alone, or named ``node_name`` among ``peers``;
     anonymous unless ``api_key`` is given; the internal data API asks for ``cluster_secret`` if given;
     backups (the filesystem backend) go to ``backup_dir`` (default: ``weaviate-backups`` beside the data,
-    shared by the nodes of a cluster)."""
+    shared by the nodes of a cluster); ``next_api_key`` is accepted beside ``api_key`` (two-key rotation)."""
     env = {
         "PERSISTENCE_DATA_PATH": str(data_dir),
         "CLUSTER_HOSTNAME": node_name,
@@ -100,8 +101,8 @@ def weaviate_env(
         env |= {
             "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
             "AUTHENTICATION_APIKEY_ENABLED": "true",
-            "AUTHENTICATION_APIKEY_ALLOWED_KEYS": api_key,
-            "AUTHENTICATION_APIKEY_USERS": "ampere",
+            "AUTHENTICATION_APIKEY_ALLOWED_KEYS": f"{api_key},{next_api_key}" if next_api_key else api_key,
+            "AUTHENTICATION_APIKEY_USERS": "ampere,ampere" if next_api_key else "ampere",
         }
     else:
         env |= {"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true", "AUTHENTICATION_APIKEY_ENABLED": "false"}
@@ -145,6 +146,7 @@ class WeaviateService(Service):
         data_dir: Path | None = None,
         api_key: str | None = None,
         *,
+        next_api_key: str | None = None,
         version: str = "v1.39.3",
         internal_ports: str = DEFAULT_INTERNAL_PORTS,
         node_name: str = NODE_NAME,
@@ -155,6 +157,7 @@ class WeaviateService(Service):
         self.http_port = http_port
         self.grpc_port = grpc_port
         self.api_key = api_key
+        self.next_api_key = next_api_key
         self.version = version if version.startswith("v") else f"v{version}"
         self.internal_ports = internal_ports
         self.node_name = node_name
@@ -213,6 +216,7 @@ class WeaviateService(Service):
         return os.environ | weaviate_env(
             self.data_dir, self.grpc_port, self.cluster_ports, self.api_key,
             node_name=self.node_name, peers=self.peers, cluster_secret=self.cluster_secret,
+            next_api_key=self.next_api_key,
         )
 
     def command(self) -> list[str]:

@@ -216,3 +216,26 @@ def test_metrics_count_what_the_gateway_answered() -> None:
     assert moved(after, before, "ampere_gateway_requests_total", kind="events", status="401") == 1
     assert moved(after, before, "ampere_gateway_requests_total", kind="ws", status="202") == 1
     assert moved(after, before, "ampere_gateway_publish_seconds_count") == 2
+
+
+
+def test_during_a_rotation_the_gateway_takes_either_key_and_nothing_else() -> None:
+    """Both keys are accepted while broadcasters switch (HTTP and WebSocket), no other; then only the new one."""
+    body = {"ts_ms": 1, "type": "start"}
+
+    def statuses(settings: Settings, keys: list[str | None]) -> list[int]:
+        with TestClient(create_gateway(settings, MemoryPublisher())) as client:
+            return [client.post("/v1/streams/s/events", json=body, headers={"X-API-Key": k} if k else {}).status_code
+                    for k in keys]
+
+    keys = ["old-key", "new-key", None, "old", "new-key ", "x" * 10_000]
+    rotating = Settings(topic_prefix="g", ingest_api_key="old-key", ingest_api_key_next="new-key")
+    assert statuses(rotating, keys) == [202, 202, 401, 401, 401, 401]
+    with TestClient(create_gateway(rotating, MemoryPublisher())) as client, \
+            client.websocket_connect("/v1/streams/s/ws?api_key=new-key") as ws:
+        ws.send_json({"kind": "event", "ts_ms": 2, "type": "start"})
+        assert ws.receive_json()["ok"] is True
+    done = Settings(topic_prefix="g", ingest_api_key="new-key")  # the rotation finished
+    assert statuses(done, ["old-key", "new-key"]) == [401, 202]
+    with pytest.raises(ValueError, match="API_KEY_NEXT"):
+        Settings(ingest_api_key_next="new-key")

@@ -155,3 +155,11 @@ def test_a_hostile_tag_counts_only_its_usable_products() -> None:
     (w,) = st.windows.values()
     assert set(w.scores) == {"a"} | {f"x{i}" for i in range(49)} and w.scores["a"] == 0.8
     assert decide(st, RULE).product_id == "a"
+
+
+def test_windows_of_different_kinds_say_so_when_unclaimed() -> None:
+    st = state()
+    st.fold(tag(0, {"a": 0.62, "b": 0.58}))
+    st.fold(tag(1, {"a": 0.62, "b": 0.58}).model_copy(update={"modality": "text"}))
+    v = decide(st, RULE)
+    assert not v.claimed and "2 windows are of different kinds" in (v.reason or ""), v.reason

@@ -96,7 +96,7 @@ capabilities:
   valueFrom:
     secretKeyRef:
       name: {{ required "weaviate.apiKey.existingSecret is required" $.Values.weaviate.apiKey.existingSecret }}
-      key: {{ $.Values.weaviate.apiKey.key }}
+      key: {{ $.Values.weaviate.apiKey.clientKey | default $.Values.weaviate.apiKey.key }}
 {{- end }}
 {{- end -}}
 
