@@ -367,3 +367,27 @@ def test_a_rotation_makes_weaviate_and_the_gateway_take_both_keys_and_moves_the_
     (plain,) = [o for o in render(helm, "values.yaml", []) if o["kind"] == "StatefulSet" and "weaviate" in o["metadata"]["name"]]
     env = {e["name"]: e for e in env_of(plain["spec"]["template"]["spec"])}
     assert "AMPERE_KEY_NEXT" not in env and env["AUTHENTICATION_APIKEY_USERS"]["value"] == "ampere"
+
+
+def test_each_kafka_user_may_do_only_its_components_job(with_dashboard: dict) -> None:
+    """The dashboard used the worker's user (All on every topic) and the subscriber had no user at all."""
+    users = {u["metadata"]["name"].rsplit("-", 1)[-1]: u["spec"]["authorization"]["acls"] for u in _of(with_dashboard, "KafkaUser")}
+    assert set(users) == {"worker", "gateway", "dashboard", "subscriber"}
+
+    def grants(acls: list[dict]) -> set[tuple[str, str, str]]:
+        return {(a["resource"]["type"], a["resource"].get("name", ""), op) for a in acls for op in a["operations"]}
+
+    outputs = {f"ampere.{t}" for t in ("embeddings", "tags", "segments", "dlq")}
+    assert grants(users["dashboard"]) == {("topic", t, op) for t in outputs | {"ampere.products", "ampere.windows"}
+                                          for op in ("Read", "Describe")}
+    assert grants(users["subscriber"]) == {("topic", t, op) for t in outputs for op in ("Read", "Describe")} | {
+        ("group", "subscriber-", "Read"), ("group", "subscriber-", "Describe")}
+    writes = {name for kind, name, op in grants(users["gateway"]) if op == "Write"}
+    assert writes == {"ampere.asr.chunks", "ampere.keyframes", "ampere.stream.events", "ampere.products"}
+    assert not any(op in ("All", "Read", "Delete", "Alter") for _, _, op in grants(users["gateway"]))
+    assert [u for u, acls in users.items() if any("All" in a["operations"] for a in acls)] == ["worker"]
+    deployments = {d["metadata"]["name"].rsplit("-", 1)[-1]: d for d in _of(with_dashboard, "Deployment")}
+    for component in ("dashboard", "gateway", "worker"):
+        env = {e["name"]: e for c in deployments[component]["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+        assert env["AMPERE_KAFKA_SASL_USERNAME"]["value"].endswith(f"-{component}"), component
+        assert env["AMPERE_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"].endswith(f"-{component}"), component

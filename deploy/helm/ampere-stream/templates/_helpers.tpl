@@ -40,7 +40,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
-{{/* SASL user of a component ("worker" or "gateway") */}}
+{{/* SASL user of a component ("worker", "gateway", "dashboard", "subscriber") */}}
 {{- define "ampere.kafkaUser" -}}
 {{- printf "%s-%s" (include "ampere.kafkaCluster" (index . 0)) (index . 1) -}}
 {{- end -}}
@@ -76,7 +76,7 @@ capabilities:
 {{- define "ampere.clientEnv" -}}
 {{- $ := index . 0 -}}
 {{- $component := index . 1 -}}
-{{- $user := ternary "gateway" "worker" (eq $component "gateway") -}}
+{{- $user := ternary $component "worker" (has $component (list "gateway" "dashboard")) -}}
 {{- $k := $.Values.kafka -}}
 {{- if or $k.strimzi.enabled $k.external.sasl.existingSecret }}
 - name: AMPERE_KAFKA_SASL_USERNAME
