@@ -71,13 +71,15 @@ def _active(project: dict, profiles: set[str]) -> dict[str, dict]:
     return {n: s for n, s in project["services"].items() if not set(s.get("profiles", [])) - profiles}
 
 
-def _published(service: dict) -> dict[int, int]:
-    """container port -> host port of ``ports: ["127.0.0.1:HOST:CONTAINER"]`` (loopback only)."""
-    out = {}
+def _published(service: dict) -> dict[int, int | range]:
+    """container port -> host port (or host port range) of ``ports: ["127.0.0.1:HOST[-LAST]:CONTAINER"]``
+    (loopback only)."""
+    out: dict[int, int | range] = {}
     for entry in service.get("ports", []):
         address, host, container = str(entry).split(":")
         assert address == "127.0.0.1", f"{entry}: publish on the host's loopback"
-        out[int(container)] = int(host)
+        first, _, last = host.partition("-")
+        out[int(container)] = range(int(first), int(last) + 1) if last else int(host)
     return out
 
 
@@ -129,6 +131,17 @@ def test_services_profiles_and_published_ports(compose: dict, cluster: dict) -> 
     assert _published(services["vllm"]) == {8000: 8000}
     assert _published(services["gateway"]) == {defaults.ingest_port: defaults.ingest_port}
     assert _published(services["dashboard"]) == {defaults.dashboard_port: defaults.dashboard_port}
+
+
+def test_workers_scale_without_a_port_clash(compose: dict) -> None:
+    """`docker compose up --scale worker=3` failed: every replica asked for host port 9464."""
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker
+    ports = _published(worker)[_settings(worker).metrics_port]
+    assert isinstance(ports, range) and len(ports) >= 3 and _settings(worker).metrics_port in ports
+    others = {p for name, s in compose["services"].items() if name != "worker" for p in _published(s).values()
+              if isinstance(p, int)}
+    assert not others & set(ports)
 
 
 def test_kafka_is_kraft_from_the_official_image_at_the_pinned_version(cluster: dict) -> None:

@@ -391,3 +391,38 @@ def test_each_kafka_user_may_do_only_its_components_job(with_dashboard: dict) ->
         env = {e["name"]: e for c in deployments[component]["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
         assert env["AMPERE_KAFKA_SASL_USERNAME"]["value"].endswith(f"-{component}"), component
         assert env["AMPERE_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"].endswith(f"-{component}"), component
+
+
+def _ampere_pods(objects: dict) -> dict[str, dict]:
+    """Pod specs of Ampere's own workloads (Deployments and CronJobs; Weaviate and Kafka are not ours)."""
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in _of(objects, "Deployment")}
+    pods |= {c["metadata"]["name"]: c["spec"]["jobTemplate"]["spec"]["template"]["spec"] for c in _of(objects, "CronJob")}
+    return pods
+
+
+def test_ampere_pods_run_read_only_under_their_own_account_without_a_token(with_dashboard: dict) -> None:
+    (account,) = _of(with_dashboard, "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    pods = _ampere_pods(with_dashboard)
+    assert {n.rsplit("-", 1)[-1] for n in pods} >= {"worker", "gateway", "dashboard", "expire"}
+    for name, pod in pods.items():
+        assert pod["serviceAccountName"] == account["metadata"]["name"] and pod["automountServiceAccountToken"] is False, name
+        writable = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        for c in pod["containers"]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
+            mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+            assert mounts.get("/tmp") in writable and mounts.get("/var/lib/ampere") in writable, (name, mounts)
+            assert {e["name"]: e.get("value") for e in c["env"]}["HOME"] == "/tmp", name
+
+
+def test_the_store_jobs_run_an_image_that_ships_the_cli(with_dashboard: dict) -> None:
+    """`python -m tooling` is only in the dashboard image (Dockerfile): the jobs ran the worker image."""
+    dockerfile = (CHART.parents[2] / "Dockerfile").read_text()
+    dashboard_stage = dockerfile.split("AS dashboard", 1)[1].split("FROM ", 1)[0]
+    worker_stage = dockerfile.split("AS worker", 1)[1]
+    assert "COPY tooling" in dashboard_stage and "tooling" not in worker_stage.replace("tooling/ (CLI", "")
+    repo = {d["metadata"]["name"].rsplit("-", 1)[-1]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+            for d in _of(with_dashboard, "Deployment")}["dashboard"].split(":")[0]
+    for job in _of(with_dashboard, "CronJob"):
+        (c,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert c["command"][:3] == ["python", "-m", "tooling"] and c["image"].split(":")[0] == repo, job["metadata"]["name"]

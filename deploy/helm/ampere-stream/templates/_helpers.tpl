@@ -72,6 +72,18 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
+{{/* Ampere's own containers: the root filesystem is read-only; they write to /var/lib/ampere and /tmp only */}}
+{{- define "ampere.appSecurity" -}}
+{{ include "ampere.containerSecurity" . }}
+readOnlyRootFilesystem: true
+{{- end -}}
+
+{{/* Ampere's pods: their own ServiceAccount, no API token (nothing here calls the Kubernetes API) */}}
+{{- define "ampere.podAccount" -}}
+serviceAccountName: {{ include "ampere.fullname" . }}
+automountServiceAccountToken: false
+{{- end -}}
+
 {{/* Kafka and Weaviate settings of a component ("worker", "gateway", "dashboard"): secrets are referenced, never inlined */}}
 {{- define "ampere.clientEnv" -}}
 {{- $ := index . 0 -}}
