@@ -24,7 +24,10 @@ CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "ampere-stream
 VALUES = ["values.yaml", "values-dev.yaml", "values-production.yaml"]
 #: what an operator must give at install (docs/DEPLOY.md): production's backups go to their own bucket
 REQUIRED = {"values-production.yaml": ["--set", "weaviate.backup.s3.bucket=ampere-backups"]}
-RENDERS = [(v, REQUIRED.get(v, [])) for v in VALUES] + [("values.yaml", ["--set", "autoscaling.mode=hpa"])]
+INGRESS = ["--set", "gateway.ingress.enabled=true", "--set", "gateway.ingress.host=ingest.example.com",
+           "--set", "gateway.ingress.tlsSecret=ingest-tls", "--set", "gateway.ingress.className=nginx"]
+RENDERS = [(v, REQUIRED.get(v, [])) for v in VALUES] + [("values.yaml", ["--set", "autoscaling.mode=hpa"]),
+                                                          ("values.yaml", INGRESS)]
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 SETTING_NAMES = {f"AMPERE_{n.upper()}" for n in Settings.model_fields}
 
@@ -426,3 +429,22 @@ def test_the_store_jobs_run_an_image_that_ships_the_cli(with_dashboard: dict) ->
     for job in _of(with_dashboard, "CronJob"):
         (c,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
         assert c["command"][:3] == ["python", "-m", "tooling"] and c["image"].split(":")[0] == repo, job["metadata"]["name"]
+
+
+
+def test_the_gateway_ingress_serves_tls_only_and_refuses_to_render_without_it(helm: Path) -> None:
+    objects = render(helm, "values.yaml", INGRESS)
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"].endswith("-gateway")]
+    spec = ingress["spec"]
+    assert spec["tls"] == [{"hosts": ["ingest.example.com"], "secretName": "ingest-tls"}]
+    assert spec["ingressClassName"] == "nginx"
+    (rule,) = spec["rules"]
+    assert rule["host"] == "ingest.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+    assert not [o for o in render(helm, "values.yaml", []) if o["kind"] == "Ingress"]  # off by default
+    done = subprocess.run([str(helm), "template", "ampere", str(CHART), "--kube-version", tools.KUBERNETES_VERSION,
+                           "-f", str(CHART / "values.yaml"), "--set", "gateway.ingress.enabled=true",
+                           "--set", "gateway.ingress.host=ingest.example.com"],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "TLS only" in done.stderr, done.stderr
