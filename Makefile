@@ -13,7 +13,13 @@ SETUP_STAMP := $(VENV)/.ampere-setup-$(shell (pwd; cat pyproject.toml) | sha1sum
 STEP := bash infra/step.sh
 SETUP_LOG := $(AMPERE_HOME)/logs/setup.log
 
-.PHONY: help setup test demo infra-install browser-install infra-up infra-down infra-status lint gpu-check
+.PHONY: help setup test demo infra-install browser-install infra-up infra-down infra-status lint gpu-check image
+
+# images: one per Dockerfile target, tagged with the package version (the chart's appVersion)
+IMAGE_TOOL ?= $(shell command -v docker || command -v podman)
+IMAGE_REGISTRY ?= ampere-stream
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE_TARGETS := worker gateway dashboard
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +62,15 @@ infra-status: setup  ## show what runs
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check .
+
+image:  ## build the worker, gateway and dashboard images ($(IMAGE_REGISTRY)/<target>:$(IMAGE_TAG); IMAGE_PUSH=1 pushes)
+	@test -n "$(IMAGE_TOOL)" || { echo "make image needs docker or podman on the PATH"; exit 2; }
+	@for target in $(IMAGE_TARGETS); do \
+	  extras=$$([ $$target = worker ] && echo gpu || echo ""); \
+	  echo "image $(IMAGE_REGISTRY)/$$target:$(IMAGE_TAG)"; \
+	  $(IMAGE_TOOL) build --target $$target --build-arg AMPERE_EXTRAS=$$extras -t $(IMAGE_REGISTRY)/$$target:$(IMAGE_TAG) . || exit 1; \
+	  if [ -n "$(IMAGE_PUSH)" ]; then $(IMAGE_TOOL) push $(IMAGE_REGISTRY)/$$target:$(IMAGE_TAG) || exit 1; fi; \
+	done
 
 gpu-check: setup  ## TensorRT parity + throughput vs torch fp16, vLLM summarizer; exit 3 without a CUDA device
 	$(VENV)/bin/ampere bench gpu-check --out bench/results
