@@ -3,7 +3,6 @@ one id the catalog lacks), and a stream whose lineup is wrong (it shows products
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from pathlib import Path
 
@@ -12,11 +11,11 @@ import pytest
 from streams.kafka.admin import ensure_topics
 from streams.kafka.topics import TopicNames
 from streams.ops.counters import read_all
-from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.sdk.publish import merge_streams, product_message, stream_messages
 from streams.worker.window_stage import counters_path
 from tests.streams.mini_dataset import make_mini_dataset
-from tests.streams.test_pipeline_integration import _settings, _stop, _store, _wait_products
-from tooling.consume import spawn_worker
+from tests.streams.test_pipeline_integration import _settings, _store
+from tests.streams.worker_run import run_worker_on
 from tooling.demo import Subscriber, latest_segments, latest_tags, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -33,24 +32,8 @@ def test_tags_search_the_lineup_first_report_unknown_ids_and_a_wrong_lineup_forc
     declared = {"live-0": [*sorted(shown["live-0"]), "p-not-in-catalog"], "live-1": sorted(shown["live-0"])}
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = _store(settings)
-    worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
-
-    async def run() -> Subscriber:
-        sub = Subscriber(settings.kafka, topics)
-        await sub.start()
-        await send_all(settings.kafka, [product_message(ds, p, topics) for p in ds.products])
-        await _wait_products(store, len(ds.products), worker, tmp_path / "worker.log")
-        timeline = merge_streams([stream_messages(ds, s, streams[s], topics, lineup=declared[s]) for s in declared])
-        await replay(settings.kafka, timeline, speed=0)
-        await sub.wait_done(settle_s=8, timeout_s=400, alive=lambda: worker.poll() is None)
-        await sub.stop()
-        return sub
-
-    try:
-        sub = asyncio.run(run())
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
-    finally:
-        _stop(worker)
+    timeline = merge_streams([stream_messages(ds, s, streams[s], topics, lineup=declared[s]) for s in declared])
+    sub = run_worker_on(settings, store, [product_message(ds, p, topics) for p in ds.products], timeline, tmp_path)
     tags = {s: [t for t in sub.report.tags if t["stream_id"] == s] for s in declared}
     assert tags["live-0"] and tags["live-1"]
     right = [t for t in tags["live-0"] if t["products"][0]["product_id"] in shown["live-0"]]

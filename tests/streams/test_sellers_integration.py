@@ -5,7 +5,6 @@ is reported, never matched."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,13 @@ from starlette.testclient import TestClient
 
 from streams.kafka.admin import ensure_topics
 from streams.kafka.topics import TopicNames
-from streams.sdk.publish import merge_streams, product_message, replay, send_all, stream_messages
+from streams.sdk.publish import merge_streams, product_message, stream_messages
 from streams.worker.stages import search_index, seller_filter
 from tests.streams.mini_dataset import make_mini_dataset
-from tests.streams.test_pipeline_integration import _settings, _stop, _store, _wait_products
-from tooling.consume import spawn_worker
+from tests.streams.test_pipeline_integration import _settings, _store
+from tests.streams.worker_run import run_worker_on
 from tooling.dashboard.server import create_dashboard
-from tooling.demo import Subscriber, latest_segments, settings_env
+from tooling.demo import latest_segments
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 SELLERS = {"live-0": "shop-a", "live-1": "shop-b"}
@@ -41,25 +40,9 @@ def test_a_sellers_stream_search_and_dashboard_never_show_another_sellers_produc
     lineups = {"live-0": [f"a-{m.product_id}" for m in streams["live-0"]] + [foreign], "live-1": None}
     ensure_topics(settings, topics.all(), settings.topic_partitions)
     store = _store(settings)
-    worker = spawn_worker(settings_env(settings), tmp_path / "worker.log")
-
-    async def run() -> Subscriber:
-        sub = Subscriber(settings.kafka, topics)
-        await sub.start()
-        await send_all(settings.kafka, catalog)
-        await _wait_products(store, len(catalog), worker, tmp_path / "worker.log")
-        timeline = merge_streams([stream_messages(ds, s, streams[s], topics, lineup=lineups[s], seller_id=SELLERS[s])
-                                  for s in SELLERS])
-        await replay(settings.kafka, timeline, speed=0)
-        await sub.wait_done(settle_s=8, timeout_s=400, alive=lambda: worker.poll() is None)
-        await sub.stop()
-        return sub
-
-    try:
-        sub = asyncio.run(run())
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
-    finally:
-        _stop(worker)
+    timeline = merge_streams([stream_messages(ds, s, streams[s], topics, lineup=lineups[s], seller_id=SELLERS[s])
+                              for s in SELLERS])
+    sub = run_worker_on(settings, store, catalog, timeline, tmp_path)
     try:
         tags = sub.report.tags
         assert {t["stream_id"] for t in tags} == set(SELLERS)
