@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from engines.encode.base import Encoder
 from engines.retry import retry_until_done
@@ -16,13 +16,15 @@ from engines.summarize.base import Summarizer
 from streams.ops import metrics
 from streams.ops.counters import LossCounters
 from streams.ops.logs import Throttled
-from streams.schemas import dlq_reason, dump_record
+from streams.schemas import BadRecord, dlq_reason, dump_record, parse_record
 from streams.settings import Settings
 from streams.worker import stages
 from streams.worker.retry import call_with_retries
 
 log = logging.getLogger("ampere.worker")
 _throttled = Throttled(log)
+
+R = TypeVar("R")
 
 #: Output roles an agent sends to (the app maps each to its topic).
 OUTPUTS = ("windows", "summaries", "embeddings", "tags", "segments", "dlq")
@@ -93,6 +95,17 @@ class AgentContext:
         even that, retry until it can (the offset is not committed)."""
         m = event.message
         await self.dead_letter(m.topic, m.partition, m.offset, m.key, m.value, err)
+
+    async def parsed(self, events: Sequence[Event], model: type[R]) -> list[tuple[Event, R]]:
+        """Each event with its record parsed as ``model``; an event that does not parse is dead-lettered
+        with its reason and left out."""
+        out = []
+        for ev in events:
+            try:
+                out.append((ev, parse_record(ev.value, model)))  # type: ignore[type-var]
+            except BadRecord as exc:
+                await self.to_dlq(ev, exc)
+        return out
 
     async def dead_letter(self, topic: str, partition: int | None, offset: int | None, key: bytes | None,
                           value: bytes | None, err: BaseException) -> None:

@@ -13,7 +13,7 @@ import time
 
 from engines.store.weaviate_store import StoredObject
 from streams.errors import PermanentError
-from streams.schemas import BadRecord, SegmentRecord, TagRecord, dump_record, parse_record
+from streams.schemas import SegmentRecord, TagRecord, dump_record
 from streams.worker import claims, segments
 from streams.worker.agents.context import AgentContext, Event
 from streams.worker.agents.tag import uncalibrated_reason
@@ -56,15 +56,7 @@ async def segment_batch(ctx: AgentContext, events: list[Event]) -> None:
     settings = ctx.settings
     rule = claims.rule_for(settings.tag_min_score, settings.tag_claim_rule)
     blocked = uncalibrated_reason(rule, settings.encoder_engine)
-    tags: list[tuple[Event, TagRecord]] = []
-    for ev in events:
-        try:
-            tag = parse_record(ev.value, TagRecord)
-        except BadRecord as exc:
-            await ctx.to_dlq(ev, exc)
-            continue
-        if tag.stream_id:
-            tags.append((ev, tag))
+    tags = [(ev, tag) for ev, tag in await ctx.parsed(events, TagRecord) if tag.stream_id]
     if not tags:
         return
     store = ctx.engines.store

@@ -18,12 +18,7 @@ async def summarize_batch(ctx: AgentContext, events: list[Event]) -> None:
     """Two phases: the extractive summary of every window at once. One phase: the configured summarizer
     (windows one by one under a lag bound, so the bound is checked before every LLM call)."""
     settings = ctx.settings
-    good: list[WindowRecord] = []
-    for ev in events:
-        try:
-            good.append(parse_record(ev.value, WindowRecord))
-        except BadRecord as exc:
-            await ctx.to_dlq(ev, exc)
+    good = [w for _, w in await ctx.parsed(events, WindowRecord)]
     if ctx.two_phase or settings.summary_max_lag_ms <= 0:
         groups = [good] if good else []
     else:

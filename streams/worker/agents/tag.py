@@ -11,12 +11,10 @@ from streams.errors import PermanentError
 from streams.kafka.topics import TopicNames
 from streams.ops import metrics
 from streams.schemas import (
-    BadRecord,
     EmbeddingRecord,
     TagRecord,
     UnknownLineupProducts,
     dump_record,
-    parse_record,
 )
 from streams.worker import claims, stages
 from streams.worker.agents.context import AgentContext, Event
@@ -71,12 +69,7 @@ async def tag_batch(ctx: AgentContext, events: list[Event]) -> None:
     rule = claims.rule_for(settings.tag_min_score, settings.tag_claim_rule)
     blocked = uncalibrated_reason(rule, settings.encoder_engine)
     tags: list[tuple[bytes | None, bytes]] = []
-    for ev in events:
-        try:
-            rec = parse_record(ev.value, EmbeddingRecord)
-        except BadRecord as exc:
-            await ctx.to_dlq(ev, exc)
-            continue
+    for ev, rec in await ctx.parsed(events, EmbeddingRecord):
         if rec.kind != "live":
             continue
         store = ctx.engines.store
